@@ -1,0 +1,97 @@
+"""The root settings model. One attribute per area; each area's model lives in its own module.
+
+Every field has a description: ``rongmail config-reference`` turns them into
+``docs/config-reference.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from rongmail.config.base import Section
+
+LISTENER_NAMES = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http",
+                  "https", "managesieve")
+STANDARD_PORTS = {"smtp": 25, "submission": 587, "submissions": 465, "imap": 143, "imaps": 993,
+                  "pop3": 110, "pop3s": 995, "http": 80, "https": 443, "managesieve": 4190}
+DEMO_PORTS = {"smtp": 2525, "submission": 2587, "submissions": 2465, "imap": 2143,
+              "imaps": 2993, "pop3": 2110, "pop3s": 2995, "http": 8080, "https": 8443,
+              "managesieve": 4190}
+
+
+def _check_hostport(v: str) -> str:
+    if v == "":
+        return v
+    host, sep, port = v.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected \"host:port\" or \"\" (disabled), got {v!r}")
+    if host.startswith("[") != host.endswith("]"):
+        raise ValueError(f"bad IPv6 literal in {v!r}")
+    return v
+
+
+class Listeners(Section):
+    """Where each protocol listens: ``"host:port"``; an empty string disables it."""
+
+    smtp: str = Field("127.0.0.1:2525", description="Inbound SMTP (MX), RFC 5321. Standard port 25.")
+    submission: str = Field("127.0.0.1:2587", description="Submission with STARTTLS, RFC 6409. Standard port 587.")
+    submissions: str = Field("127.0.0.1:2465", description="Submission over implicit TLS, RFC 8314. Standard port 465.")
+    imap: str = Field("127.0.0.1:2143", description="IMAP with STARTTLS, RFC 9051. Standard port 143.")
+    imaps: str = Field("127.0.0.1:2993", description="IMAP over implicit TLS. Standard port 993.")
+    pop3: str = Field("127.0.0.1:2110", description="POP3 with STLS, RFC 1939. Standard port 110.")
+    pop3s: str = Field("127.0.0.1:2995", description="POP3 over implicit TLS. Standard port 995.")
+    http: str = Field("127.0.0.1:8080", description="HTTP: webmail, JMAP, admin API, autoconfig.")
+    https: str = Field("", description="HTTPS for the same. Standard port 443.")
+    managesieve: str = Field("", description="ManageSieve, RFC 5804. Standard port 4190.")
+
+    _v = field_validator(*LISTENER_NAMES)(classmethod(lambda cls, v: _check_hostport(v)))
+
+    def enabled(self) -> dict[str, tuple[str, int]]:
+        out = {}
+        for name in LISTENER_NAMES:
+            v = getattr(self, name)
+            if v:
+                host, _, port = v.rpartition(":")
+                out[name] = (host.strip("[]"), int(port))
+        return out
+
+
+class ServerSettings(Section):
+    hostname: str = Field("mail.example.com", description="This server's host name (HELO, banners, Received headers, autoconfig).")
+    default_locale: Literal["zh-CN", "en"] = Field("zh-CN", description="Language of server messages when the client does not say.")
+    timezone: str = Field("Asia/Shanghai", description="Default time zone for display and reports (times are stored in UTC).")
+
+
+class StorageSettings(Section):
+    backend: Literal["sqlite", "postgres"] = Field("sqlite", description="Metadata store: embedded SQLite, or PostgreSQL for several nodes.")
+    sqlite_path: str = Field("meta.sqlite3", description="SQLite file, relative to the data directory.")
+    sqlite_readers: int = Field(4, ge=1, le=64, description="Reader threads (connections) for SQLite.")
+    postgres_dsn: str = Field("postgresql://postgres@127.0.0.1:5432/rongmail", description="PostgreSQL connection string (when backend = postgres).")
+    postgres_schema: str = Field("", description="PostgreSQL schema (empty: the default search_path).")
+    postgres_pool_max: int = Field(20, ge=1, le=500, description="Largest PostgreSQL connection pool.")
+    blob_dir: str = Field("blobs", description="Encrypted message store directory, relative to the data directory.")
+    keys_dir: str = Field("keys", description="Directory of the master key (keep it out of backups of the database). The RONGMAIL_MASTER_KEY environment variable overrides it.")
+
+
+class TlsSettings(Section):
+    cert_file: str = Field("tls/cert.pem", description="PEM certificate chain, relative to the data directory. `init` creates a self-signed one.")
+    key_file: str = Field("tls/key.pem", description="PEM private key, relative to the data directory.")
+    min_version: Literal["TLSv1.2", "TLSv1.3"] = Field("TLSv1.2", description="Lowest TLS version accepted.")
+
+
+class LimitSettings(Section):
+    max_message_bytes: int = Field(50 * 1024 * 1024, ge=1024, description="Largest message accepted by any protocol (SMTP SIZE, IMAP APPENDLIMIT, JMAP maxSizeUpload).")
+    max_connections_per_ip: int = Field(50, ge=1, description="Concurrent connections from one IP address, per listener.")
+    idle_timeout_seconds: int = Field(600, ge=10, description="Close a connection idle this long (IMAP IDLE sessions are refreshed every 29 minutes, RFC 9051 §6.3.13).")
+
+
+class Settings(Section):
+    """The whole configuration of one RongMail node (``<data-dir>/rongmail.toml``)."""
+
+    server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
+    listeners: Listeners = Field(default_factory=Listeners)  # type: ignore[arg-type]
+    storage: StorageSettings = Field(default_factory=StorageSettings)  # type: ignore[arg-type]
+    tls: TlsSettings = Field(default_factory=TlsSettings)  # type: ignore[arg-type]
+    limits: LimitSettings = Field(default_factory=LimitSettings)  # type: ignore[arg-type]

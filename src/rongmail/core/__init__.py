@@ -1,0 +1,1 @@
+"""Pure domain model: no I/O, imports only the standard library and ``rongmail.errors``."""

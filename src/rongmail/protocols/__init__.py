@@ -1,0 +1,1 @@
+"""Protocol front ends: thin asyncio shells around sans-IO ``proto`` packages."""

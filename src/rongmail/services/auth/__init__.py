@@ -1,0 +1,1 @@
+"""Authentication and authorization (the identity issue extends this package)."""

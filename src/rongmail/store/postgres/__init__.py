@@ -1,0 +1,1 @@
+"""PostgreSQL metadata backend (asyncpg)."""

@@ -1,0 +1,103 @@
+"""The typed read API protocols use (they never import a backend or SQL).
+
+A thin facade: each method runs one operation from ``store/sql`` on the metadata store's reader
+pool. Results are immutable snapshots from ``core.models``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rongmail.core.changes import Change
+from rongmail.core.models import (
+    Account, Alias, Domain, Mailbox, MailboxCounts, MailboxEntry, Message, Tenant,
+)
+from rongmail.core.search_tokens import fts5_query, tsquery
+from rongmail.store.ports import BlobStore, MetaStore
+from rongmail.store.sql import directory as d
+from rongmail.store.sql import mail as ml
+
+
+class Reader:
+    def __init__(self, meta: MetaStore, blobs: BlobStore) -> None:
+        self.meta = meta
+        self.blobs = blobs
+
+    # directory
+    async def account(self, account_id: int) -> Account | None:
+        return await self.meta.read(d.get_account(account_id))
+
+    async def account_by_address(self, address: str) -> Account | None:
+        return await self.meta.read(d.get_account_by_address(address))
+
+    async def domain(self, name: str) -> Domain | None:
+        return await self.meta.read(d.get_domain(name))
+
+    async def domains(self, tenant_id: int | None = None) -> list[Domain]:
+        return await self.meta.read(d.list_domains(tenant_id))
+
+    async def alias(self, address: str) -> Alias | None:
+        return await self.meta.read(d.get_alias(address))
+
+    async def tenant(self, tenant_id: int) -> Tenant | None:
+        return await self.meta.read(d.get_tenant(tenant_id))
+
+    # mailboxes
+    async def mailboxes(self, account_id: int) -> list[Mailbox]:
+        return await self.meta.read(ml.list_mailboxes(account_id))
+
+    async def mailbox(self, mailbox_id: int) -> Mailbox | None:
+        return await self.meta.read(ml.get_mailbox(mailbox_id))
+
+    async def mailbox_by_role(self, account_id: int, role: str) -> Mailbox | None:
+        return await self.meta.read(ml.mailbox_by_role(account_id, role))
+
+    async def mailbox_counts(self, account_id: int) -> dict[int, MailboxCounts]:
+        return await self.meta.read(ml.mailbox_counts(account_id))
+
+    # messages
+    async def mailbox_entries(
+        self, mailbox_id: int, *, changed_since: int | None = None
+    ) -> list[MailboxEntry]:
+        return await self.meta.read(ml.mailbox_entries(mailbox_id, changed_since=changed_since))
+
+    async def messages(self, account_id: int, message_ids: Sequence[int]) -> list[Message]:
+        return await self.meta.read(ml.get_messages(account_id, message_ids))
+
+    async def thread_messages(
+        self, account_id: int, thread_ids: Sequence[int]
+    ) -> dict[int, list[int]]:
+        return await self.meta.read(ml.thread_message_ids(account_id, thread_ids))
+
+    async def query_mailbox(
+        self, mailbox_id: int, *, position: int = 0, limit: int = 50, descending: bool = True
+    ) -> tuple[list[int], int]:
+        return await self.meta.read(ml.query_mailbox(
+            mailbox_id, position=position, limit=limit, descending=descending))
+
+    async def message_bytes(self, tenant_id: int, blob_id: str) -> bytes:
+        return await self.blobs.get(tenant_id, blob_id)
+
+    # changes
+    async def modseq(self, account_id: int) -> int:
+        return await self.meta.read(ml.account_modseq(account_id))
+
+    async def changes_since(self, account_id: int, modseq: int, limit: int = 10000) -> list[Change]:
+        return await self.meta.read(ml.changes_since(account_id, modseq, limit))
+
+    async def oldest_change(self, account_id: int) -> int:
+        return await self.meta.read(ml.oldest_change(account_id))
+
+    # search
+    async def search_text(
+        self, account_id: int, query: str, *, field: str | None = None,
+        mailbox_id: int | None = None,
+    ) -> list[int] | None:
+        """Message ids containing ``query`` as a substring of ``field`` (``subject``,
+        ``from_``, ``to_``, ``cc``, ``bcc``, ``body``, ``attachments``; None = any).
+        Returns None when the query has no searchable characters (matches everything)."""
+        fts = fts5_query(query)
+        tsq = tsquery(query)
+        if fts is None or tsq is None:
+            return None
+        return await self.meta.read(ml.search_text(account_id, field, fts, tsq, mailbox_id))

@@ -1,0 +1,1 @@
+"""Backend-neutral SQL operations (sans-IO generators; see ``q.py``)."""

@@ -1,0 +1,1 @@
+"""SQLite metadata backend (apsw with a bundled, current SQLite)."""

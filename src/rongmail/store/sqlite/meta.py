@@ -1,0 +1,247 @@
+"""SQLite metadata store: one writer thread with group commit, a pool of reader threads.
+
+Invariants:
+
+* All writes run on one dedicated thread. It takes every pending operation (up to
+  ``batch_max``), runs each inside its own SAVEPOINT of one ``BEGIN IMMEDIATE`` transaction, and
+  COMMITs once: concurrent writers share one fsync (group commit). An operation that raises is
+  rolled back to its savepoint alone; the others commit.
+* ``write`` resolves only after COMMIT returned (WAL, ``synchronous=FULL``: durable on disk).
+  If COMMIT fails (disk full, I/O error) every operation of the batch fails and nothing of it is
+  kept.
+* Reads run on a thread pool, one connection per thread (WAL readers never block the writer).
+* Nothing blocks the event loop thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import apsw
+
+from rongmail.errors import AlreadyExists, MailError, StorageFull, TemporaryError
+from rongmail.store.sql.migrations import migrations
+from rongmail.store.sql.q import Op
+from rongmail.store.sql.run import run_sync
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+_STOP = object()
+
+
+def _connect(path: str, *, readonly: bool = False) -> apsw.Connection:
+    flags = apsw.SQLITE_OPEN_READONLY if readonly else (
+        apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE)
+    conn = apsw.Connection(path, flags=flags)
+    conn.setbusytimeout(10_000)
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA temp_store = MEMORY")
+    conn.execute("PRAGMA cache_size = -32000")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+def _translate(e: BaseException) -> BaseException:
+    if isinstance(e, MailError):
+        return e
+    if isinstance(e, apsw.FullError):
+        return StorageFull(detail=str(e))
+    if isinstance(e, apsw.ConstraintError):
+        return AlreadyExists(what="record", detail=str(e))
+    if isinstance(e, (apsw.BusyError, apsw.LockedError)):
+        return TemporaryError(detail=str(e))
+    if isinstance(e, apsw.IOError) and "full" in str(e).lower():
+        return StorageFull(detail=str(e))
+    return e
+
+
+class SqliteMeta:
+    """The :class:`~rongmail.store.ports.MetaStore` on SQLite."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str | Path, *, readers: int = 4, batch_max: int = 512) -> None:
+        self.path = str(path)
+        self._batch_max = batch_max
+        self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._local = threading.local()
+        self._conns: list[apsw.Connection] = []
+        self._lock = threading.Lock()
+        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="rm-read")
+        self._writer: threading.Thread | None = None
+        self._wconn: apsw.Connection | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def open_sync(self) -> None:
+        """Open, migrate and start the writer thread (safe to call from any thread)."""
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._wconn = _connect(self.path)
+        self._migrate(self._wconn)
+        self._writer = threading.Thread(target=self._write_loop, name="rm-write", daemon=True)
+        self._writer.start()
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self.open_sync)
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._q.put(_STOP)
+            await asyncio.to_thread(self._writer.join)
+            self._writer = None
+        self._readers.shutdown(wait=True)
+        with self._lock:
+            for c in self._conns:
+                with contextlib.suppress(Exception):
+                    c.close()
+            self._conns.clear()
+
+    def _migrate(self, conn: apsw.Connection) -> None:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT)")
+        done = {r[0] for r in conn.execute("SELECT version FROM schema_version")}
+        for m in migrations("sqlite"):
+            if m.version in done:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in m.statements:
+                    conn.execute(stmt)
+                conn.execute("INSERT INTO schema_version VALUES (?, ?)", (m.version, m.name))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            log.info("applied migration %s", m.name)
+
+    # -- reads -------------------------------------------------------------------------------
+    def _reader_conn(self) -> apsw.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path)
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    def _run_read(self, op: Op[T]) -> T:
+        conn = self._reader_conn()
+        conn.execute("BEGIN")
+        try:
+            return run_sync(conn, op)
+        except BaseException as e:
+            raise _translate(e) from e
+        finally:
+            conn.execute("COMMIT")
+
+    async def read(self, op: Op[T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self._run_read, op)
+
+    def read_sync(self, op: Op[T]) -> T:
+        """For CLI tools and worker threads only (never on the event loop)."""
+        return self._run_read(op)
+
+    # -- writes ------------------------------------------------------------------------------
+    async def write(self, op: Op[T]) -> T:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        self._q.put((op, fut, loop))
+        return await fut
+
+    def write_sync(self, op: Op[T]) -> T:
+        """Blocking write from a non-event-loop thread (CLI import, workers)."""
+        done = threading.Event()
+        box: dict[str, Any] = {}
+        self._q.put((op, box, done))
+        done.wait()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]  # type: ignore[no-any-return]
+
+    def _write_loop(self) -> None:
+        conn = self._wconn
+        assert conn is not None
+        while True:
+            first = self._q.get()
+            if first is _STOP:
+                conn.close()
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self._batch_max:
+                try:
+                    item = self._q.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    break
+                batch.append(item)
+            self._run_batch(conn, batch)
+            if stop:
+                conn.close()
+                return
+
+    def _run_batch(self, conn: apsw.Connection, batch: list[Any]) -> None:
+        results: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except BaseException as e:  # cannot even start: fail all
+            self._settle(batch, [(False, _translate(e))] * len(batch))
+            return
+        for i, (op, _, _) in enumerate(batch):
+            sp = f"s{i}"
+            conn.execute(f"SAVEPOINT {sp}")
+            try:
+                value = run_sync(conn, op)
+                conn.execute(f"RELEASE {sp}")
+                results.append((True, value))
+            except BaseException as e:
+                err = _translate(e)
+                try:
+                    conn.execute(f"ROLLBACK TO {sp}")
+                    conn.execute(f"RELEASE {sp}")
+                except apsw.Error:
+                    pass
+                if not isinstance(err, MailError):
+                    log.exception("write operation failed")
+                results.append((False, err))
+        try:
+            conn.execute("COMMIT")
+        except BaseException as e:
+            with contextlib.suppress(apsw.Error):
+                conn.execute("ROLLBACK")
+            err = _translate(e)
+            results = [(False, err)] * len(batch)
+        self._settle(batch, results)
+
+    @staticmethod
+    def _settle(batch: list[Any], results: list[tuple[bool, Any]]) -> None:
+        for (_, target, extra), (ok, value) in zip(batch, results, strict=True):
+            if isinstance(target, dict):  # write_sync
+                target["value" if ok else "error"] = value
+                extra.set()
+                continue
+            loop: asyncio.AbstractEventLoop = extra
+
+            def _set(f: asyncio.Future[Any] = target, ok: bool = ok, v: Any = value) -> None:
+                if f.done():
+                    return
+                if ok:
+                    f.set_result(v)
+                else:
+                    f.set_exception(v)
+
+            try:
+                loop.call_soon_threadsafe(_set)
+            except RuntimeError:  # loop closed: the caller is gone
+                pass
