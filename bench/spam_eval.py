@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import shutil
 import statistics
 import subprocess
 import sys
@@ -125,11 +126,11 @@ def run_rongmail(items: list[tuple[Path, bool]]) -> Row:
     }
 
 
-def run_peer(
-    items: list[tuple[Path, bool]],
-    score_fn: Callable[[bytes], float],
-    learn_fn: Callable[[bytes, bool], None],
-) -> Row:
+Peer = tuple[Callable[[bytes], float], Callable[[bytes, bool], None]]
+
+
+def run_peer(items: list[tuple[Path, bool]], peer: Peer) -> Row:
+    score_fn, learn_fn = peer
     scores, labels, times = [], [], []
     for path, is_spam in items:
         raw = path.read_bytes()
@@ -147,37 +148,46 @@ def run_peer(
     }
 
 
-def spamassassin_peer() -> tuple[Callable[[bytes], float], Callable[[bytes, bool], None]] | None:
-    """spamc against a running spamd (wall time: includes the loopback round trip)."""
-    from shutil import which
+def _hostport(spec: str) -> tuple[str, str]:
+    host, _, port = spec.rpartition(":")
+    return host, port
 
-    if not which("spamc") or not which("sa-learn"):
+
+def spamassassin_peer(spamd: str) -> Peer | None:
+    """spamc against a running ``spamd --allow-tell`` (learning through ``spamc -L``).
+
+    Scores are wall time including the loopback round trip; SpamAssassin reports one decimal.
+    """
+    if not shutil.which("spamc"):
+        return None
+    host, port = _hostport(spamd)
+    base = ["spamc", "-d", host, "-p", port]
+    if subprocess.run([*base, "-K"], capture_output=True).returncode != 0:
         return None
 
     def score(raw: bytes) -> float:
-        out = subprocess.run(["spamc", "-c"], input=raw, capture_output=True).stdout
+        out = subprocess.run([*base, "-c"], input=raw, capture_output=True).stdout
         try:
             return float(out.decode().split("/")[0])
         except ValueError:
             return 0.0
 
     def learn(raw: bytes, is_spam: bool) -> None:
-        flag = "--spam" if is_spam else "--ham"
-        subprocess.run(["sa-learn", flag, "--no-sync"], input=raw, capture_output=True)
+        subprocess.run([*base, "-L", "spam" if is_spam else "ham"], input=raw, capture_output=True)
 
     return score, learn
 
 
-def rspamd_peer() -> tuple[Callable[[bytes], float], Callable[[bytes, bool], None]] | None:
-    """rspamc against a running rspamd on loopback (wall time)."""
-    from shutil import which
-
-    if not which("rspamc"):
+def rspamd_peer(normal: str, controller: str) -> Peer | None:
+    """rspamc against a running rspamd (scan on the normal worker, learn on the controller)."""
+    if not shutil.which("rspamc"):
+        return None
+    if subprocess.run(["rspamc", "-h", controller, "stat"], capture_output=True).returncode:
         return None
 
     def score(raw: bytes) -> float:
-        out = subprocess.run(["rspamc", "symbols"], input=raw, capture_output=True).stdout
-        for line in out.decode(errors="replace").splitlines():
+        out = subprocess.run(["rspamc", "-h", normal, "symbols"], input=raw, capture_output=True)
+        for line in out.stdout.decode(errors="replace").splitlines():
             if line.startswith("Score:"):
                 try:
                     return float(line.split()[1])
@@ -187,7 +197,7 @@ def rspamd_peer() -> tuple[Callable[[bytes], float], Callable[[bytes, bool], Non
 
     def learn(raw: bytes, is_spam: bool) -> None:
         cmd = "learn_spam" if is_spam else "learn_ham"
-        subprocess.run(["rspamc", cmd], input=raw, capture_output=True)
+        subprocess.run(["rspamc", "-h", controller, cmd], input=raw, capture_output=True)
 
     return score, learn
 
@@ -208,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="first N messages of each corpus")
     ap.add_argument("--peers", action="store_true", help="also run spamd and rspamd")
     ap.add_argument("--peer-sample", type=int, default=600)
+    ap.add_argument("--spamd", default="127.0.0.1:783", help="spamd host:port")
+    ap.add_argument("--rspamd", default="127.0.0.1:11333", help="rspamd normal worker")
+    ap.add_argument("--rspamd-controller", default="127.0.0.1:11334")
     args = ap.parse_args(argv)
     corpora = args.corpus or ["trec06c", "trec07p", "spamassassin"]
     print(
@@ -226,11 +239,15 @@ def main(argv: list[str] | None = None) -> int:
             step = max(1, len(items) // args.peer_sample)
             sample = items[::step][: args.peer_sample]
             print(fmt("RongMail LR (sample)", corpus, run_rongmail(sample)), flush=True)
-            for name, peer in (("SpamAssassin", spamassassin_peer()), ("rspamd", rspamd_peer())):
+            peers = (
+                ("SpamAssassin", spamassassin_peer(args.spamd)),
+                ("rspamd", rspamd_peer(args.rspamd, args.rspamd_controller)),
+            )
+            for name, peer in peers:
                 if peer is None:
-                    print(f"| {corpus} | {name} | not installed | | | | |")
+                    print(f"| {corpus:<13} | {name:<22} | not running | | | | |")
                     continue
-                print(fmt(f"{name} (sample)", corpus, run_peer(sample, *peer)), flush=True)
+                print(fmt(f"{name} (sample)", corpus, run_peer(sample, peer)), flush=True)
     return 0
 
 

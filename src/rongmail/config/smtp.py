@@ -24,10 +24,14 @@ class SmtpSettings(Section):
         "server.hostname.",
     )
     max_message_size: int = Field(
-        50 * 1024 * 1024, ge=1024, description="Largest message accepted, in octets (SIZE, RFC 1870)."
+        50 * 1024 * 1024,
+        ge=1024,
+        description="Largest message accepted, in octets (SIZE, RFC 1870).",
     )
     max_recipients: int = Field(
-        100, ge=1, description="Recipients per transaction; more get 452 4.5.3 (RFC 5321 §4.5.3.1.10)."
+        100,
+        ge=1,
+        description="Recipients per transaction; more get 452 4.5.3 (RFC 5321 §4.5.3.1.10).",
     )
     max_line_length: int = Field(
         12288,
@@ -39,23 +43,28 @@ class SmtpSettings(Section):
         2000, ge=10, description="Commands per connection before it is closed with 421."
     )
     max_errors: int = Field(
-        10, ge=1, description="Error replies per connection before it is closed with 421."
+        20, ge=1, description="Error replies per connection before it is closed with 421."
     )
     max_auth_failures: int = Field(
         3, ge=1, description="Failed AUTH attempts per connection before it is closed with 421."
     )
     auth_failure_delay: float = Field(
-        1.0, ge=0, description="Seconds to wait before answering a failed AUTH, times the "
-        "failure count on this connection."
+        1.0,
+        ge=0,
+        description="Seconds to wait before answering a failed AUTH, times the "
+        "failure count on this connection.",
     )
     idle_timeout: float = Field(
-        300.0, gt=0, description="Seconds to wait for the next command or data block "
-        "(RFC 5321 §4.5.3.2.7)."
+        300.0,
+        gt=0,
+        description="Seconds to wait for the next command or data block (RFC 5321 §4.5.3.2.7).",
     )
     session_timeout: float = Field(
         1800.0, gt=0, description="Longest total connection time in seconds."
     )
-    tls_handshake_timeout: float = Field(30.0, gt=0, description="Seconds allowed for a TLS handshake.")
+    tls_handshake_timeout: float = Field(
+        30.0, gt=0, description="Seconds allowed for a TLS handshake."
+    )
     max_connections: int = Field(1000, ge=1, description="Concurrent SMTP connections, all ports.")
     max_connections_per_ip: int = Field(
         20, ge=1, description="Concurrent SMTP connections from one client address."

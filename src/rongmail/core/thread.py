@@ -7,8 +7,9 @@ API
 ---
 
 * :func:`normalize_subject` -- the RFC 5256 §2.1 "base subject", extended to the reply and
-  forward prefixes of Chinese mail clients (``回复:``, ``答复:``, ``转发:``, ``回覆:``,
-  ``轉寄:``, full-width colons, ``【list】`` tags) and common European ones (``AW:``, ``WG:``,
+  forward prefixes of Chinese mail clients ("reply", "answer", "forward" in simplified and
+  traditional characters, see ``_PREFIX_WORDS``; ASCII or full-width colons; tags in
+  full-width lenticular brackets U+3010/U+3011) and common European ones (``AW:``, ``WG:``,
   ``SV:``, ``VS:``, ``TR:``, ``RIF:``).
 * :func:`subject_key` -- the case-folded base subject, for equality comparisons.
 * :func:`thread_keys` -- from anything with ``message_id``, ``in_reply_to``, ``references`` and
@@ -24,7 +25,9 @@ How the store uses it (one account at a time)::
              SELECT message_id, thread_id FROM message WHERE message_id IN keys.lookup_ids()}
     by_subject = (latest thread with subject_key = keys.subject_key, received recently)
                  if keys.subject_fallback else None
-    thread_id = find_thread(keys, known, by_subject) or new_thread()
+    thread_id = find_thread(keys, known, by_subject)
+    if thread_id is None:
+        thread_id = new_thread()
 
 Invariants: the reference chain is bounded (:data:`MAX_REFERENCES`, nearest ancestors kept);
 the subject fallback is used only for messages that look like replies or forwards (a prefix was
@@ -45,6 +48,7 @@ from typing import Protocol, TypeVar
 __all__ = [
     "MAX_REFERENCES",
     "ThreadKeys",
+    "Threadable",
     "find_thread",
     "normalize_subject",
     "subject_key",
@@ -108,8 +112,9 @@ def _base_subject(subject: str) -> tuple[str, bool]:
 
 def normalize_subject(subject: str) -> str:
     """The base subject: reply/forward prefixes, list tags and ``(fwd)`` trailers removed
-    repeatedly, white space collapsed, compatibility forms folded (NFKC: full-width ``：`` and
-    letters become ASCII). Case is preserved; use :func:`subject_key` to compare."""
+    repeatedly, white space collapsed, compatibility forms folded (NFKC: the full-width colon
+    U+FF1A and full-width letters become ASCII). Case is preserved; use :func:`subject_key` to
+    compare."""
     return _base_subject(subject)[0]
 
 

@@ -9,11 +9,21 @@ Policy (applied by :func:`decode_text`, in order):
 2. A *trusted* declared charset is tried strictly. Declared names are mapped to the superset
    codecs mainstream readers use (WHATWG Encoding Standard §4.2 "labels"): GB2312, EUC-CN, GBK,
    CP936 -> GB18030; Big5 -> Big5-HKSCS; ISO-8859-1/US-ASCII -> windows-1252; KS C 5601 ->
-   CP949; Shift_JIS -> CP932.
+   CP949; Shift_JIS -> CP932. Under a CJK label, input that is valid UTF-8 with at least six
+   high bytes is taken as UTF-8 (webmail that labels UTF-8 as GB2312; GB text that is also
+   valid UTF-8 at that length is implausible).
 3. UTF-8, strictly (it is self-validating, so a false positive is very unlikely).
-4. GB18030, strictly, accepted when the high bytes look like GB2312 double-byte pairs.
-5. ``charset-normalizer`` on at most the first 64 KiB (slow; reached by few messages).
-6. Last resort: the declared charset (or GB18030) with replacement characters.
+4. The usual siblings of a failing CJK declaration (GB18030 <-> Big5; ISO-2022-JP -> Shift_JIS,
+   EUC-JP: Japanese mailers put ISO-2022-JP labels on Shift_JIS bytes).
+5. GB18030, strictly, accepted when the high bytes pair up as GB2312 characters
+   (:func:`looks_gb`) or, for undeclared text, as any double-byte sequence.
+6. Undeclared text only: ``charset-normalizer`` on at most the first 64 KiB when there are at
+   least 32 high bytes (slow, and unreliable on short strings; reached by very few messages),
+   then Shift_JIS, Big5, CP949 when the bytes are mostly double-byte pairs.
+7. Last resort: the declared charset (or windows-1252) with replacement characters.
+
+"Strictly" tolerates one thing: a multi-byte sequence cut off by the end of the input is
+dropped, because 2005-era gateways truncated subjects at a byte count.
 
 "Untrusted" declarations are the single-byte Latin ones and US-ASCII: 2005-era Chinese mailers
 routinely labelled GB text ``iso-8859-1`` or ``us-ascii``, and every byte string is valid
@@ -95,12 +105,30 @@ _UNKNOWN = frozenset(
 )
 
 #: Codecs whose strict decode always succeeds (or nearly), so a declaration proves little.
-_WEAK = frozenset({"cp1252", "latin-1", "iso8859-15", "cp1251", "koi8-r", "iso8859-2"})
+_WEAK = frozenset({"cp1252", "latin-1", "iso8859-15"})
+
+#: Multi-byte CJK codecs whose strict failure suggests a sibling charset.
+_CJK_MULTIBYTE = frozenset({"gb18030", "big5hkscs", "cp950"})
+
+#: Charsets a mislabelled CJK text is most likely really in, tried when the declared one fails
+#: strictly (ISO-2022-JP declared on Shift_JIS bytes is the classic Japanese case).
+_SIBLINGS: dict[str, tuple[str, ...]] = {
+    "gb18030": ("big5hkscs",),
+    "big5hkscs": ("gb18030",),
+    "cp950": ("big5hkscs", "gb18030"),
+    "iso2022_jp_2": ("cp932", "euc_jp"),
+    "cp932": ("euc_jp",),
+    "euc_jp": ("cp932",),
+}
+
+#: Double-byte codecs tried, in order, on undeclared text that the detector could not place.
+_UNDECLARED_CJK = ("cp932", "big5hkscs", "cp949")
 
 #: Stateful 7-bit codecs that must be honoured even on ASCII-only input.
 _SEVEN_BIT = frozenset({"iso2022_jp_2", "iso2022_jp", "iso2022_kr", "hz", "utf-7"})
 
 _GB_PAIR = re.compile(rb"[\xa1-\xf7][\xa1-\xfe]")
+_DBCS_PAIR = re.compile(rb"[\x81-\xfe][\x80-\xfe]")
 _HIGH = bytes(range(0x80, 0x100))
 _DETECT_LIMIT = 64 * 1024
 
@@ -124,17 +152,32 @@ def normalize_charset(name: str | None) -> str | None:
     return _ALIASES.get(canonical, canonical)
 
 
+def _high(data: bytes) -> int:
+    return len(data) - len(data.translate(None, _HIGH))
+
+
 def looks_gb(data: bytes) -> bool:
     """True if the high bytes of ``data`` pair up mostly as GB2312 double-byte characters.
 
     Latin-1 text decodes "successfully" as GB18030 into rare ideographs because an accented
     letter is usually followed by an ASCII byte; genuine GB2312 text has both bytes >= 0xA1.
     """
-    high = len(data) - len(data.translate(None, _HIGH))
-    if high == 0:
-        return False
-    paired = 2 * len(_GB_PAIR.findall(data))
-    return paired >= 0.6 * high
+    high = _high(data)
+    return high > 0 and 2 * len(_GB_PAIR.findall(data)) >= 0.6 * high
+
+
+def _dbcs_share(data: bytes) -> float:
+    """Share of high bytes that sit in high-high pairs: near 1 for double-byte CJK text, low
+    for Latin text, where an accented letter is usually followed by an ASCII one."""
+    high = _high(data)
+    return 2 * len(_DBCS_PAIR.findall(data)) / high if high else 0.0
+
+
+def _looks_dbcs(data: bytes) -> bool:
+    """Looser test for GBK text outside GB2312 (box drawing, rare ideographs). Undeclared
+    Cyrillic would also pass; it is rare in mail without a charset label, which is the only
+    case where this test is used."""
+    return _dbcs_share(data) >= 0.9
 
 
 def _strict(data: bytes, codec: str) -> str | None:
@@ -150,6 +193,13 @@ def _strict(data: bytes, codec: str) -> str | None:
         except UnicodeDecodeError:
             return None
     except LookupError:
+        return None
+
+
+def _strict_exact(data: bytes, codec: str) -> str | None:
+    try:
+        return data.decode(codec)
+    except (UnicodeDecodeError, LookupError):
         return None
 
 
@@ -172,7 +222,7 @@ def _detect(data: bytes) -> tuple[str, str] | None:
 
 
 def decode_text(data: bytes, declared: str | None = None) -> tuple[str, str]:
-    """Decode ``data`` (declared as ``declared``) and return ``(text, codec_used)``. Never raises."""
+    """Decode ``data`` labelled ``declared``; return ``(text, codec_used)``. Never raises."""
     cs = normalize_charset(declared)
     if data.isascii():
         if cs in _SEVEN_BIT:
@@ -181,6 +231,12 @@ def decode_text(data: bytes, declared: str | None = None) -> tuple[str, str]:
                 return text, cs
         return data.decode("ascii"), "us-ascii"
     if cs is not None and cs not in _WEAK:
+        if cs in _CJK_MULTIBYTE and _high(data) >= 6:
+            # UTF-8 mislabelled as GB/Big5 (some webmail): valid UTF-8 wins when it is long
+            # enough that GB text passing as UTF-8 by chance is implausible.
+            text = _strict_exact(data, "utf-8")
+            if text is not None:
+                return text, "utf-8"
         text = _strict(data, cs)
         if text is not None:
             return text, cs
@@ -188,10 +244,13 @@ def decode_text(data: bytes, declared: str | None = None) -> tuple[str, str]:
         text = _strict(data, "utf-8")
         if text is not None:
             return text, "utf-8"
-    gb_text: str | None = None
+    for sibling in _SIBLINGS.get(cs or "", ()):
+        text = _strict(data, sibling)
+        if text is not None and (sibling != "gb18030" or looks_gb(data)):
+            return text, sibling
     if cs != "gb18030":
         gb_text = _strict(data, "gb18030")
-        if gb_text is not None and looks_gb(data):
+        if gb_text is not None and (looks_gb(data) or (cs is None and _looks_dbcs(data))):
             return gb_text, "gb18030"
     if cs in _WEAK:
         text = _strict(data, cs)
@@ -201,23 +260,26 @@ def decode_text(data: bytes, declared: str | None = None) -> tuple[str, str]:
     if cs is None:
         if looks_gb(data):
             return data.decode("gb18030", "replace"), "gb18030"
-        found = _detect(data)
-        if found is not None:
-            return found
-        if gb_text is not None:
-            return gb_text, "gb18030"
+        if _high(data) >= 32:
+            found = _detect(data)
+            if found is not None:
+                return found
+        if _dbcs_share(data) >= 0.6:
+            for codec in _UNDECLARED_CJK:
+                text = _strict(data, codec)
+                if text is not None:
+                    return text, codec
         return data.decode("cp1252", "replace"), "cp1252"
-    if cs in ("gb18030", "big5hkscs", "cp950"):
-        # A CJK declaration that fails strictly: try the sibling before replacing.
-        sibling = "big5hkscs" if cs == "gb18030" else "gb18030"
-        text = _strict(data, sibling)
-        if text is not None and (sibling != "gb18030" or looks_gb(data)):
-            return text, sibling
     return data.decode(cs, "replace"), cs
 
 
 def decode_8bit(data: bytes) -> str:
     """Decode raw header bytes (RFC 6532 UTF-8, or undeclared legacy 8-bit). Never raises."""
     if data.isascii():
+        if b"\x1b" in data:
+            # Raw ISO-2022-JP (RFC 1468) in a header, as some Japanese mailers send it.
+            text = _strict_exact(data, "iso2022_jp_2")
+            if text is not None:
+                return text
         return data.decode("ascii")
     return decode_text(data, None)[0]

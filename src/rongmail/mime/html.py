@@ -15,7 +15,8 @@ security boundary: whatever is not explicitly allowed is dropped. On top of it:
   parsing attack surface; inline images arrive as ``cid:`` parts, which are allowed);
 * forms, ``meta`` refresh, ``base``, frames and embedded objects are removed (not allow-listed);
 * when remote images are not allowed, ``<img src="http...">`` becomes ``data-rm-src`` so the
-  client can load it on demand, and remote ``srcset``/``background`` attributes are dropped;
+  client can load it on demand, and ``background`` attributes are dropped (``srcset`` is never
+  kept: it is not URL-checked by the sanitiser); CSS ``url()`` is always removed;
 * every link gets ``rel="noopener noreferrer"`` and ``target="_blank"``.
 
 Invariant: output of :func:`sanitize_html` is safe to insert into a sandboxed iframe or a
@@ -25,6 +26,7 @@ Shadow DOM without further escaping; neither function raises on any ``str`` inpu
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from html.parser import HTMLParser
 
 import nh3
@@ -95,8 +97,12 @@ class _TextExtractor(HTMLParser):
             return
         if self.pre:
             self.out.append(data)
-        else:
-            self.out.append(_WS.sub(" ", data))
+            return
+        text = _WS.sub(" ", data)
+        if not self.out or self.out[-1].endswith(("\n", "\t")):
+            text = text.lstrip(" ")
+        if text:
+            self.out.append(text)
 
 
 def html_to_text(html: str) -> str:
@@ -108,7 +114,7 @@ def html_to_text(html: str) -> str:
     except Exception:  # noqa: BLE001 - html.parser may assert on pathological markup
         pass
     text = "".join(parser.out)
-    lines = [line.strip(" ") for line in text.split("\n")]
+    lines = [line.rstrip(" ") for line in text.split("\n")]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
 
 
@@ -125,7 +131,7 @@ _GENERIC_ATTRS = {"align", "valign", "dir", "lang", "title", "style", "class", "
 _ATTRS: dict[str, set[str]] = {
     "*": _GENERIC_ATTRS,
     "a": {"href", "name"},
-    "img": {"src", "alt", "data-rm-src", "srcset"},
+    "img": {"src", "alt"},
     "font": {"face", "size"},
     "table": {"cellpadding", "cellspacing", "background", "summary"},
     "td": {"colspan", "rowspan", "nowrap", "background"},
@@ -144,24 +150,21 @@ _URL_SCHEMES = {"http", "https", "mailto", "tel", "cid"}
 _CLEAN_CONTENT = {"script", "style", "title", "template", "noscript", "iframe", "object",
                   "embed", "applet", "frameset", "frame", "textarea", "select", "xmp",
                   "noembed", "noframes", "svg", "math"}  # fmt: skip
-_URL_ATTRS = frozenset({"href", "src", "data-rm-src", "background", "cite", "srcset"})
 _BAD_STYLE = re.compile(r"expression|javascript|vbscript|behavior|-moz-binding|@import|url\s*\(",
                         re.IGNORECASE)  # fmt: skip
 _REMOTE = re.compile(r"^\s*(?:https?:)?//", re.IGNORECASE)
+_HTTP = re.compile(r"^\s*https?://", re.IGNORECASE)
 _IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 _IMG_SRC = re.compile(r'(\s)src="')
 
 
-def _filter(*, allow_remote: bool):  # type: ignore[no-untyped-def]
+def _filter(*, allow_remote: bool) -> Callable[[str, str, str], str | None]:
     def attribute_filter(element: str, attribute: str, value: str) -> str | None:
         if attribute == "style":
             return None if _BAD_STYLE.search(value) else value
-        if attribute in _URL_ATTRS and not allow_remote:
-            if attribute in ("srcset", "background") and _REMOTE.match(value):
-                return None
-        if attribute == "data-rm-src":
-            # Only the sanitiser itself may produce this attribute (see _hide_remote_images).
-            return None
+        if attribute == "background":
+            # Not a URL attribute for ammonia, so vet it here: remote http(s) only, on opt-in.
+            return value if allow_remote and _HTTP.match(value) else None
         return value
 
     return attribute_filter

@@ -17,16 +17,27 @@ contains it (``""`` at top level, ``"3"`` for the message in part 3) and its chi
 Tolerances (each recorded in ``ParsedMessage.defects``):
 
 * ``no-boundary``: a ``multipart/*`` whose body holds no delimiter line at all is shown as
-  ``text/plain`` (60% of the trec06c Chinese corpus looks like this; mainstream readers show the
-  text rather than dropping it as preamble).
+  ``text/plain`` (a third of the trec06c Chinese corpus looks like this; mainstream readers
+  show the text rather than dropping it as preamble).
 * ``unindented-continuation``: a header line without a field name that continues an
   unterminated RFC 2047 encoded word (long GB subjects cut by old mailers).
 * ``missing-header-separator``, ``missing-close-boundary``, ``multipart-without-boundary``,
-  ``bad-content-type``, ``encoded-message-part``, ``mbox-from-line``.
+  ``bad-content-type``, ``bad-disposition`` (not a token: ignored), ``encoded-message-part``
+  (a base64/QP ``message/rfc822``), ``mbox-from-line``.
+* The tree is the *effective* structure: a multipart shown as text is ``text/plain``; a
+  multipart or ``message/rfc822`` not descended into (limits, encoded message) is an opaque
+  ``application/octet-stream`` leaf, so every multipart node has children and every
+  message node has exactly one.
+* A ``base64`` body that is mostly 8-bit non-base64 bytes is raw text mislabelled by the
+  sender and is used as is.
 * Limits: ``header-limit`` (more than :data:`MAX_HEADER_BYTES` bytes or
   :data:`MAX_HEADER_FIELDS` fields per header block: the excess is skipped, not parsed),
   ``depth-limit`` (:data:`MAX_DEPTH` nested entities), ``part-limit`` (:data:`MAX_PARTS`),
   ``text-truncated`` (a text part over :data:`MAX_TEXT_BYTES` is decoded only in part).
+
+Body selection follows RFC 8621 §4.1.4 (``textBody``/``htmlBody``/``attachments``);
+``text_body`` joins the text parts (``format=flowed`` unflowed per RFC 3676, HTML parts
+converted to text), ``html_body`` the HTML parts.
 
 Invariants: :func:`parse_message` never raises on any ``bytes`` input and does work linear in
 the input size times the (bounded) nesting depth.
@@ -36,15 +47,17 @@ from __future__ import annotations
 
 import binascii
 import re
-from datetime import UTC, datetime
-from email.utils import getaddresses, parsedate_to_datetime
 from typing import NamedTuple
 
 from rongmail.mime.charsets import decode_8bit, decode_text
-from rongmail.mime.encoded_words import decode_encoded_words, decode_header, parse_params
+from rongmail.mime.encoded_words import (
+    b64decode_lenient,
+    decode_header,
+    parse_params,
+)
+from rongmail.mime.headers import parse_addresses, parse_date, parse_msgids
 from rongmail.mime.html import html_to_text
 from rongmail.mime.model import (
-    Addr,
     Attachment,
     Envelope,
     MimePart,
@@ -61,6 +74,7 @@ __all__ = [
     "decode_transfer",
     "parse_message",
     "part_text",
+    "unflow",
 ]
 
 MAX_HEADER_BYTES = 1 << 20
@@ -73,9 +87,9 @@ _FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:")
 _OPEN_EW = re.compile(rb"=\?[^?\s]+\?[bBqQ]\?[^?\s]*$")
 _EW_TAIL = re.compile(rb"[A-Za-z0-9+/=]*\?=[ \t]*$")
 _MIME_TYPE = re.compile(r"[a-z0-9!#$&.+^_`{}~-]+/[a-z0-9!#$&.+^_`{}~*-]+")
-_MSGID = re.compile(r"<([^<>\s]+)>")
-_B64_KEEP = re.compile(rb"[^A-Za-z0-9+/]")
+_TOKEN = re.compile(r"[a-z0-9!#$%&'*+.^_`{|}~-]+")  # RFC 2045 §5.1 token
 _INLINE_MEDIA = ("image", "audio", "video")
+_ENCAPSULATING = frozenset({("message", "rfc822"), ("message", "global"), ("message", "news")})
 _ENVELOPE_FIELDS = {
     "date": "date",
     "subject": "subject",
@@ -282,9 +296,13 @@ def _parse_entity(
     disposition_params: dict[str, str] = {}
     if "content-disposition" in h:
         disp, disposition_params = parse_params(decode_8bit(h["content-disposition"]))
-        if disp:
-            # RFC 2183 §2.8: an unrecognised disposition is treated as "attachment".
-            disposition = disp if disp in ("inline", "attachment") else "attachment"
+        if disp in ("inline", "attachment"):
+            disposition = disp
+        elif _TOKEN.fullmatch(disp):
+            # RFC 2183 §2.8: an unrecognised disposition type is treated as "attachment".
+            disposition = "attachment"
+        elif disp:
+            ctx.defect("bad-disposition")
 
     children: list[MimePart] = []
     envelope: Envelope | None = None
@@ -298,9 +316,11 @@ def _parse_entity(
             ctx.defect("depth-limit")
         else:
             delims = _find_delimiters(raw, body_start, end, boundary.encode("utf-8", "replace"))
-            if not delims:
+            if not delims or delims[0].close:
+                # No part starts: the whole body is text (at most followed by a close line).
+                delims = []
                 ctx.defect("no-boundary")
-        if not delims and (not boundary or depth < MAX_DEPTH):
+        if not delims and depth < MAX_DEPTH:
             # Show the body as text (see the module docstring); keep only the charset.
             ctype, subtype = "text", "plain"
             params = {k: v for k, v in params.items() if k == "charset"}
@@ -334,7 +354,7 @@ def _parse_entity(
                 default_type=child_default,
             )
             children.append(child)
-    elif ctype == "message" and subtype in ("rfc822", "global", "news"):
+    elif (ctype, subtype) in _ENCAPSULATING:
         if encoding in ("base64", "quoted-printable"):
             ctx.defect("encoded-message-part")
         elif depth >= MAX_DEPTH or ctx.parts >= MAX_PARTS:
@@ -351,6 +371,12 @@ def _parse_entity(
             )
             children.append(child)
             envelope = _envelope(child_fields)
+
+    if not children and (ctype == "multipart" or (ctype, subtype) in _ENCAPSULATING):
+        # Not descended into (limits, or an encoded message/rfc822): present it as an opaque
+        # leaf so every multipart has parts and every message/rfc822 has a body (RFC 3501 §7.4.2
+        # BODYSTRUCTURE cannot express anything else).
+        ctype, subtype = "application", "octet-stream"
 
     filename = disposition_params.get("filename") or params.get("name")
     content_id = None
@@ -403,16 +429,7 @@ def decode_transfer(data: bytes, encoding: str) -> bytes:
         if not data.isascii() and _not_base64(data):
             # Raw 8-bit text mislabelled as base64 (common in 2005-era Chinese spam).
             return data
-        clean = _B64_KEEP.sub(b"", data)
-        rem = len(clean) % 4
-        if rem == 1:
-            clean = clean[:-1]
-        elif rem:
-            clean += b"=" * (4 - rem)
-        try:
-            return binascii.a2b_base64(clean)
-        except (binascii.Error, ValueError):
-            return b""
+        return b64decode_lenient(data)
     if encoding == "quoted-printable":
         try:
             return binascii.a2b_qp(data)
@@ -436,11 +453,44 @@ def part_text(raw: bytes, part: MimePart, defects: list[str] | None = None) -> s
     return text
 
 
+def unflow(text: str, *, delsp: bool) -> str:
+    """Join the soft line breaks of ``format=flowed`` text (RFC 3676 §4.1-4.3).
+
+    A line ending in a space continues on the next line with the same quote depth; space
+    stuffing (§4.4) is undone; the signature separator ``-- `` is never joined.
+    """
+    out: list[str] = []
+    para: list[str] = []
+    para_depth = -1
+    for line in text.split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        body = line[depth:]
+        if body.startswith(" "):
+            body = body[1:]
+        if para and depth != para_depth:
+            out.append(">" * para_depth + ("" if para_depth == 0 else " ") + "".join(para))
+            para = []
+        para_depth = depth
+        soft = body.endswith(" ") and body != "-- "
+        if soft and delsp:
+            body = body[:-1]
+        para.append(body)
+        if not soft:
+            out.append(">" * depth + (" " if depth else "") + "".join(para))
+            para = []
+    if para:
+        out.append(">" * para_depth + (" " if para_depth > 0 else "") + "".join(para))
+    return "\n".join(out)
+
+
 def _decoded_size(part: MimePart, raw: bytes) -> int:
-    if part.encoding == "base64":
-        crlf = raw.count(b"\r", part.body_start, part.end) if part.size < (1 << 16) else 0
-        return max(0, (part.size - part.lines - crlf) * 3 // 4)
-    return part.size
+    """Decoded size: exact for well-formed base64 (white space and padding discounted)."""
+    if part.encoding != "base64":
+        return part.size
+    ws = raw.count(b"\n", part.body_start, part.end) + raw.count(b"\r", part.body_start, part.end)
+    tail = raw[max(part.body_start, part.end - 8) : part.end].rstrip()
+    pad = len(tail) - len(tail.rstrip(b"="))
+    return max(0, (part.size - ws) * 3 // 4 - pad)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -527,58 +577,6 @@ def _envelope(fields: Fields) -> Envelope:
     return env
 
 
-def _addresses(value: str | None) -> list[Addr]:
-    if not value:
-        return []
-    try:
-        pairs = getaddresses([value])
-    except Exception:  # noqa: BLE001 - stdlib parser on hostile input
-        return []
-    out: list[Addr] = []
-    for name, email in pairs:
-        if not name and not email:
-            continue
-        name = decode_encoded_words(name).strip() if name else ""
-        out.append(Addr(name, email.strip()))
-    return out
-
-
-def _msgids(value: str | None) -> list[str]:
-    if not value:
-        return []
-    found = _MSGID.findall(value)
-    if found:
-        return found
-    return [t.strip("<>,;") for t in value.split() if "@" in t]
-
-
-def _date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    value = " ".join(value.split())
-    try:
-        dt = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        dt = None
-    if dt is None:
-        cleaned = re.sub(r"\([^)]*\)", " ", value).replace(",", " ").strip()
-        for candidate in (cleaned, cleaned.replace("/", "-")):
-            try:
-                dt = datetime.fromisoformat(candidate)
-                break
-            except ValueError:
-                try:
-                    dt = parsedate_to_datetime(candidate)
-                    break
-                except (TypeError, ValueError, IndexError, OverflowError):
-                    continue
-    if dt is None or not 1900 <= dt.year <= 2200:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt
-
-
 # ---------------------------------------------------------------------------------------------
 # Entry point
 
@@ -638,7 +636,10 @@ def _parse(ctx: _Ctx) -> ParsedMessage:
     text_chunks: list[str] = []
     for p in text_parts:
         if p.mime_type == "text/plain":
-            text_chunks.append(text_of(p))
+            t = text_of(p)
+            if p.params.get("format", "").lower() == "flowed":
+                t = unflow(t, delsp=p.params.get("delsp", "").lower() == "yes")
+            text_chunks.append(t)
         elif p.mime_type == "text/html":
             text_chunks.append(html_to_text(text_of(p)))
     html_body: str | None = None
@@ -670,16 +671,16 @@ def _parse(ctx: _Ctx) -> ParsedMessage:
         size=len(raw),
         header_size=root.body_start,
         subject=subject,
-        from_=_addresses(env.from_),
-        sender=_addresses(env.sender),
-        reply_to=_addresses(env.reply_to),
-        to=_addresses(env.to),
-        cc=_addresses(env.cc),
-        bcc=_addresses(env.bcc),
-        date=_date(env.date),
-        message_id=next(iter(_msgids(env.message_id)), None),
-        in_reply_to=_msgids(env.in_reply_to),
-        references=_msgids(_header_raw(fields, "references")),
+        from_=parse_addresses(env.from_),
+        sender=parse_addresses(env.sender),
+        reply_to=parse_addresses(env.reply_to),
+        to=parse_addresses(env.to),
+        cc=parse_addresses(env.cc),
+        bcc=parse_addresses(env.bcc),
+        date=parse_date(env.date),
+        message_id=next(iter(parse_msgids(env.message_id)), None),
+        in_reply_to=parse_msgids(env.in_reply_to),
+        references=parse_msgids(_header_raw(fields, "references")),
         text_body=text_body,
         html_body=html_body,
         preview=make_preview(text_body),

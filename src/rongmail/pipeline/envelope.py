@@ -45,6 +45,10 @@ class Resolution:
     account_ids: tuple[int, ...] = ()
     #: The directory's canonical address for the recipient (plus tag and alias resolved).
     canonical: str = ""
+    #: Tenant owning the recipient's domain (None for REMOTE).
+    tenant_id: int | None = None
+    #: Alias/group members outside our domains: delivered by forwarding through the queue.
+    external: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,13 @@ from rongmail.core.models import (
 from rongmail.core.search_tokens import fts5_query, tsquery
 from rongmail.store.ports import BlobStore, MetaStore
 from rongmail.store.sql import directory as d
+from rongmail.store.sql import jmap as jm
 from rongmail.store.sql import mail as ml
+from rongmail.store.sql.jmap import (  # re-exported for protocols (they never import store.sql)
+    EmailIndexRow, IdentityRow, SubmissionRow, TokenRow, VacationRow,
+)
+
+__all__ = ["EmailIndexRow", "IdentityRow", "Reader", "SubmissionRow", "TokenRow", "VacationRow"]
 
 
 class Reader:
@@ -101,3 +107,27 @@ class Reader:
         if fts is None or tsq is None:
             return None
         return await self.meta.read(ml.search_text(account_id, field, fts, tsq, mailbox_id))
+
+    # JMAP (tables of migration 0004)
+    async def token(self, token_hash: str, now: int) -> TokenRow | None:
+        return await self.meta.read(jm.token_by_hash(token_hash, now))
+
+    async def blob_visible(self, account_id: int, blob_id: str) -> bool:
+        return await self.meta.read(jm.blob_visible(account_id, blob_id))
+
+    async def email_index(self, account_id: int, mailbox_id: int | None = None
+                          ) -> list[EmailIndexRow]:
+        return await self.meta.read(jm.email_index(account_id, mailbox_id))
+
+    async def identities(self, account_id: int) -> list[IdentityRow]:
+        return await self.meta.read(jm.list_identities(account_id))
+
+    async def submissions(self, account_id: int, ids: Sequence[int] | None = None
+                          ) -> list[SubmissionRow]:
+        return await self.meta.read(jm.list_submissions(account_id, ids))
+
+    async def due_submissions(self, now: int) -> list[SubmissionRow]:
+        return await self.meta.read(jm.due_submissions(now))
+
+    async def vacation(self, account_id: int) -> VacationRow:
+        return await self.meta.read(jm.get_vacation(account_id))

@@ -39,9 +39,7 @@ def vectors_dir() -> Path | None:
     if root.is_dir():
         return root
     tmp = Path(tempfile.mkdtemp(prefix="rongmail-auth-vectors-"))
-    proc = subprocess.run(
-        ["zstd", "-dc", str(tarball)], check=True, capture_output=True
-    )
+    proc = subprocess.run(["zstd", "-dc", str(tarball)], check=True, capture_output=True)
     tar_path = tmp / "v.tar"
     tar_path.write_bytes(proc.stdout)
     with tarfile.open(tar_path) as tf:

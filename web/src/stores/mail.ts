@@ -414,6 +414,18 @@ function removeFromList(emails: Email[]): void {
   listVersion.value++
 }
 
+/** Forget everything of the previous user (sign-out, expiry, new sign-in). */
+export function resetMail(): void {
+  list = null
+  mail.mailboxes = []
+  mail.mailboxesLoaded = false
+  mail.emails.clear()
+  mail.threads.clear()
+  mail.identities = []
+  client.states.forget()
+  listVersion.value++
+}
+
 export function rowIndex(id: string): number {
   return list ? list.ids.indexOf(id) : -1
 }

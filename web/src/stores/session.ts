@@ -4,7 +4,7 @@
  */
 import { reactive } from 'vue'
 import * as auth from '../api/auth'
-import { JmapClient } from '../jmap/client'
+import { JmapClient, JmapError } from '../jmap/client'
 import { Push } from '../jmap/push'
 
 export const session = reactive({
@@ -64,7 +64,8 @@ export async function restore(): Promise<void> {
         /* fall through */
       }
     }
-    session.status = (e as Error)?.message === 'network' && cached ? 'offline' : 'anonymous'
+    const network = (e as Error)?.message === 'network' || (e instanceof JmapError && e.kind === 'network')
+    session.status = network && cached ? 'offline' : 'anonymous'
   }
 }
 

@@ -10,7 +10,7 @@ const KNOWN = new Set([
 
 export function errorText(e: unknown): string {
   if (e instanceof JmapError) {
-    if (e.kind === 'network') return t('error.network')
+    if (e.kind === 'network' || e.type === 'offline') return t('error.network')
     if (e.kind === 'unauthorized') return t('error.unauthorized')
     if (KNOWN.has(e.type)) return t('error.' + e.type)
     if (e.status === 503) return t('error.serverUnavailable')

@@ -69,6 +69,7 @@ export function prepareMailHtml(
       img.setAttribute('data-rm-src', src)
       img.removeAttribute('src')
     }
+    else if (src && !/^\s*(data:image\/|cid:)/i.test(src)) img.removeAttribute('src')
     if (img.hasAttribute('srcset')) img.removeAttribute('srcset')
     if (/^\s*cid:/i.test(src)) {
       const id = src.replace(/^\s*cid:/i, '').replace(/^<|>$/g, '')

@@ -25,13 +25,15 @@ class Reply:
     code: int
     status: str | None
     text: str
+    #: Further lines of a multi-line reply (EHLO keywords), RFC 5321 §4.2.1.
+    lines: tuple[str, ...] = ()
 
     def format(self, **params: Any) -> Reply:
         """Fill ``{placeholders}`` in the text."""
-        return Reply(self.code, self.status, self.text.format(**params))
+        return Reply(self.code, self.status, self.text.format(**params), self.lines)
 
-    def with_text(self, text: str) -> Reply:
-        return Reply(self.code, self.status, text)
+    def with_lines(self, lines: tuple[str, ...]) -> Reply:
+        return Reply(self.code, self.status, self.text, lines)
 
     @property
     def is_error(self) -> bool:
@@ -41,10 +43,10 @@ class Reply:
     def temporary(self) -> bool:
         return 400 <= self.code < 500
 
-    def encode(self, extra_lines: tuple[str, ...] = ()) -> bytes:
-        """Serialise; ``extra_lines`` follow the first line (multi-line reply, RFC 5321 §4.2.1)."""
+    def encode(self) -> bytes:
+        """Serialise: ``code SP [status SP] text CRLF``, ``code-`` on all but the last line."""
         first = f"{self.status} {self.text}" if self.status else self.text
-        lines = (first, *extra_lines)
+        lines = (first, *self.lines)
         out = [
             f"{self.code}{'-' if i < len(lines) - 1 else ' '}{line}\r\n"
             for i, line in enumerate(lines)
@@ -87,6 +89,7 @@ R421_TOO_MANY_CONNECTIONS = Reply(421, "4.7.0", "{hostname} Too many connections
 R421_TOO_MANY_ERRORS = Reply(421, "4.7.0", "{hostname} Too many errors, closing connection")
 R421_TOO_MANY_COMMANDS = Reply(421, "4.7.0", "{hostname} Too many commands, closing connection")
 R421_AUTH_FAILURES = Reply(421, "4.7.0", "{hostname} Too many authentication failures")
+R421_UNAVAILABLE = Reply(421, "4.7.0", "{hostname} Service temporarily unavailable")
 R451_LOCAL_ERROR = Reply(451, "4.3.0", "Local error in processing, try again later")
 R451_TRY_LATER = Reply(451, "4.7.1", "Temporarily rejected by policy, try again later")
 R451_RATE_LIMITED = Reply(451, "4.7.1", "Rate limit exceeded, try again later")
@@ -135,6 +138,7 @@ R554_RELAY_DENIED = Reply(554, "5.7.1", "Relay access denied")
 R554_NO_VALID_RECIPIENTS = Reply(554, "5.5.1", "No valid recipients")
 R554_BARE_LINE_ENDING = Reply(554, "5.6.0", "Message contains bare <CR> or <LF>; rejected")
 R554_TRANSACTION_FAILED = Reply(554, "5.0.0", "Transaction failed")
+R554_NOT_SMTP = Reply(554, "5.7.0", "This is an SMTP server; closing connection")
 R555_UNSUPPORTED_PARAMETER = Reply(555, "5.5.4", "Parameter not recognized or not implemented")
 
 

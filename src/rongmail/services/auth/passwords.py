@@ -17,11 +17,30 @@ from rongmail.errors import ValidationError
 # RFC 9106 §4 second recommended option, lighter memory for small servers.
 _HASHER = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=2)
 MIN_LENGTH = 8
-_COMMON = frozenset({
-    "password", "12345678", "123456789", "1234567890", "qwertyui", "11111111", "88888888",
-    "abc12345", "password1", "iloveyou", "woaini1314", "5201314a", "a1234567", "qq123456",
-    "admin123", "00000000", "66666666", "12341234", "1qaz2wsx", "asdfghjk",
-})
+_COMMON = frozenset(
+    {
+        "password",
+        "12345678",
+        "123456789",
+        "1234567890",
+        "qwertyui",
+        "11111111",
+        "88888888",
+        "abc12345",
+        "password1",
+        "iloveyou",
+        "woaini1314",
+        "5201314a",
+        "a1234567",
+        "qq123456",
+        "admin123",
+        "00000000",
+        "66666666",
+        "12341234",
+        "1qaz2wsx",
+        "asdfghjk",
+    }
+)
 
 
 def check_policy(password: str, *, min_length: int = MIN_LENGTH) -> None:

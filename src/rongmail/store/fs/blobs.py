@@ -48,7 +48,10 @@ class FsBlobStore:
             raise NotFound(what="blob")
         return self.root / str(tenant_id) / blob_id[:2] / blob_id[2:4] / blob_id
 
-    def put_sync(self, tenant_id: int, data: bytes) -> str:
+    def put_sync(self, tenant_id: int, data: bytes, *, fsync: bool | None = None) -> str:
+        """Write a blob; ``fsync=False`` defers durability to the caller (bulk import
+        calls ``os.sync()`` once per batch before committing metadata)."""
+        do_sync = self._fsync if fsync is None else fsync
         version, key = self.keys.current(tenant_id)
         bid = hmac.new(key, data, hashlib.sha256).hexdigest()
         path = self._path(tenant_id, bid)
@@ -66,12 +69,12 @@ class FsBlobStore:
                 while view:
                     n = os.write(fd, view)
                     view = view[n:]
-                if self._fsync:
+                if do_sync:
                     os.fsync(fd)
             finally:
                 os.close(fd)
             os.replace(tmp, path)
-            if self._fsync:
+            if do_sync:
                 dfd = os.open(path.parent, os.O_RDONLY)
                 try:
                     os.fsync(dfd)

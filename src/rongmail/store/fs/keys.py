@@ -51,22 +51,33 @@ def load_or_create_master(keys_dir: Path, *, create: bool) -> bytes:
     return key
 
 
-def write_master(keys_dir: Path, key: bytes) -> None:
-    """Atomically write the master key file (temp, fsync, rename), mode 0600."""
+def write_master(keys_dir: Path, key: bytes, *, name: str = "master.key") -> None:
+    """Atomically write a master key file (temp, fsync, rename), mode 0600."""
     keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = keys_dir / f".master.key.{os.getpid()}.tmp"
+    tmp = keys_dir / f".{name}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, base64.b64encode(key) + b"\n")
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, keys_dir / "master.key")
+    os.replace(tmp, keys_dir / name)
     dfd = os.open(keys_dir, os.O_RDONLY)
     try:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+def promote_next(keys_dir: Path) -> None:
+    """Make ``master.key.next`` the master key (last step of a rotation)."""
+    os.replace(keys_dir / "master.key.next", keys_dir / "master.key")
+
+
+def staged_master(keys_dir: Path) -> bytes | None:
+    """The staged key of an interrupted rotation, if any."""
+    p = keys_dir / "master.key.next"
+    return base64.b64decode(p.read_text().strip()) if p.exists() else None
 
 
 def _aad(tenant_id: int, version: int) -> bytes:

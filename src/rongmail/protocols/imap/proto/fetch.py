@@ -133,9 +133,10 @@ def _section(cur: Cursor, *, binary: bool) -> Section:
     part: tuple[int, ...] = ()
     if 0x30 <= cur.peek() <= 0x39:
         part = _part(cur)
-        if binary or cur.accept(b"]"):
-            cur.expect(b"]", "section-binary")
+        if cur.accept(b"]"):
             return Section(part)
+        if binary:
+            raise ParseError("section-binary")
         cur.expect(b".", "section-text")
     elif binary:
         raise ParseError("section-binary")

@@ -44,6 +44,13 @@ _BARRIERS: Final = (c.StartTls, c.Authenticate, c.Idle, c.Compress, c.Logout, Sa
 _TAIL: Final = 32
 
 
+class _Progress:
+    """Returned by a step that consumed input but has no event yet (a ``{n+}`` marker)."""
+
+
+_PROGRESS: Final = _Progress()
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_line: int = 64 * 1024  # one line, literals excluded (RFC 7162 §4 asks for >= 8192)
@@ -107,6 +114,8 @@ class CommandParser:
             event = self._step()
             if event is None:
                 break
+            if isinstance(event, _Progress):
+                continue
             events.append(event)
             if isinstance(event, c.Command | SaslResponse):
                 commands += 1
@@ -125,7 +134,7 @@ class CommandParser:
         self._scan = 0
         return line
 
-    def _step(self) -> Event | None:
+    def _step(self) -> Event | _Progress | None:
         if self._skip_left:
             n = min(self._skip_left, len(self._buf))
             del self._buf[:n]
@@ -180,7 +189,7 @@ class CommandParser:
         self._tail = b""
         self._scan = 0
 
-    def _skip_line(self) -> Event | None:
+    def _skip_line(self) -> Event | _Progress | None:
         idx = self._buf.find(b"\r\n")
         if idx < 0:
             # Drop what we have, but keep a final '\r' that may start the CRLF.
@@ -197,7 +206,7 @@ class CommandParser:
             return IdleDone(False) if mode == "idle" else SaslResponse(valid=False)
         return self._line_done(tail, stored=False)
 
-    def _line_done(self, line: bytes, *, stored: bool) -> Event | None:
+    def _line_done(self, line: bytes, *, stored: bool) -> Event | _Progress:
         """A line of the current command ended; look for a literal marker."""
         m = _LITERAL_SUFFIX.search(line) if line.endswith(b"}\r\n") else None
         if m is None:
@@ -220,10 +229,10 @@ class CommandParser:
             if sync:  # the client waits for "+": answer the command instead (RFC 9051 §7.5)
                 return self._finish_rejected()
             self._skip_left = size
-            return None
+            return _PROGRESS
         if stored:
             self._literal_left = size
-        return ContinuationRequest() if sync else None
+        return ContinuationRequest() if sync else _PROGRESS
 
     def _command_done(self) -> Event:
         if self._reject is not None:

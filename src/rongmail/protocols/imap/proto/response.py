@@ -4,6 +4,7 @@ Role: turn Python values into wire bytes so that command handlers never build pr
 by string concatenation. :func:`render` maps
 
 * ``None`` -> ``NIL``; ``int`` -> number; :class:`Atom` -> itself (flags, keywords, names);
+* :class:`MailboxName` -> modified UTF-7 or UTF-8 string (:func:`mailbox`);
 * ``str`` -> a quoted string when safe, else a literal (:func:`string`);
 * ``bytes`` -> a literal; :class:`Literal8` -> ``~{n}`` (RFC 3516 BINARY);
 * ``list``/``tuple`` -> a parenthesised list.
@@ -28,6 +29,7 @@ from . import mutf7
 __all__ = [
     "Atom",
     "Literal8",
+    "MailboxName",
     "Value",
     "continuation",
     "fetch",
@@ -51,6 +53,12 @@ class Atom(str):
 
     Only construct from server-side constants or values validated as atoms/flags.
     """
+
+    __slots__ = ()
+
+
+class MailboxName(str):
+    """A mailbox name: rendered in modified UTF-7 unless UTF-8 is enabled (:func:`mailbox`)."""
 
     __slots__ = ()
 
@@ -98,6 +106,8 @@ def render(value: object, *, utf8: bool = False) -> bytes:
         return str(value).encode("ascii")
     if isinstance(value, Atom):
         return value.encode("ascii")
+    if isinstance(value, MailboxName):
+        return mailbox(value, utf8=utf8)
     if isinstance(value, str):
         return string(value, utf8=utf8)
     if isinstance(value, Literal8):

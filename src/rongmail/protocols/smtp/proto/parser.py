@@ -124,7 +124,6 @@ class Parser:
         nl = buf.find(b"\n", 0, self.max_line + 1)
         if nl < 0:
             if len(buf) > self.max_line:
-                buf.clear()
                 self._mode = _Mode.SKIP_LINE
                 return True
             return False

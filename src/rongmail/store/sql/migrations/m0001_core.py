@@ -138,6 +138,8 @@ CREATE INDEX message_msgid ON message(account_id, msgid)
 ;;
 CREATE INDEX message_subject ON message(account_id, base_subject)
 ;;
+CREATE INDEX message_irt ON message(account_id, in_reply_to)
+;;
 CREATE INDEX message_received ON message(account_id, received_at)
 ;;
 CREATE INDEX message_blob ON message(blob_id)

@@ -1,0 +1,3 @@
+from rongmail.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,156 @@
+"""Composition root: reads settings, builds stores, services and listeners (DESIGN.md).
+
+Only this module (and ``cli``) picks concrete adapters. ``open_app`` gives a ready
+:class:`App` (store open, keys loaded); ``serve`` starts every enabled listener and runs until
+cancelled. Protocol packages expose ``start_<proto>(app_deps...)`` functions returning
+``asyncio.Server``-like objects with ``close()`` / ``wait_closed()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rongmail.actions.context import ActionContext
+from rongmail.bus import Bus
+from rongmail.config import load
+from rongmail.config.settings import Settings
+from rongmail.errors import ConfigError
+from rongmail.services.tls.certs import server_context
+from rongmail.store.fs.blobs import FsBlobStore
+from rongmail.store.fs.keys import (
+    ENV_MASTER, KeyRing, load_or_create_master, promote_next, staged_master,
+)
+from rongmail.store.reader import Reader
+from rongmail.store.sql import directory as d
+
+log = logging.getLogger("rongmail")
+
+
+@dataclass
+class App:
+    data_dir: Path
+    settings: Settings
+    ctx: ActionContext
+    reader: Reader
+    tls: ssl.SSLContext | None
+    servers: list[Any] = field(default_factory=list)
+    background: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        for t in self.background:
+            t.cancel()
+        for t in self.background:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        for s in self.servers:
+            s.close()
+        for s in self.servers:
+            with contextlib.suppress(Exception):
+                await s.wait_closed()
+        await self.ctx.meta.close()
+
+
+def build_meta(data_dir: Path, settings: Settings) -> Any:
+    st = settings.storage
+    if st.backend == "postgres":
+        from rongmail.store.postgres.meta import PostgresMeta
+
+        return PostgresMeta(st.postgres_dsn, schema=st.postgres_schema or None,
+                            max_size=st.postgres_pool_max)
+    from rongmail.store.sqlite.meta import SqliteMeta
+
+    return SqliteMeta(data_dir / st.sqlite_path, readers=st.sqlite_readers)
+
+
+async def open_app(data_dir: Path, settings: Settings | None = None, *,
+                   create_keys: bool = False) -> App:
+    settings = settings or load(data_dir)
+    keys_dir = data_dir / settings.storage.keys_dir
+    master = load_or_create_master(keys_dir, create=create_keys)
+    keys = KeyRing(master)
+    meta = build_meta(data_dir, settings)
+    await meta.open()
+    try:
+        rows = await meta.read(d.tenant_keys())
+        try:
+            keys.load(rows)
+        except ConfigError:
+            # an interrupted `keys rotate-master`: the database already holds keys wrapped by
+            # the staged key; promote it.
+            staged = staged_master(keys_dir)
+            if staged is None or os.environ.get(ENV_MASTER):
+                raise
+            keys = KeyRing(staged)
+            keys.load(rows)
+            promote_next(keys_dir)
+            log.warning("recovered an interrupted master key rotation")
+    except BaseException:
+        await meta.close()
+        raise
+    blobs = FsBlobStore(data_dir / settings.storage.blob_dir, keys)
+    ctx = ActionContext(meta=meta, blobs=blobs, bus=Bus(), keys=keys, settings=settings)
+    tls = None
+    cert = data_dir / settings.tls.cert_file
+    key = data_dir / settings.tls.key_file
+    if cert.exists() and key.exists():
+        tls = server_context(cert, key, min_version=settings.tls.min_version)
+    return App(data_dir, settings, ctx, Reader(meta, blobs), tls)
+
+
+async def start_listeners(app: App) -> list[str]:
+    """Start every enabled listener; return "name host:port" lines for the banner.
+
+    Each protocol is imported here, explicitly (this is the composition root)."""
+    enabled = app.settings.listeners.enabled()
+    started: list[str] = []
+    http_names = [n for n in ("http", "https") if n in enabled]
+    if http_names:
+        from rongmail.protocols.http.server import HttpDeps, build_http_app, start_http
+
+        deps = HttpDeps(settings=app.settings, ctx=app.ctx, reader=app.reader)
+        web_app = build_http_app(deps, http_registrars())
+        for name in http_names:
+            host, port = enabled[name]
+            runner = await start_http(web_app, host, port, app.tls if name == "https" else None)
+            app.servers.append(_RunnerServer(runner))
+            started.append(f"{name} {host}:{port}")
+    return started
+
+
+def http_registrars() -> list[Callable[..., None]]:
+    """Route registrations of the HTTP feature packages, in order."""
+    return []
+
+
+class _RunnerServer:
+    """Adapts an aiohttp AppRunner to the close()/wait_closed() shape of asyncio servers."""
+
+    def __init__(self, runner: Any) -> None:
+        self.runner = runner
+        self._task: asyncio.Task[Any] | None = None
+
+    def close(self) -> None:
+        self._task = asyncio.ensure_future(self.runner.cleanup())
+
+    async def wait_closed(self) -> None:
+        if self._task is not None:
+            await self._task
+
+
+async def serve(data_dir: Path, *, ready: Callable[[App, list[str]], None] | None = None) -> None:
+    app = await open_app(data_dir)
+    try:
+        lines = await start_listeners(app)
+        if ready:
+            ready(app, lines)
+        await asyncio.Event().wait()
+    finally:
+        await app.close()

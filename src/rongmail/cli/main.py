@@ -1,0 +1,36 @@
+"""Entry point of the ``rongmail`` command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from rongmail.cli import directory, setup, transfer
+
+#: Optional command groups contributed by other packages: (module, attribute).
+_OPTIONAL = [("rongmail.cli.queue", "register")]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rongmail", description="RongMail (蓉邮) mail server")
+    sub = p.add_subparsers(dest="command", required=True)
+    setup.register(sub)
+    directory.register(sub)
+    transfer.register(sub)
+    for mod, attr in _OPTIONAL:
+        try:
+            getattr(importlib.import_module(mod), attr)(sub)
+        except ModuleNotFoundError:
+            continue
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    rc: int = args.func(args)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

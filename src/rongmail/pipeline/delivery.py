@@ -1,0 +1,100 @@
+"""The :class:`~rongmail.pipeline.ports.Delivery` over ``actions`` (the only write path).
+
+One accepted message is committed by exactly ONE write, so a crash or an error can never leave
+it half delivered (and a client retry can never duplicate a part):
+
+* every recipient local and inside our domains -> :func:`actions.messages.do_deliver` stores it
+  into each account's Inbox, or Junk when the verdict says JUNK, in one transaction (accounts
+  reached through several recipients, e.g. a group and its member, get one copy);
+* otherwise (a remote recipient, or an alias member outside our domains) ->
+  :func:`actions.queue.do_enqueue_message` queues every recipient in one transaction; the queue's
+  local agent then delivers the local ones with the same folder role.
+
+Trace headers (``Received``) and detection headers from the verdict (``Authentication-Results``)
+are prepended: passed as ``prepend`` to the queue (the blob stays the client's bytes), and put
+in front of the stored copy for local delivery, where ``do_deliver`` has no metadata slot yet.
+Both actions fsync before returning, so the SMTP 250 that follows is durable (RFC 5321 §6.1).
+"""
+
+from __future__ import annotations
+
+from rongmail.actions.context import ActionContext
+from rongmail.actions.messages import Target, do_deliver
+from rongmail.actions.queue import EnvelopeRecipient, do_enqueue_message
+from rongmail.errors import ValidationError
+from rongmail.pipeline.envelope import Envelope, Recipient
+from rongmail.pipeline.stage import Action, Verdict
+from rongmail.store.reader import Reader
+
+
+def _header_block(env: Envelope, verdict: Verdict) -> bytes:
+    lines = [env.trace]
+    for name, value in verdict.headers:
+        lines.append(f"{name}: {value}\r\n".encode())
+    return b"".join(lines)
+
+
+def _notify(rcpt: Recipient) -> str | None:
+    if rcpt.notify is None:
+        return None
+    return ",".join(sorted(rcpt.notify)) if rcpt.notify else "NEVER"
+
+
+class ActionDelivery:
+    def __init__(self, ctx: ActionContext, reader: Reader) -> None:
+        self._ctx = ctx
+        self._reader = reader
+
+    async def deliver(self, env: Envelope, verdict: Verdict) -> str:
+        message = env.message
+        if message is None or not env.rcpts:
+            raise ValidationError(what="message")
+        role = "junk" if verdict.action is Action.JUNK else "inbox"
+        prepend = _header_block(env, verdict)
+        direct = all(r.is_local and not r.resolution.external for r in env.rcpts)
+        if direct:
+            accounts: list[int] = []
+            for rcpt in env.rcpts:
+                accounts.extend(a for a in rcpt.resolution.account_ids if a not in accounts)
+            targets = [Target(account_id, role=role) for account_id in accounts]
+            results = await do_deliver(self._ctx, prepend + message, targets)
+            return f"L{results[0].message_id}" if results else "L0"
+        queue_id = await do_enqueue_message(
+            self._ctx,
+            tenant_id=await self._tenant(env),
+            raw=message,
+            mail_from=env.mail_from or "",
+            recipients=[
+                EnvelopeRecipient(
+                    r.address,
+                    orcpt=r.orcpt,
+                    notify=_notify(r),
+                    role=role,
+                )
+                for r in env.rcpts
+            ],
+            envid=env.envid,
+            ret=env.ret,
+            smtputf8=env.smtputf8,
+            body_8bit=env.body == "8BITMIME",
+            source="submission" if env.auth else "smtp",
+            account_id=env.auth.account_id if env.auth else None,
+            prepend=prepend,
+        )
+        return f"Q{queue_id}"
+
+    async def _tenant(self, env: Envelope) -> int:
+        """Whose queue: the sender's tenant when authenticated, else the first local
+        recipient's, else the sender domain's, else the lowest tenant (relay networks)."""
+        if env.auth is not None:
+            return env.auth.tenant_id
+        for rcpt in env.rcpts:
+            if rcpt.resolution.tenant_id is not None:
+                return rcpt.resolution.tenant_id
+        domain = await self._reader.domain(env.mail_from_domain) if env.mail_from_domain else None
+        if domain is not None:
+            return domain.tenant_id
+        domains = await self._reader.domains()
+        if not domains:
+            raise ValidationError(what="tenant")
+        return min(d.tenant_id for d in domains)

@@ -1,0 +1,1 @@
+"""HTTP: one aiohttp application serving JMAP, the webmail, the admin API and autoconfig."""

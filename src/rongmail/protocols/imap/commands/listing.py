@@ -1,0 +1,78 @@
+"""LIST (with LIST-EXTENDED, LIST-STATUS, SPECIAL-USE), LSUB and NAMESPACE
+(RFC 9051 §6.3.9-§6.3.10, RFC 5258, RFC 5819, RFC 6154, RFC 3501 §6.3.9).
+
+Invariants: every LIST reply carries ``\\HasChildren`` or ``\\HasNoChildren`` (RFC 5258 §4,
+CHILDREN) and the special-use attribute of the mailbox's role; ``LIST "" ""`` returns the
+delimiter (RFC 9051 §6.3.9); with RETURN (STATUS) each ``* LIST`` is followed by its
+``* STATUS`` (RFC 5819 §2).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..base import Ok
+from ..names import SEPARATOR, SPECIAL_USE, Node
+from ..proto import commands as c
+from ..proto.response import Atom, MailboxName
+from .status import status_items
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+
+def _attributes(node: Node, *, subscribed: bool) -> list[Atom]:
+    attrs = [Atom("\\HasChildren" if node.has_children else "\\HasNoChildren")]
+    if node.mailbox.role in SPECIAL_USE:
+        attrs.append(Atom(SPECIAL_USE[node.mailbox.role]))
+    if subscribed and node.mailbox.subscribed:
+        attrs.append(Atom("\\Subscribed"))
+    return attrs
+
+
+def _list_line(s: Session, verb: str, attrs: list[Atom], name: str) -> None:
+    s.untagged(Atom(verb), attrs, SEPARATOR, MailboxName(name))
+
+
+async def list_(s: Session, cmd: c.ListMailboxes) -> Ok:
+    if cmd.lsub:
+        return await _lsub(s, cmd)
+    if cmd.patterns == ("",):  # RFC 9051 §6.3.9: the hierarchy delimiter and root
+        _list_line(s, "LIST", [Atom("\\Noselect")], "")
+        return Ok()
+    tree = await s.tree()
+    seen: set[int] = set()
+    matches: list[Node] = []
+    for pattern in cmd.patterns:
+        for node in tree.match(cmd.reference, pattern):
+            if node.mailbox.id not in seen:
+                seen.add(node.mailbox.id)
+                matches.append(node)
+    if "SUBSCRIBED" in cmd.selection:
+        matches = [n for n in matches if n.mailbox.subscribed]
+    if "SPECIAL-USE" in cmd.selection:
+        matches = [n for n in matches if n.mailbox.role in SPECIAL_USE]
+    show_sub = "SUBSCRIBED" in cmd.selection or "SUBSCRIBED" in cmd.returns
+    counts = None
+    for node in matches:
+        _list_line(s, "LIST", _attributes(node, subscribed=show_sub), node.path)
+        if cmd.status_items:
+            if counts is None:
+                counts = await s.deps.reader.mailbox_counts(s.account_id)
+            items = await status_items(s, node.mailbox, cmd.status_items, counts)
+            s.untagged(Atom("STATUS"), MailboxName(node.path), items)
+    return Ok()
+
+
+async def _lsub(s: Session, cmd: c.ListMailboxes) -> Ok:
+    tree = await s.tree()
+    for node in tree.match(cmd.reference, cmd.patterns[0]):
+        if node.mailbox.subscribed:
+            _list_line(s, "LSUB", [], node.path)
+    return Ok()
+
+
+async def namespace(s: Session, cmd: c.Namespace) -> Ok:
+    """RFC 2342 / RFC 9051 §6.3.10: one personal namespace, no others (yet)."""
+    s.untagged(Atom("NAMESPACE"), [["", SEPARATOR]], None, None)
+    return Ok()

@@ -1,0 +1,90 @@
+"""SELECT, EXAMINE, CLOSE, UNSELECT (RFC 9051 §6.3.2, §6.3.3, §6.4.1, §6.4.2; RFC 7162 §3.1.2,
+§3.2.5 CONDSTORE/QRESYNC; RFC 3691 UNSELECT).
+
+Invariants: selecting always leaves the previous mailbox first (``* OK [CLOSED]``, RFC 9051
+§7.1); the view is built from one listing taken *after* draining the bus, so no change is
+lost between the listing and the first live update; CLOSE expunges silently (no EXPUNGE
+responses) and only when the mailbox was selected read-write.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rongmail.actions import messages as msg
+from rongmail.core.flags import SEEN
+
+from ..base import Ok, State
+from ..proto import commands as c
+from ..proto.response import Atom
+from ..proto.sequence import SequenceSet
+from ..replies import BadCommand
+from ..view import SelectedView
+from .fetch import flags_response
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+KNOWN_KEYWORDS = ("$Forwarded", "$Junk", "$NotJunk")
+
+
+async def select(s: Session, cmd: c.Select) -> Ok:
+    if cmd.qresync is not None and not s.qresync:
+        raise BadCommand("imap.bad.qresync_not_enabled")  # RFC 7162 §3.2.5
+    if s.view is not None:
+        s.deselect()
+        s.untagged_status("OK", "imap.ok.closed", code="CLOSED")
+    s.drain_bus()
+    tree = await s.tree()
+    mb = tree.resolve(cmd.mailbox)
+    entries = await s.deps.reader.mailbox_entries(mb.id)
+    view = SelectedView(mb, entries, readonly=cmd.readonly)
+    if cmd.condstore or cmd.qresync is not None:
+        s.condstore = True
+    rev2 = "IMAP4REV2" in s.enabled
+    s.untagged(Atom("FLAGS"), [Atom(f) for f in SYSTEM_FLAGS + KNOWN_KEYWORDS])
+    permanent = [] if cmd.readonly else [Atom(f) for f in (*SYSTEM_FLAGS, *KNOWN_KEYWORDS, "\\*")]
+    s.untagged_status("OK", "imap.ok.flags", code="PERMANENTFLAGS " + _list(permanent))
+    s.untagged(view.exists, Atom("EXISTS"))
+    if not rev2:
+        s.untagged(0, Atom("RECENT"))
+        first_unseen = next(
+            (i + 1 for i, u in enumerate(view.uids) if not view.entries[u].flags & SEEN), None
+        )
+        if first_unseen is not None:
+            s.untagged_status("OK", "imap.ok.unseen", code=f"UNSEEN {first_unseen}")
+    s.untagged_status("OK", "imap.ok.uidvalidity", code=f"UIDVALIDITY {mb.uidvalidity}")
+    s.untagged_status("OK", "imap.ok.uidnext", code=f"UIDNEXT {view.uidnext}")
+    s.untagged_status("OK", "imap.ok.highestmodseq", code=f"HIGHESTMODSEQ {view.synced_modseq}")
+    s.untagged_status("OK", "imap.ok.mailboxid", code=f"MAILBOXID (F{mb.id})")
+    s.view = view
+    s.state = State.SELECTED
+    qr = cmd.qresync
+    if qr is not None and qr.uidvalidity == mb.uidvalidity:
+        known = qr.known_uids or SequenceSet(((1, max(view.uidnext - 1, 1)),))
+        gone = view.missing(known)
+        if gone.ranges:
+            s.untagged(Atom("VANISHED"), [Atom("EARLIER")], Atom(str(gone)))
+        for i, uid in enumerate(view.uids):
+            if view.entries[uid].modseq > qr.modseq:
+                s.send(flags_response(s, i + 1, uid))
+    return Ok(code="READ-ONLY" if cmd.readonly else "READ-WRITE")
+
+
+def _list(atoms: list[Atom]) -> str:
+    return "(" + " ".join(atoms) + ")"
+
+
+async def close(s: Session, cmd: c.Close) -> Ok:
+    view = s.view
+    assert view is not None
+    if not view.readonly:
+        await msg.do_expunge(s.deps.ctx, s.account_id, view.mailbox.id)
+    s.deselect()
+    return Ok()
+
+
+async def unselect(s: Session, cmd: c.Unselect) -> Ok:
+    s.deselect()
+    return Ok()

@@ -1,0 +1,176 @@
+"""A session's view of its selected mailbox (RFC 9051 §2.3.1, §7.4.1, RFC 7162 §3.2.10).
+
+Role: the message sequence numbers a client knows are a per-session fiction: they change only
+when *this* session is told (``EXISTS``, ``EXPUNGE``/``VANISHED``). :class:`SelectedView` keeps
+that fiction (the ordered UIDs the client has been told about, with the flags it last saw) and
+turns store changes into the untagged responses that move the client forward.
+
+Invariants:
+
+* ``uids`` is strictly increasing; the message sequence number of ``uids[i]`` is ``i + 1``.
+* A UID leaves ``uids`` only when the session emits its EXPUNGE/VANISHED, and joins only when
+  it emits EXISTS, so the client's numbering and ours never disagree.
+* ``synced_modseq`` never decreases; every change at or below it is reflected in the view or
+  pending (expunges held back while a sequence-number command runs, RFC 9051 §7.5.1).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rongmail.core.changes import MAILBOX_MESSAGE, Change
+from rongmail.core.models import Mailbox, MailboxEntry
+
+from .proto.sequence import SequenceSet
+
+__all__ = ["SelectedView", "ViewEntry"]
+
+
+@dataclass(slots=True)
+class ViewEntry:
+    message_id: int
+    flags: int
+    keywords: frozenset[str]
+    modseq: int
+    size: int
+    received_at: int
+
+
+class SelectedView:
+    def __init__(self, mailbox: Mailbox, entries: list[MailboxEntry], *, readonly: bool) -> None:
+        self.mailbox = mailbox
+        self.readonly = readonly
+        self.uids: list[int] = [e.uid for e in entries]
+        self.entries: dict[int, ViewEntry] = {
+            e.uid: ViewEntry(e.message_id, e.flags, e.keywords, e.modseq, e.size, e.received_at)
+            for e in entries
+        }
+        self.synced_modseq = max([mailbox.highestmodseq, *(e.modseq for e in entries)])
+        self.uidnext = max(mailbox.uidnext, self.uids[-1] + 1 if self.uids else 1)
+        #: UIDs removed in the store but not yet announced to the client.
+        self.pending_expunges: set[int] = set()
+        self.dirty = False  # the store changed for this mailbox since the last refresh
+        self.resync = False  # changes were lost; compare with a full listing
+
+    # -- numbering -------------------------------------------------------------------------
+    @property
+    def exists(self) -> int:
+        return len(self.uids)
+
+    def msn(self, uid: int) -> int | None:
+        i = bisect_left(self.uids, uid)
+        return i + 1 if i < len(self.uids) and self.uids[i] == uid else None
+
+    def uid_at(self, msn: int) -> int:
+        return self.uids[msn - 1]
+
+    def resolve(self, seq: SequenceSet, *, uid: bool, saved: list[int] | None = None) -> list[int]:
+        """UIDs (ascending) that ``seq`` denotes, as sequence numbers or UIDs.
+
+        RFC 9051 §6.4.9: in UID commands ``*`` is the largest UID in use, and a range that
+        names no existing UID is not an error. ``$`` is the saved search result (RFC 5182).
+        """
+        if seq.saved:
+            present = set(self.uids)
+            return sorted(u for u in (saved or []) if u in present)
+        out: set[int] = set()
+        if uid:
+            largest = self.uids[-1] if self.uids else 0
+            for lo, hi in seq.resolve(largest):
+                a, b = bisect_left(self.uids, lo), bisect_right(self.uids, hi)
+                out.update(self.uids[a:b])
+        else:
+            n = len(self.uids)
+            for lo, hi in seq.resolve(n):
+                out.update(self.uids[max(lo, 1) - 1 : min(hi, n)])
+        return sorted(out)
+
+    def missing(self, requested: SequenceSet) -> SequenceSet:
+        """UIDs named by ``requested`` (bounded by UIDNEXT) that are not in the mailbox, as
+        ranges; computed per range so ``1:4294967295`` costs what the mailbox holds, not
+        2**32 (RFC 7162 §3.2.5.1 ``VANISHED (EARLIER)``)."""
+        top = self.uidnext - 1
+        largest = self.uids[-1] if self.uids else top
+        gaps: list[tuple[int, int]] = []
+        for lo, hi in sorted(requested.resolve(largest)):
+            hi = min(hi, top)
+            cur = lo
+            a, b = bisect_left(self.uids, lo), bisect_right(self.uids, hi)
+            for uid in self.uids[a:b]:
+                if uid > cur:
+                    gaps.append((cur, uid - 1))
+                cur = max(cur, uid + 1)
+            if cur <= hi:
+                gaps.append((cur, hi))
+        return SequenceSet(tuple(gaps))
+
+    def message_ids(self, uids: Iterable[int]) -> list[int]:
+        return [self.entries[u].message_id for u in uids if u in self.entries]
+
+    # -- changes ---------------------------------------------------------------------------
+    def note(self, batch: list[Change] | None) -> None:
+        """Record a bus batch (``None`` = changes were dropped, resync)."""
+        if batch is None:
+            self.resync = self.dirty = True
+            return
+        ids = None
+        for c in batch:
+            if c.mailbox_id == self.mailbox.id:
+                self.dirty = True
+                if c.type == MAILBOX_MESSAGE and c.action == "destroyed" and c.uid is not None:
+                    if c.uid in self.entries:
+                        self.pending_expunges.add(c.uid)
+            elif c.type == "Email" and c.action == "updated":
+                if ids is None:
+                    ids = {e.message_id for e in self.entries.values()}
+                if c.object_id in ids:
+                    self.dirty = True
+
+    def expunge(self, uids: Iterable[int]) -> list[int]:
+        """Remove ``uids``; return their sequence numbers *as announced*, highest first, so
+        that sending ``* n EXPUNGE`` in this order is correct (RFC 9051 §7.5.1)."""
+        out = []
+        for uid in sorted(set(uids), reverse=True):
+            m = self.msn(uid)
+            self.pending_expunges.discard(uid)
+            if m is None:
+                continue
+            del self.uids[m - 1]
+            del self.entries[uid]
+            out.append(m)
+        return out
+
+    def apply_entries(self, entries: list[MailboxEntry]) -> tuple[list[int], list[int]]:
+        """Merge a (partial) listing; return ``(new uids, uids whose flags changed)``."""
+        new: list[int] = []
+        changed: list[int] = []
+        last = self.uids[-1] if self.uids else 0
+        for e in entries:
+            if e.uid in self.pending_expunges:
+                continue
+            self.synced_modseq = max(self.synced_modseq, e.modseq)
+            cur = self.entries.get(e.uid)
+            if cur is None:
+                if e.uid > last:
+                    new.append(e.uid)
+                    self.entries[e.uid] = ViewEntry(
+                        e.message_id, e.flags, e.keywords, e.modseq, e.size, e.received_at
+                    )
+                continue
+            if (cur.flags, cur.keywords) != (e.flags, e.keywords) or cur.modseq != e.modseq:
+                flags_changed = (cur.flags, cur.keywords) != (e.flags, e.keywords)
+                cur.flags, cur.keywords, cur.modseq = e.flags, e.keywords, e.modseq
+                if flags_changed:
+                    changed.append(e.uid)
+        new.sort()
+        self.uids.extend(new)
+        if new:
+            self.uidnext = max(self.uidnext, new[-1] + 1)
+        return new, changed
+
+    def vanished_in(self, entries: list[MailboxEntry]) -> list[int]:
+        """UIDs of the view missing from a *full* listing (after a resync)."""
+        present = {e.uid for e in entries}
+        return [u for u in self.uids if u not in present]

@@ -1,0 +1,336 @@
+"""The outbound queue scheduler: picks due recipients, hands them to agents, records outcomes.
+
+Role: the loop between the durable queue (``store/sql/queue.py``) and the delivery agents.
+
+* **Claiming.** :func:`store.sql.queue.claim_due` leases due recipients (``next_attempt_at``
+  pushed :data:`LEASE_SECONDS` ahead) so a crash or a second node never starts the same attempt
+  twice within a lease; in-process, recipients already in flight are skipped.
+* **Grouping.** Recipients of one message with one destination (``local``, ``route:<name>``,
+  or the recipient domain) form one job of at most ``batch_size``: one SMTP transaction with
+  several RCPTs, or one local transaction.
+* **Shaping.** A global limit (``concurrency``), a per-destination limit and an optional
+  per-destination message rate (``destinations``; QQ Mail and 163 throttle aggressive senders).
+* **Outcomes.** Each recipient gets ``delivered``/``failed``, or ``deferred`` with the next
+  attempt from ``retry.py``; past the lifetime it fails with 4.4.7 (RFC 3463). Failures and
+  delays produce DSNs (``dsn.py``) queued with a null reverse-path; finished messages are purged.
+
+Invariant: every claimed recipient ends its attempt with one recorded outcome, or its lease is
+released (cancellation at shutdown) — never silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from rongmail.actions import queue as qa
+from rongmail.actions.context import ActionContext
+from rongmail.config.queue import QueueSettings
+from rongmail.errors import MailError
+from rongmail.queue import dsn as dsnlib
+from rongmail.queue import retry
+from rongmail.queue.agents.base import DeliveryAgent, DeliveryJob, Outcome
+from rongmail.queue.agents.relay import find_route
+from rongmail.store.sql import queue as qs
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 1800
+LOCAL = "local"
+
+
+@dataclass
+class _Shaper:
+    """Concurrency and message-rate limits for one destination."""
+
+    sem: asyncio.Semaphore
+    interval: float
+    next_start: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def pace(self, clock: Callable[[], float]) -> None:
+        if self.interval <= 0:
+            return
+        async with self.lock:
+            now = clock()
+            wait = self.next_start - now
+            self.next_start = max(now, self.next_start) + self.interval
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        ctx: ActionContext,
+        settings: QueueSettings,
+        *,
+        hostname: str,
+        local: DeliveryAgent,
+        remote: DeliveryAgent,
+        relays: Mapping[str, DeliveryAgent] | None = None,
+        is_local: Callable[[str], Awaitable[bool]],
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.ctx = ctx
+        self.settings = settings
+        self.hostname = hostname
+        self.local = local
+        self.remote = remote
+        self.relays = dict(relays or {})
+        self.is_local = is_local
+        self.clock = clock
+        self.rng = rng
+        self._global = asyncio.Semaphore(settings.concurrency)
+        self._shapers: dict[str, _Shaper] = {}
+        self._inflight: set[int] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Call after enqueueing: look for due work now instead of at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Run until :meth:`stop`; ``app.py`` starts this as a task."""
+        while not self._stopping:
+            try:
+                await self.run_once()
+                await qa.do_purge_finished(self.ctx)
+            except MailError as e:
+                log.warning("queue scan failed: %s", e)
+            except Exception:  # the queue must keep running; this is a bug, log it loudly
+                log.exception("queue scan crashed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+            self._wake.clear()
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._tasks:
+            _done, pending = await asyncio.wait(self._tasks, timeout=timeout)
+            for t in pending:
+                t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def drain(self, *, max_rounds: int = 50) -> None:
+        """Run scans until nothing is due or in flight (tests, ``rongmail queue flush``)."""
+        for _ in range(max_rounds):
+            started = await self.run_once()
+            if self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            elif not started:
+                break
+        await qa.do_purge_finished(self.ctx)
+
+    # -- scanning -------------------------------------------------------------------------------
+    async def destination(self, r: qs.QueuedRecipient) -> str:
+        if await self.is_local(r.domain):
+            return LOCAL
+        route = find_route(self.settings.routes, r.rcpt)
+        if route is not None:
+            return f"route:{route.name}"
+        return r.domain
+
+    async def run_once(self) -> int:
+        """Claim due recipients and start their jobs; returns the number of jobs started."""
+        free = self.settings.concurrency - len(self._tasks)
+        if free <= 0:
+            return 0
+        now = int(self.clock())
+        due = await self.ctx.meta.write(
+            qs.claim_due(now, now + LEASE_SECONDS, free * self.settings.batch_size)
+        )
+        due = [r for r in due if r.id not in self._inflight]
+        if not due:
+            return 0
+        messages = await self.ctx.meta.read(qs.get_messages(sorted({r.message_id for r in due})))
+        groups: dict[tuple[int, str], list[qs.QueuedRecipient]] = {}
+        for r in due:
+            if r.message_id not in messages:
+                continue
+            key = (r.message_id, await self.destination(r))
+            groups.setdefault(key, []).append(r)
+        started = 0
+        for (mid, dest), rcpts in groups.items():
+            for i in range(0, len(rcpts), self.settings.batch_size):
+                batch = tuple(rcpts[i : i + self.settings.batch_size])
+                self._inflight.update(r.id for r in batch)
+                task = asyncio.create_task(self._run_job(messages[mid], dest, batch))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                started += 1
+        return started
+
+    def _shaper(self, dest: str) -> _Shaper:
+        s = self._shapers.get(dest)
+        if s is None:
+            lim = self.settings.limit_for(dest)
+            interval = 60.0 / lim.rate_per_minute if lim.rate_per_minute else 0.0
+            s = self._shapers[dest] = _Shaper(asyncio.Semaphore(lim.concurrency), interval)
+        return s
+
+    def _agent(self, dest: str) -> DeliveryAgent:
+        if dest == LOCAL:
+            return self.local
+        if dest.startswith("route:"):
+            agent = self.relays.get(dest[len("route:") :])
+            if agent is not None:
+                return agent
+        return self.remote
+
+    async def _run_job(
+        self, message: qs.QueuedMessage, dest: str, recipients: tuple[qs.QueuedRecipient, ...]
+    ) -> None:
+        ids = [r.id for r in recipients]
+        recorded = False
+        try:
+            shaper = self._shaper(dest)
+            async with shaper.sem:
+                # Pace before taking a global slot: waiting for QQ's rate must not hold up
+                # deliveries to other destinations.
+                await shaper.pace(self.clock)
+                async with self._global:
+                    outcomes = await self._attempt(message, dest, recipients)
+            await self._record(message, recipients, outcomes, dest)
+            recorded = True
+        finally:
+            if not recorded:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(qa.do_release_lease(self.ctx, ids))
+            self._inflight.difference_update(ids)
+
+    async def _attempt(
+        self, message: qs.QueuedMessage, dest: str, recipients: tuple[qs.QueuedRecipient, ...]
+    ) -> list[Outcome]:
+        data = await self._load(message)
+        if data is None:
+            return [Outcome(r.id, "deferred", None, "4.3.0", "message data missing")
+                    for r in recipients]  # fmt: skip
+        try:
+            return await self._agent(dest).deliver(DeliveryJob(message, recipients, data))
+        except Exception:  # an agent bug must not lose the attempt
+            log.exception("delivery agent for %s crashed", dest)
+            return [Outcome(r.id, "deferred", None, "4.3.0", "internal error")
+                    for r in recipients]  # fmt: skip
+
+    async def _load(self, message: qs.QueuedMessage) -> bytes | None:
+        try:
+            body = await self.ctx.blobs.get(message.tenant_id, message.blob_id)
+        except (MailError, OSError) as e:
+            log.error("queue %s: cannot read blob %s: %s", message.id, message.blob_id, e)
+            return None
+        return message.prepend + body
+
+    # -- outcomes -------------------------------------------------------------------------------
+    async def _record(
+        self,
+        message: qs.QueuedMessage,
+        recipients: Sequence[qs.QueuedRecipient],
+        outcomes: Sequence[Outcome],
+        dest: str,
+    ) -> None:
+        now = int(self.clock())
+        by_id = {o.recipient_id: o for o in outcomes}
+        attempts: list[qs.Attempt] = []
+        failed: list[tuple[qs.QueuedRecipient, Outcome]] = []
+        delayed: list[tuple[qs.QueuedRecipient, Outcome, int]] = []
+        delivered: list[tuple[qs.QueuedRecipient, Outcome]] = []
+        for r in recipients:
+            o = by_id.get(r.id) or Outcome(r.id, "deferred", None, "4.3.0", "no outcome")
+            state, nxt = o.state, now
+            if state == "deferred":
+                at = retry.next_attempt(r.attempts + 1, message.created_at, message.expires_at,
+                                        now, self.settings.retry, rng=self.rng)  # fmt: skip
+                if at is None:
+                    state = "failed"
+                    o = Outcome(r.id, "failed", o.code, "4.4.7",
+                                f"delivery time expired; last error: {o.reply}", o.remote_host)  # fmt: skip
+                else:
+                    nxt = at
+                    if not r.delay_notified and retry.delay_notice_due(
+                        message.created_at, now, self.settings.retry
+                    ):
+                        delayed.append((r, o, message.expires_at))
+            if state == "failed":
+                failed.append((r, o))
+            elif state == "delivered":
+                delivered.append((r, o))
+            attempts.append(qs.Attempt(r.id, state, now, nxt, o.code, o.status, o.reply,
+                                       o.remote_host or None))  # fmt: skip
+        await qa.do_record_attempts(self.ctx, attempts)
+        if failed:
+            await self._notify(message, "failed", failed)
+            await qa.do_mark_notified(self.ctx, [r.id for r, _ in failed], delay=False)
+        if delayed:
+            await self._notify(message, "delayed", [(r, o) for r, o, _ in delayed],
+                               retry_until=message.expires_at)  # fmt: skip
+            await qa.do_mark_notified(self.ctx, [r.id for r, _, _ in delayed], delay=True)
+        if delivered and dest == LOCAL:
+            await self._notify(message, "delivered", delivered)
+
+    async def _notify(
+        self,
+        message: qs.QueuedMessage,
+        kind: str,
+        items: Sequence[tuple[qs.QueuedRecipient, Outcome]],
+        *,
+        retry_until: int | None = None,
+    ) -> None:
+        wanted = [(r, o) for r, o in items if dsnlib.wants_dsn(r.notify, kind, message.mail_from)]
+        if not wanted:
+            return
+        data = await self._load(message)
+        report = dsnlib.build_dsn(
+            kind=kind,
+            reporting_mta=self.hostname,
+            to=message.mail_from,
+            original=data or message.prepend,
+            arrival=message.created_at,
+            recipients=[
+                dsnlib.DsnRecipient(
+                    final_recipient=r.rcpt,
+                    action=kind,
+                    status=o.status or ("5.0.0" if kind == "failed" else "4.0.0"),
+                    original_recipient=r.orcpt,
+                    remote_mta=o.remote_host or None,
+                    diagnostic=o.reply or None,
+                    last_attempt=int(self.clock()),
+                    will_retry_until=retry_until,
+                )  # fmt: skip
+                for r, o in wanted
+            ],
+            envid=message.envid,
+            ret_full=message.ret == "FULL",
+            locale=self.settings.dsn_locale,
+        )
+        try:
+            await qa.do_enqueue_message(
+                self.ctx, tenant_id=message.tenant_id, raw=report, mail_from="",
+                recipients=[qa.EnvelopeRecipient(message.mail_from)], source="dsn",
+                lifetime=self.settings.retry.bounce_lifetime,
+                smtputf8=not message.mail_from.isascii(),
+            )  # fmt: skip
+        except MailError as e:
+            log.warning("queue %s: cannot queue %s DSN: %s", message.id, kind, e)
+            return
+        self.wake()
+
+    async def forward(self, job: DeliveryJob, addresses: Sequence[str]) -> None:
+        """Re-queue a local delivery for external alias members (the local agent's hook)."""
+        await qa.do_enqueue_message(
+            self.ctx, tenant_id=job.message.tenant_id, raw=job.data,
+            mail_from=job.message.mail_from,
+            recipients=[qa.EnvelopeRecipient(a) for a in addresses], source="forward",
+            smtputf8=job.message.smtputf8, body_8bit=job.message.body_8bit,
+        )  # fmt: skip
+        self.wake()

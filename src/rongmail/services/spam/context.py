@@ -1,0 +1,69 @@
+"""What the analyzers know about a message beyond its content.
+
+:class:`ScanContext` is built per message by the pipeline stage from the envelope, the mailauth
+stage's results and the tenant's settings; analyzers only read it. I/O is injected: a
+:class:`Resolver` for DNSBL/URIBL queries and an optional :class:`VirusScanner` (clamd), so tests
+run against a local zone or fakes and nothing here opens sockets by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from .classifier import ContentModel
+
+__all__ = ["Resolver", "ScanContext", "VirusScanner", "Person"]
+
+
+class Resolver(Protocol):
+    """Async A-record lookup: the addresses of ``name``, or ``[]`` for NXDOMAIN/no answer.
+
+    Implementations raise nothing for ordinary DNS failures (timeouts count as "not listed")."""
+
+    async def a(self, name: str) -> list[str]: ...
+
+
+class VirusScanner(Protocol):
+    """Async malware scan of one payload: the signature name, or ``None`` when clean."""
+
+    async def scan(self, data: bytes) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A colleague whose display name outsiders might borrow; ``executive`` ones weigh more."""
+
+    name: str
+    address: str
+    executive: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ScanContext:
+    """Per-message facts for the analyzers (all optional: an empty context still works).
+
+    ``auth`` holds the mailauth results as lower-case words, e.g. ``{"spf": "pass",
+    "dkim": "fail", "dmarc": "fail", "dmarc_policy": "reject"}``.
+    """
+
+    tenant_domains: frozenset[str] = frozenset()
+    partner_domains: frozenset[str] = frozenset()
+    people: tuple[Person, ...] = ()
+    auth: Mapping[str, str] = field(default_factory=dict)
+    envelope_from: str | None = None
+    client_ip: str | None = None
+    helo: str | None = None
+    #: The sender has never written to this tenant before (from the store's sender history).
+    first_time_sender: bool = False
+    #: The raw message bytes; needed by the attachment analyzers.
+    raw: bytes | None = None
+    model: ContentModel | None = None
+    resolver: Resolver | None = None
+    dnsbl_zones: tuple[str, ...] = ()
+    uribl_zones: tuple[str, ...] = ()
+    virus_scanner: VirusScanner | None = None
+    #: Reference time for date checks (defaults to the current time).
+    now: datetime | None = None

@@ -1,0 +1,86 @@
+"""The entry point a pipeline stage calls: :func:`analyze` (all analyzers, tags out).
+
+``analyze`` runs the synchronous analyzers (content model, rules, phishing, attachments) on a
+worker thread so the event loop never blocks on regular expressions, archives or YARA, and the
+I/O-bound ones (DNSBL/URIBL, clamd) concurrently on the loop. It never raises for a
+misbehaving analyzer: the failure is logged and that analyzer contributes no tags.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from rongmail.mime.model import ParsedMessage
+
+from . import attachments, dnsbl, phishing, rules
+from .classifier import label
+from .context import ScanContext
+from .tags import Tag, tag
+
+__all__ = ["analyze", "analyze_sync", "model_tags"]
+
+log = logging.getLogger(__name__)
+
+Analyzer = Callable[[ParsedMessage, ScanContext], list[Tag]]
+
+
+def model_tags(msg: ParsedMessage, ctx: ScanContext) -> list[Tag]:
+    """The content model's verdict as one label tag (nothing when no model is configured)."""
+    model = ctx.model
+    if model is None:
+        return []
+    if not model.trained:
+        return [tag(label(0.5, trained=False).value)]
+    p = model.score(model.features(msg))
+    return [tag(label(p).value, f"p={p:.3f}")]
+
+
+SYNC_ANALYZERS: tuple[Analyzer, ...] = (
+    model_tags,
+    rules.header_tags,
+    rules.auth_tags,
+    rules.structure_tags,
+    rules.content_tags,
+    phishing.phishing_tags,
+    attachments.attachment_tags,
+)
+
+
+def analyze_sync(msg: ParsedMessage, ctx: ScanContext) -> list[Tag]:
+    """Every synchronous analyzer, in order; CPU-bound, call it off the event loop."""
+    out: list[Tag] = []
+    for fn in SYNC_ANALYZERS:
+        try:
+            out.extend(fn(msg, ctx))
+        except Exception:  # noqa: BLE001 - one broken analyzer must not lose the message
+            log.exception("spam analyzer %s failed", fn.__qualname__)
+    return list(dict.fromkeys(out))
+
+
+async def _virus_tags(ctx: ScanContext) -> list[Tag]:
+    if ctx.virus_scanner is None or ctx.raw is None:
+        return []
+    parts = await asyncio.to_thread(attachments.payloads, ctx.raw)
+    out = []
+    for p in parts:
+        found = await ctx.virus_scanner.scan(p.data)
+        if found:
+            out.append(tag("VIRUS_FOUND", f"{found}: {p.filename or p.part_id}"))
+    return out
+
+
+async def analyze(msg: ParsedMessage, ctx: ScanContext) -> list[Tag]:
+    """All tags for ``msg``: ``Policy.decide(await analyze(msg, ctx))`` gives the verdict."""
+    sync = asyncio.to_thread(analyze_sync, msg, ctx)
+    results = await asyncio.gather(
+        sync, dnsbl.dnsbl_tags(msg, ctx), _virus_tags(ctx), return_exceptions=True
+    )
+    out: list[Tag] = []
+    for r in results:
+        if isinstance(r, BaseException):
+            log.error("spam analysis step failed: %r", r)
+            continue
+        out.extend(r)
+    return list(dict.fromkeys(out))

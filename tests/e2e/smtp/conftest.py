@@ -1,0 +1,178 @@
+"""Fixtures for the SMTP end-to-end tests: a Knot DNS server with the test zones, a private
+Postfix, a test CA and an MTA-STS policy host (HTTPS on 127.0.0.31:443).
+
+Domains (all served by Knot on 127.0.0.53):
+
+* ``rong.test`` — RongMail's own sending domain: SPF ``ip4:127.0.0.20 -all``, DKIM keys
+  ``rsa1`` (RSA-2048) and ``ed1`` (Ed25519), DMARC ``p=reject; adkim=s``.
+* ``peer.test`` — Postfix's domain, MX ``mx.peer.test`` (127.0.0.30), MTA-STS ``enforce``
+  with ``mx: mx.peer.test``.
+* ``strict.test`` — same MX, but its MTA-STS policy allows only ``mx.elsewhere.test``.
+* ``null.test`` — a null MX (RFC 7505).
+* ``far.test`` — reached only through the smart-host route (Postfix as relay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from peers import PeerUnavailable, skip_or_fail
+from peers.dns_server import KnotServer, Record, spf
+from peers.postfix import PostfixServer
+from peers.tlsca import TestCA
+from rongmail.services.mailauth import GeneratedKey, generate_dkim_key
+
+SENDER_IP = "127.0.0.20"
+SPOOF_IP = "127.0.0.21"
+ROUTE_IP = "127.0.0.22"
+POSTFIX_IP = "127.0.0.30"
+STS_IP = "127.0.0.31"
+
+POLICIES = {
+    "peer.test": "version: STSv1\r\nmode: enforce\r\nmx: mx.peer.test\r\nmax_age: 86400\r\n",
+    "strict.test": "version: STSv1\r\nmode: enforce\r\nmx: mx.elsewhere.test\r\nmax_age: 86400\r\n",
+}
+
+pytestmark = pytest.mark.peer
+
+
+@pytest.fixture(scope="session")
+def dkim_keys() -> tuple[GeneratedKey, GeneratedKey]:
+    return (
+        generate_dkim_key("rong.test", "rsa1", "rsa-sha256"),
+        generate_dkim_key("rong.test", "ed1", "ed25519-sha256"),
+    )
+
+
+def zones(keys: tuple[GeneratedKey, GeneratedKey]) -> dict[str, list[Record]]:
+    rsa, ed = keys
+    return {
+        "rong.test": [
+            Record("@", "MX", "10 mx"),
+            Record("mx", "A", "127.0.0.40"),
+            Record("@", "TXT", spf(f"ip4:{SENDER_IP} -all")),
+            Record("rsa1._domainkey", "TXT", rsa.txt),
+            Record("ed1._domainkey", "TXT", ed.txt),
+            Record("_dmarc", "TXT", "v=DMARC1; p=reject; adkim=s"),
+        ],
+        "peer.test": [
+            Record("@", "MX", "10 mx"),
+            Record("mx", "A", POSTFIX_IP),
+            Record("@", "TXT", spf(f"ip4:{POSTFIX_IP} -all")),
+            Record("_dmarc", "TXT", "v=DMARC1; p=quarantine"),
+            Record("_mta-sts", "TXT", "v=STSv1; id=20261127"),
+            Record("mta-sts", "A", STS_IP),
+        ],
+        "strict.test": [
+            Record("@", "MX", "10 mx.peer.test."),
+            Record("_mta-sts", "TXT", "v=STSv1; id=1"),
+            Record("mta-sts", "A", STS_IP),
+        ],
+        "null.test": [Record("@", "MX", "0 ."), Record("@", "A", "127.0.0.99")],
+        "far.test": [Record("@", "A", "127.0.0.98")],
+        "elsewhere.test": [Record("mx", "A", "127.0.0.97")],
+    }
+
+
+@pytest.fixture(scope="session")
+def knot(tmp_path_factory: pytest.TempPathFactory, dkim_keys) -> Iterator[KnotServer]:  # type: ignore[no-untyped-def]
+    server = KnotServer(tmp_path_factory.mktemp("dns"), zones(dkim_keys))
+    try:
+        server.start()
+    except PeerUnavailable as e:
+        skip_or_fail(str(e))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def test_ca() -> Iterator[TestCA]:
+    import shutil
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="rongmail-ca-", dir="/tmp"))
+    base.chmod(0o755)
+    try:
+        yield TestCA(base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postfix(test_ca: TestCA) -> Iterator[PostfixServer]:
+    crt, key = test_ca.issue(["mx.peer.test"])
+    server = PostfixServer(
+        address=POSTFIX_IP, domains=("peer.test", "strict.test", "far.test", "null.test"),
+        users=("bob", "alice", "carol"), tls_cert=crt, tls_key=key,
+        extra={"smtpd_tls_loglevel": "1"},
+    )  # fmt: skip
+    try:
+        server.start()
+    except PeerUnavailable as e:
+        skip_or_fail(str(e))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def sts_host(test_ca: TestCA) -> Iterator[str]:
+    """HTTPS MTA-STS policy host on 127.0.0.31:443 (root is needed for port 443)."""
+    from aiohttp import web
+
+    crt, key = test_ca.issue(["mta-sts.peer.test", "mta-sts.strict.test"])
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(crt, key)
+
+    async def policy(request: web.Request) -> web.Response:
+        host = request.host.split(":")[0].removeprefix("mta-sts.")
+        text = POLICIES.get(host)
+        if text is None:
+            return web.Response(status=404)
+        return web.Response(text=text, content_type="text/plain")
+
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    errors: list[BaseException] = []
+    runner_box: list[web.AppRunner] = []
+
+    async def start() -> None:
+        app = web.Application()
+        app.router.add_get("/.well-known/mta-sts.txt", policy)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, STS_IP, 443, ssl_context=ctx).start()
+        runner_box.append(runner)
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(start())
+        except BaseException as e:  # port 443 needs root
+            errors.append(e)
+            started.set()
+            return
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    started.wait(10)
+    if errors:
+        skip_or_fail(f"cannot serve MTA-STS on {STS_IP}:443: {errors[0]}")
+    try:
+        yield STS_IP
+    finally:
+        if runner_box:
+            asyncio.run_coroutine_threadsafe(runner_box[0].cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)

@@ -1,0 +1,27 @@
+"""Real third-party peers for end-to-end tests: Debian packages started privately on loopback.
+
+* ``apt.py`` — install a Debian package only when it is missing (root only).
+* ``dns_server.py`` — an authoritative Knot DNS server on 127.0.0.x with generated zones.
+* ``postfix.py`` — a private Postfix instance (own config, queue and mail directories, own
+  ports) that receives mail into Maildirs and can relay.
+
+Each helper raises :class:`PeerUnavailable` when it cannot run here; tests turn that into a skip
+locally and a failure in CI (``CI`` set), so a broken install step cannot hide.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class PeerUnavailable(RuntimeError):
+    """The peer cannot be started on this machine (package missing and not installable...)."""
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip the calling test, or fail it under CI where peers must be available."""
+    import pytest
+
+    if os.environ.get("CI"):
+        pytest.fail(f"peer unavailable in CI: {reason}")
+    pytest.skip(reason)

@@ -1,0 +1,214 @@
+"""A real authoritative DNS server for tests: Knot DNS (Debian ``knot``) on 127.0.0.x.
+
+Usage::
+
+    zones = {"demo.test": [Record("@", "MX", "10 mx"), Record("mx", "A", "127.0.0.1"),
+                          Record("@", "TXT", spf("ip4:127.0.0.20 -all"))]}
+    with KnotServer(tmp_path, zones) as dns:          # picks a free port on 127.0.0.53
+        resolver = DnsResolver.from_settings([dns.address], port=dns.port)
+
+Zones get an SOA and NS automatically. TXT values longer than 255 octets are split into
+several character-strings (RFC 1035 §3.3.14), so DKIM RSA-2048 keys can be published as they
+are. :meth:`KnotServer.set_zone` rewrites a zone and reloads it through ``knotc`` while the
+server runs. The server runs in the foreground of its own process and is stopped by its pid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from peers import PeerUnavailable
+from peers.apt import ensure
+
+PACKAGES = ("knot", "knot-dnsutils")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    name: str  # relative to the zone ("@", "mx", "_dmarc") or absolute with a trailing dot
+    rtype: str
+    value: str
+    ttl: int = 60
+
+
+def txt(value: str) -> str:
+    """A TXT rdata in master-file syntax, split into ≤255-octet quoted strings."""
+    raw = value.encode()
+    parts = [raw[i : i + 255] for i in range(0, len(raw), 255)] or [b""]
+    return " ".join('"' + p.decode().replace("\\", "\\\\").replace('"', '\\"') + '"' for p in parts)
+
+
+def spf(mechanisms: str) -> str:
+    return txt(f"v=spf1 {mechanisms}")
+
+
+def free_port(address: str) -> int:
+    """A port free for both UDP and TCP on ``address``."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((address, 0))
+            port = int(s.getsockname()[1])
+        with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind((address, port))
+            return port
+    raise PeerUnavailable(f"no free port on {address}")
+
+
+def zone_text(origin: str, records: Iterable[Record], *, ns_address: str, serial: int) -> str:
+    lines = [
+        f"$ORIGIN {origin}.",
+        "$TTL 60",
+        f"@ IN SOA ns1.{origin}. hostmaster.{origin}. {serial} 60 60 600 60",
+        "@ IN NS ns1",
+        f"ns1 IN A {ns_address}",
+    ]
+    for r in records:
+        value = r.value
+        if r.rtype.upper() == "TXT" and not value.startswith('"'):
+            value = txt(value)
+        lines.append(f"{r.name} {r.ttl} IN {r.rtype.upper()} {value}")
+    return "\n".join(lines) + "\n"
+
+
+class KnotServer:
+    def __init__(
+        self,
+        workdir: Path,
+        zones: Mapping[str, Iterable[Record]],
+        *,
+        address: str = "127.0.0.53",
+        port: int | None = None,
+    ) -> None:
+        self.workdir = Path(workdir) / "knot"
+        self.address = address
+        self.port = port or 0
+        self.zones = {name.rstrip(".").lower(): list(recs) for name, recs in zones.items()}
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._serial = int(time.time()) % 1_000_000_000
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> KnotServer:
+        ensure(PACKAGES)
+        knotd = shutil.which("knotd") or "/usr/sbin/knotd"
+        if not Path(knotd).exists():
+            raise PeerUnavailable("knotd not found")
+        if not self.port:
+            self.port = free_port(self.address)
+        (self.workdir / "zones").mkdir(parents=True, exist_ok=True)
+        (self.workdir / "db").mkdir(exist_ok=True)
+        for name in self.zones:
+            self._write_zone(name)
+        conf = self.workdir / "knot.conf"
+        conf.write_text(self._config())
+        log = (self.workdir / "knotd.out").open("wb")
+        self._proc = subprocess.Popen(
+            [knotd, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT
+        )
+        self._wait_ready()
+        return self
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        self._proc.terminate()
+        try:
+            self._proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(5)
+        self._proc = None
+
+    def __enter__(self) -> KnotServer:
+        return self.start()
+
+    def __exit__(
+        self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- zones ----------------------------------------------------------------------------------
+    def set_zone(self, name: str, records: Iterable[Record]) -> None:
+        """Replace a zone's records and reload it (the zone must exist at start)."""
+        key = name.rstrip(".").lower()
+        self.zones[key] = list(records)
+        self._write_zone(key)
+        knotc = shutil.which("knotc") or "/usr/sbin/knotc"
+        subprocess.run(
+            [knotc, "-c", str(self.workdir / "knot.conf"), "zone-reload", f"{key}."],
+            check=True, capture_output=True, timeout=20,
+        )  # fmt: skip
+        self._wait_serial(key)
+
+    def _write_zone(self, name: str) -> None:
+        self._serial += 1
+        text = zone_text(name, self.zones[name], ns_address=self.address, serial=self._serial)
+        (self.workdir / "zones" / f"{name}.zone").write_text(text)
+
+    def _config(self) -> str:
+        zones = "\n".join(f"  - domain: {z}." for z in self.zones)
+        w = self.workdir
+        return f"""server:
+    listen: {self.address}@{self.port}
+    rundir: {w}
+    background-workers: 1
+    udp-workers: 1
+    tcp-workers: 1
+control:
+    listen: {w}/knot.sock
+database:
+    storage: {w}/db
+log:
+  - target: {w}/knot.log
+    any: info
+template:
+  - id: default
+    storage: {w}/zones
+    file: "%s.zone"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+zone:
+{zones}
+"""
+
+    def _query_serial(self, zone: str) -> int | None:
+        import dns.message
+        import dns.query
+        import dns.rdatatype
+
+        q = dns.message.make_query(f"{zone}.", dns.rdatatype.SOA)
+        try:
+            resp = dns.query.udp(q, self.address, port=self.port, timeout=0.5)
+        except (OSError, dns.exception.Timeout):
+            return None
+        for rrset in resp.answer:
+            return int(rrset[0].serial)  # type: ignore[attr-defined]
+        return None
+
+    def _wait_ready(self, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                out = (self.workdir / "knotd.out").read_text(errors="replace")
+                raise PeerUnavailable(f"knotd exited: {out[-800:]}")
+            if all(self._query_serial(z) is not None for z in self.zones):
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise PeerUnavailable("knotd did not answer in time")
+
+    def _wait_serial(self, zone: str, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._query_serial(zone) == self._serial:
+                return
+            time.sleep(0.05)
+        raise PeerUnavailable(f"zone {zone} did not reload")

@@ -1,0 +1,138 @@
+"""Greeting, CAPABILITY, LOGIN/AUTHENTICATE, ID, ENABLE, NOOP, LOGOUT over a real socket
+(RFC 9051 §6.1-§6.3, RFC 2971, RFC 5161, RFC 4959)."""
+
+from __future__ import annotations
+
+import imaplib
+import socket
+
+import pytest
+from imap_helpers import PASSWORD, USER, ImapEnv
+
+
+def _raw(env: ImapEnv, lines: list[bytes], *, expect: int) -> list[bytes]:
+    """Send raw lines, return the reply lines until ``expect`` tagged replies were seen."""
+    with socket.create_connection((env.host, env.port), timeout=10) as sock:
+        f = sock.makefile("rb")
+        out = [f.readline()]
+        sock.sendall(b"".join(lines))
+        tagged = 0
+        while tagged < expect:
+            line = f.readline()
+            if not line:
+                break
+            out.append(line)
+            if not line.startswith((b"*", b"+")):
+                tagged += 1
+        return out
+
+
+async def test_greeting_and_capability(imap: ImapEnv) -> None:
+    def client() -> None:
+        c = imaplib.IMAP4(imap.host, imap.port)
+        assert "IMAP4REV2" in c.capabilities and "IMAP4REV1" in c.capabilities
+        assert "STARTTLS" in c.capabilities and "AUTH=PLAIN" in c.capabilities
+        typ, data = c.login(USER, PASSWORD)
+        assert typ == "OK"
+        typ, data = c.capability()
+        caps = data[0].decode().split()
+        for cap in ("IDLE", "NAMESPACE", "UIDPLUS", "MOVE", "CONDSTORE", "QRESYNC", "ESEARCH",
+                    "LITERAL+", "SPECIAL-USE", "LIST-STATUS", "UTF8=ACCEPT", "COMPRESS=DEFLATE"):
+            assert cap in caps
+        assert "STARTTLS" not in caps and "LOGINDISABLED" not in caps
+        assert c.noop()[0] == "OK"
+        assert c.logout()[0] == "BYE"
+
+    await imap.run(client)
+
+
+async def test_wrong_password_is_no_authenticationfailed(imap: ImapEnv) -> None:
+    def client() -> None:
+        c = imaplib.IMAP4(imap.host, imap.port)
+        with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
+            c.login(USER, "wrong-password")
+        c.logout()
+
+    await imap.run(client)
+
+
+async def test_authenticate_plain_with_sasl_ir_and_without(imap: ImapEnv) -> None:
+    import base64
+
+    ir = base64.b64encode(f"\0{USER}\0{PASSWORD}".encode())
+    replies = await imap.run(lambda: _raw(imap, [b"a1 AUTHENTICATE PLAIN " + ir + b"\r\n"], expect=1))
+    assert replies[-1].startswith(b"a1 OK [CAPABILITY ")
+
+    def no_ir() -> None:
+        c = imaplib.IMAP4(imap.host, imap.port)
+        typ, _ = c.authenticate("PLAIN", lambda _challenge: f"\0{USER}\0{PASSWORD}".encode())
+        assert typ == "OK"
+        c.logout()
+
+    await imap.run(no_ir)
+
+
+async def test_authenticate_login_mechanism(imap: ImapEnv) -> None:
+    def client() -> None:
+        c = imaplib.IMAP4(imap.host, imap.port)
+        answers = iter([USER.encode(), PASSWORD.encode()])
+        typ, _ = c.authenticate("LOGIN", lambda _challenge: next(answers))
+        assert typ == "OK"
+        c.logout()
+
+    await imap.run(client)
+
+
+async def test_id_enable_and_state_errors(imap: ImapEnv) -> None:
+    replies = await imap.run(lambda: _raw(imap, [
+        b"a0 SELECT INBOX\r\n",
+        b'a1 ID ("name" "pytest")\r\n',
+        b"a2 LOGIN lisi@demo.test Secret-pass-123\r\n",
+        b"a3 ENABLE CONDSTORE QRESYNC UTF8=ACCEPT X-UNKNOWN\r\n",
+        b"a4 FROBNICATE\r\n",
+        b"a5 LOGOUT\r\n",
+    ], expect=6))
+    text = b"".join(replies)
+    assert b"a0 BAD" in text
+    assert b'* ID ("name" "RongMail")' in text
+    assert b"* ENABLED QRESYNC CONDSTORE UTF8=ACCEPT\r\n" in text or (
+        b"* ENABLED CONDSTORE QRESYNC UTF8=ACCEPT\r\n" in text
+    )
+    assert b"a4 BAD" in text and b"* BYE" in text and b"a5 OK" in text
+
+
+async def test_literal_plus_and_sync_literal_login(imap: ImapEnv) -> None:
+    replies = await imap.run(lambda: _raw(imap, [
+        b"a1 LOGIN {14+}\r\nlisi@demo.test {15+}\r\nSecret-pass-123\r\n",
+        b"a2 LOGOUT\r\n",
+    ], expect=2))
+    assert any(r.startswith(b"a1 OK") for r in replies)
+
+
+async def test_overlong_line_gets_bad_and_connection_survives(imap: ImapEnv) -> None:
+    replies = await imap.run(lambda: _raw(imap, [
+        b"a1 NOOP " + b"x" * 20000 + b"\r\n", b"a2 NOOP\r\n",
+    ], expect=2))
+    assert replies[1].startswith(b"a1 BAD") and replies[2].startswith(b"a2 OK")
+
+
+async def test_starttls_then_login(imap: ImapEnv, client_tls) -> None:  # type: ignore[no-untyped-def]
+    def client() -> None:
+        c = imaplib.IMAP4(imap.host, imap.port)
+        c.starttls(ssl_context=client_tls)
+        assert "STARTTLS" not in c.capabilities
+        assert c.login(USER, PASSWORD)[0] == "OK"
+        c.logout()
+
+    await imap.run(client)
+
+
+async def test_implicit_tls(imap: ImapEnv, client_tls) -> None:  # type: ignore[no-untyped-def]
+    assert imap.tls_port is not None
+
+    def client() -> None:
+        c = imaplib.IMAP4_SSL(imap.host, imap.tls_port, ssl_context=client_tls)
+        assert c.login(USER, PASSWORD)[0] == "OK"
+        c.logout()
+
+    await imap.run(client)

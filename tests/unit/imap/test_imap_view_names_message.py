@@ -1,0 +1,89 @@
+"""Pure parts of the IMAP server: the selected-mailbox view, mailbox paths, FETCH data."""
+
+from __future__ import annotations
+
+from rongmail.core.changes import Change
+from rongmail.core.models import Mailbox, MailboxEntry
+from rongmail.mime.parse import parse_message
+from rongmail.protocols.imap.message import body_structure, envelope, find_part, section_bytes
+from rongmail.protocols.imap.names import MailboxTree, pattern_regex
+from rongmail.protocols.imap.proto.fetch import Section
+from rongmail.protocols.imap.proto.sequence import SequenceSet
+from rongmail.protocols.imap.view import SelectedView
+
+
+def _mb(id_: int, name: str, parent: int = 0, role: str | None = None) -> Mailbox:
+    return Mailbox(id_, 1, parent, name, role, 7, 10, 5, True, 0)
+
+
+def _entry(uid: int, flags: int = 0, modseq: int = 1) -> MailboxEntry:
+    return MailboxEntry(uid, 100 + uid, flags, frozenset(), modseq, 10, 0)
+
+
+def test_view_numbering_and_resolve() -> None:
+    v = SelectedView(_mb(1, "INBOX", role="inbox"), [_entry(u) for u in (2, 5, 9)], readonly=False)
+    assert v.exists == 3 and v.msn(5) == 2 and v.msn(6) is None
+    assert v.resolve(SequenceSet.parse("2:*"), uid=False) == [5, 9]
+    assert v.resolve(SequenceSet.parse("4:*"), uid=True) == [5, 9]
+    assert v.resolve(SequenceSet.parse("100:*"), uid=True) == [9]  # RFC 9051 §6.4.9
+    assert v.resolve(SequenceSet(saved=True), uid=True, saved=[5, 7]) == [5]
+    assert str(v.missing(SequenceSet.parse("1:4294967295"))) == "1,3:4,6:8"
+
+
+def test_view_expunge_order_and_changes() -> None:
+    v = SelectedView(_mb(1, "INBOX"), [_entry(u) for u in (1, 2, 3, 4)], readonly=False)
+    v.note([Change(1, 6, "MailboxMessage", "destroyed", 102, 1, 2)])
+    assert v.dirty and v.pending_expunges == {2}
+    assert v.expunge([2, 4]) == [4, 2]  # highest first: each number valid when sent
+    new, changed = v.apply_entries([_entry(3, flags=1, modseq=7), _entry(6, modseq=7)])
+    assert new == [6] and changed == [3] and v.uids == [1, 3, 6] and v.synced_modseq == 7
+
+
+def test_tree_paths_and_patterns() -> None:
+    tree = MailboxTree([
+        _mb(1, "Inbox", role="inbox"), _mb(2, "发票"), _mb(3, "2024", parent=2),
+        _mb(4, "sub", parent=1),
+    ])
+    assert tree.path(3) == "发票/2024" and tree.path(4) == "INBOX/sub"
+    assert tree.resolve("inbox").id == 1 and tree.get("Inbox/sub") is not None
+    assert tree.split("发票/2025") == (2, "2025")
+    assert [n.path for n in tree.match("", "%")] == ["INBOX", "发票"]
+    assert [n.path for n in tree.match("发票/", "*")] == ["发票/2024"]
+    assert pattern_regex("inbox*").fullmatch("INBOX/sub")
+
+
+RAW = (
+    b"From: Fred <fred@example.com>\r\nTo: a@b.example, C <c@d.example>\r\nSubject: s\r\n"
+    b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n"
+    b"--XX\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+    b"--XX\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nX-A: 1\r\n\r\nbody\r\n"
+    b"--XX--\r\n"
+)
+
+
+def test_sections_rfc9051() -> None:
+    p = parse_message(RAW)
+    root, hs = p.body, p.header_size
+    assert section_bytes(RAW, root, hs, Section()) == RAW
+    assert section_bytes(RAW, root, hs, Section((), "HEADER")) == RAW[:hs]
+    assert section_bytes(RAW, root, hs, Section((1,))) == b"hello"
+    assert section_bytes(RAW, root, hs, Section((1,), "MIME")) == b"Content-Type: text/plain\r\n\r\n"
+    assert section_bytes(RAW, root, hs, Section((2,), "HEADER")) == b"Subject: inner\r\nX-A: 1\r\n\r\n"
+    assert section_bytes(RAW, root, hs, Section((2,), "TEXT")) == b"body"
+    assert section_bytes(RAW, root, hs, Section((2, 1))) == b"body"
+    assert section_bytes(RAW, root, hs, Section((2,), "HEADER.FIELDS", ("X-A",))) == b"X-A: 1\r\n\r\n"
+    assert section_bytes(RAW, root, hs, Section((), "HEADER.FIELDS.NOT", ("TO", "FROM", "CONTENT-TYPE"))) == b"Subject: s\r\n\r\n"
+    assert section_bytes(RAW, root, hs, Section((7,))) is None
+    assert find_part(root, (1, 1)) is None
+
+
+def test_envelope_and_bodystructure() -> None:
+    p = parse_message(RAW)
+    env = envelope(p.envelope.to_json())
+    assert env[2] == [["Fred", None, "fred", "example.com"]]
+    assert env[3] == env[2] and env[4] == env[2]  # sender/reply-to default to from
+    assert env[5] == [[None, None, "a", "b.example"], ["C", None, "c", "d.example"]]
+    bs = body_structure(p.body)
+    assert bs[0][:2] == ["TEXT", "PLAIN"] and bs[1][:2] == ["MESSAGE", "RFC822"]
+    assert bs[2] == "MIXED"
+    assert body_structure(p.body, extensible=False)[-1] == "MIXED"
