@@ -221,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--spamd", default="127.0.0.1:783", help="spamd host:port")
     ap.add_argument("--rspamd", default="127.0.0.1:11333", help="rspamd normal worker")
     ap.add_argument("--rspamd-controller", default="127.0.0.1:11334")
+    ap.add_argument(
+        "--peer-reset",
+        metavar="CMD",
+        help="shell command run before each corpus to empty the peers' Bayes databases",
+    )
     args = ap.parse_args(argv)
     corpora = args.corpus or ["trec06c", "trec07p", "spamassassin"]
     print(
@@ -239,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             step = max(1, len(items) // args.peer_sample)
             sample = items[::step][: args.peer_sample]
             print(fmt("RongMail LR (sample)", corpus, run_rongmail(sample)), flush=True)
+            if args.peer_reset:
+                subprocess.run(args.peer_reset, shell=True, check=True)
             peers = (
                 ("SpamAssassin", spamassassin_peer(args.spamd)),
                 ("rspamd", rspamd_peer(args.rspamd, args.rspamd_controller)),

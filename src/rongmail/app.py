@@ -122,6 +122,23 @@ async def start_listeners(app: App) -> list[str]:
             runner = await start_http(web_app, host, port, app.tls if name == "https" else None)
             app.servers.append(_RunnerServer(runner))
             started.append(f"{name} {host}:{port}")
+    # -- POP3 (protocols/pop3): "pop3" with STLS, "pop3s" with implicit TLS (needs app.tls) --
+    pop3_listeners = {n: enabled[n] for n in ("pop3", "pop3s")
+                      if n in enabled and (n == "pop3" or app.tls is not None)}
+    if pop3_listeners:
+        from rongmail.config.pop3 import Pop3Settings
+        from rongmail.protocols.pop3.server import start_pop3
+        from rongmail.services.auth.authenticate import Authenticator
+
+        pop3 = await start_pop3(
+            ctx=app.ctx, reader=app.reader, authenticator=Authenticator(app.reader),
+            # becomes app.settings.pop3 once Settings has that attribute
+            settings=getattr(app.settings, "pop3", None) or Pop3Settings(),
+            hostname=app.settings.server.hostname, listeners=pop3_listeners, tls=app.tls,
+        )
+        app.servers.append(pop3)
+        started += [f"{n} {h}:{p}" for n, (h, p) in pop3.addresses.items()]
+    # -- end POP3 --
     return started
 
 

@@ -132,7 +132,7 @@ def _exchange(port: int, data: bytes) -> bytes:
                 return out
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=streams)
 def test_sessions_survive_random_commands(server: tuple[int, _Errors], data: bytes) -> None:
     port, errors = server

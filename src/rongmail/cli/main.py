@@ -7,13 +7,15 @@ import importlib
 import sys
 
 from rongmail.cli import directory, setup, transfer
+from rongmail.cli.common import locale
+from rongmail.i18n import t
 
 #: Optional command groups contributed by other packages: (module, attribute).
 _OPTIONAL = [("rongmail.cli.queue", "register")]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rongmail", description="RongMail (蓉邮) mail server")
+    p = argparse.ArgumentParser(prog="rongmail", description=t("cli.description", locale()))
     sub = p.add_subparsers(dest="command", required=True)
     setup.register(sub)
     directory.register(sub)

@@ -14,6 +14,7 @@ from smtp_fakes import Starter
 
 from rongmail.pipeline.envelope import Listener
 
+SUB_MSG = b"From: Alice <alice@example.com>\r\nTo: friend@remote.example\r\nSubject: s\r\n\r\nhi\r\n"
 MSG = b"From: a@example.net\r\nTo: alice@example.com\r\nSubject: t\r\n\r\nhello\r\n.dot line\r\n"
 
 
@@ -212,8 +213,11 @@ async def test_submission_starttls_auth_and_relay(
                 c.login("alice", "wrong")
             c.login("alice", "s3cret")
             with pytest.raises(smtplib.SMTPSenderRefused):
-                c.sendmail("bob@example.com", ["friend@remote.example"], MSG)
-            c.sendmail("alice@example.com", ["friend@remote.example"], MSG)
+                c.sendmail("bob@example.com", ["friend@remote.example"], SUB_MSG)
+            with pytest.raises(smtplib.SMTPDataError) as e:  # header From: not hers
+                c.sendmail("alice@example.com", ["friend@remote.example"], MSG)
+            assert e.value.smtp_code == 553
+            c.sendmail("alice@example.com", ["friend@remote.example"], SUB_MSG)
 
     await asyncio.to_thread(run)
     ((env, _),) = delivery.delivered
@@ -232,7 +236,7 @@ async def test_submissions_implicit_tls(smtp_server: Starter, client_tls: ssl.SS
             c.ehlo()
             assert not c.has_extn("starttls")
             c.login("alice", "s3cret")
-            c.sendmail("alice@example.com", ["bob@example.com"], MSG)
+            c.sendmail("alice@example.com", ["bob@example.com"], SUB_MSG)
 
     await asyncio.to_thread(run)
     assert len(delivery.delivered) == 1 and delivery.delivered[0][0].client.tls

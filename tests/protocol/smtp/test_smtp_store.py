@@ -27,6 +27,7 @@ from rongmail.store.sql import directory as d
 from rongmail.store.sql import queue as qs
 
 PW = "Correct-horse-42"
+SUB_MSG = b"From: =?utf-8?b?54ix5Li9?= <alice+news@acme.test>\r\nSubject: s\r\n\r\nhi\r\n"
 MSG = b"From: x@remote.example\r\nTo: alice@acme.test\r\nSubject: hi\r\n\r\nhello\r\n"
 
 
@@ -194,7 +195,7 @@ async def test_submission_relays_through_queue(stack: Any, cert_files: tuple[Pat
                 rcpt_options=["NOTIFY=FAILURE,DELAY"],
             )
             with pytest.raises(smtplib.SMTPSenderRefused):
-                c.sendmail("bob@acme.test", ["friend@remote.example"], MSG)
+                c.sendmail("bob@acme.test", ["friend@remote.example"], SUB_MSG)
 
     try:
         await asyncio.to_thread(run)

@@ -87,3 +87,42 @@ def test_envelope_and_bodystructure() -> None:
     assert bs[0][:2] == ["TEXT", "PLAIN"] and bs[1][:2] == ["MESSAGE", "RFC822"]
     assert bs[2] == "MIXED"
     assert body_structure(p.body, extensible=False)[-1] == "MIXED"
+
+
+class _FakeReader:
+    def __init__(self) -> None:
+        self.full = 0
+        self.entries = [_entry(1, modseq=3), _entry(2, modseq=4), _entry(3, modseq=5)]
+        self.log: list[Change] = []
+
+    async def mailbox_entries(self, mailbox_id: int, *, changed_since: int | None = None):  # type: ignore[no-untyped-def]
+        if changed_since is None:
+            self.full += 1
+            return list(self.entries)
+        return [e for e in self.entries if e.modseq > changed_since]
+
+    async def changes_since(self, account_id: int, modseq: int, limit: int = 10000):  # type: ignore[no-untyped-def]
+        return [c for c in self.log if c.modseq > modseq]
+
+    async def oldest_change(self, account_id: int) -> int:
+        return 1
+
+
+async def test_listing_cache_incremental() -> None:
+    from dataclasses import replace
+
+    from rongmail.protocols.imap.view import ListingCache
+
+    reader = _FakeReader()
+    cache = ListingCache()
+    mb = replace(_mb(1, "INBOX"), highestmodseq=5)
+    first = await cache.entries(reader, mb)  # type: ignore[arg-type]
+    assert [e.uid for e in first] == [1, 2, 3] and reader.full == 1
+    assert await cache.entries(reader, mb) is first  # unchanged: no store read  # type: ignore[arg-type]
+    # uid 2 expunged, uid 3 flagged, uid 4 appended at modseq 6
+    reader.entries = [_entry(1, modseq=3), _entry(3, flags=4, modseq=6), _entry(4, modseq=6)]
+    reader.log = [Change(1, 6, "MailboxMessage", "destroyed", 102, 1, 2),
+                  Change(1, 6, "MailboxMessage", "updated", 103, 1, 3),
+                  Change(1, 6, "MailboxMessage", "created", 104, 1, 4)]
+    now = await cache.entries(reader, replace(mb, highestmodseq=6))  # type: ignore[arg-type]
+    assert [(e.uid, e.flags) for e in now] == [(1, 0), (3, 4), (4, 0)] and reader.full == 1

@@ -62,7 +62,7 @@ async def test_concurrency_and_rate_per_destination(stack) -> None:  # type: ign
     await sched.drain()
     assert qq.peak == 1 and len(qq.starts) == 6
     gaps = [b - a for a, b in zip(qq.starts, qq.starts[1:], strict=False)]
-    assert min(gaps) >= 0.09  # 600/min -> one start every 0.1 s
+    assert min(gaps) >= 0.08  # 600/min -> one start every 0.1 s (minus clock jitter)
     assert 1 < other.peak <= 3
     assert await stack.ctx.meta.read(qs.count_active()) == 0
 

@@ -131,3 +131,17 @@ def test_sasl_plain_and_login() -> None:
     assert sasl.decode_b64("=") == b""
     with pytest.raises(ReplyError):
         sasl.decode_b64("!!")
+
+
+def test_utf8_orcpt() -> None:
+    assert parse_rcpt_params("ORCPT=utf-8;用户@例子.中国").orcpt == "utf-8;用户@例子.中国"
+
+
+def test_client_key_groups_ipv6_by_64() -> None:
+    from rongmail.protocols.smtp.server import client_key
+
+    assert client_key("192.0.2.1") == "192.0.2.1"
+    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:bbbb::9")
+    assert client_key("2001:db8:1:2::1") != client_key("2001:db8:1:3::1")
+    assert client_key("::ffff:192.0.2.1") == "192.0.2.1"
+    assert client_key("not-an-ip") == "not-an-ip"

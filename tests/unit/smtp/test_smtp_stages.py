@@ -19,7 +19,7 @@ from rongmail.pipeline.stage import Action, Checkpoint, Reason, Verdict
 from rongmail.pipeline.stages.rate_limit import RateLimitStage, SlidingWindow
 from rongmail.pipeline.stages.recipient import RecipientStage
 from rongmail.pipeline.stages.size import SizeStage
-from rongmail.pipeline.stages.submission import SubmissionStage, header_names
+from rongmail.pipeline.stages.submission import SubmissionStage, from_addresses, header_names
 
 CLIENT = Client(ip="203.0.113.5", port=1, listener=Listener.MX)
 ME = AuthIdentity(1, 1, "a@example.com", "a@example.com")
@@ -71,10 +71,34 @@ async def test_rate_limit_per_user() -> None:
     assert v.action is Action.TEMPFAIL and v.primary.code == "rate.limited"  # type: ignore[union-attr]
 
 
+class OwnsA:
+    async def resolve(self, address: str) -> Resolution:
+        return Resolution(RecipientKind.UNKNOWN)
+
+    async def may_send_as(self, identity: AuthIdentity, address: str) -> bool:
+        return address.lower() == "a@example.com"
+
+
+async def test_submission_checks_header_from() -> None:
+    stage = SubmissionStage(OwnsA(), hostname="h")
+    ok = b"From: =?utf-8?b?5byg5LiJ?= <A@example.com>\r\nDate: x\r\nMessage-ID: <1@h>\r\n\r\n"
+    assert not (
+        await stage.check(Checkpoint.DATA, Envelope(client=CLIENT, auth=ME, message=ok))
+    ).refused
+    for forged in (
+        b"From: Boss <boss@example.com>\r\n\r\n",
+        b"From: a@example.com,\r\n boss@example.com\r\n\r\n",  # folded second address
+        b"From: a@example.com\r\nFrom: boss@example.com\r\n\r\n",
+    ):
+        v = await stage.check(Checkpoint.DATA, Envelope(client=CLIENT, auth=ME, message=forged))
+        assert v.action is Action.REJECT and v.primary.code == "sender.not_owned", forged  # type: ignore[union-attr]
+    assert from_addresses(b"Subject: x\r\n\r\nFrom: body@example.com\r\n") == []
+
+
 async def test_submission_adds_missing_headers() -> None:
     fixed = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    stage = SubmissionStage(hostname="mx.example.com", now=lambda: fixed)
-    env = Envelope(client=CLIENT, auth=ME, message=b"Subject: x\r\n\r\nDate: in body\r\n")
+    stage = SubmissionStage(OwnsA(), hostname="mx.example.com", now=lambda: fixed)
+    env = Envelope(client=CLIENT, auth=ME, message=b"From: a@example.com\r\n\r\nDate: in body\r\n")
     v = await stage.check(Checkpoint.DATA, env)
     names = [h[0] for h in v.headers]
     assert names == ["Date", "Message-ID"]

@@ -16,6 +16,7 @@ from rongmail.services.spam.attachments import (
     scan_payload,
 )
 from rongmail.services.spam.context import ScanContext
+from rongmail.services.spam.message import parse
 
 from .helpers import msg, raw_message
 
@@ -135,7 +136,7 @@ def test_yara_eicar_direct_inside_zip_and_base64_part() -> None:
     assert "YARA_MATCH" in names(scan_payload("e.zip", make_zip({"e.txt": EICAR}), LIMITS))
     raw = raw_message(attachments=[("harmless.txt", EICAR)])  # base64 transfer encoding
     assert b"EICAR" not in raw
-    tags = attachment_tags(msg(attachments=[("harmless.txt", EICAR)]), ScanContext(raw=raw))
+    tags = attachment_tags(parse(raw), ScanContext(raw=raw))
     assert any(t.name == "YARA_MATCH" and "EICAR" in t.detail for t in tags)
 
 
@@ -167,3 +168,22 @@ def test_office_without_macros_is_quiet() -> None:
 def test_ole_garbage_does_not_raise() -> None:
     data = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600)
     assert "OFFICE_MACRO" not in names(scan_payload("old.doc", data, LIMITS))
+
+
+def test_payloads_from_the_parsed_tree_match_the_standard_library() -> None:
+    raw = raw_message(attachments=[("a.exe", b"MZ..." * 100), ("b.txt", "中文".encode())])
+    assert payloads(raw, parse(raw)) == payloads(raw)
+
+
+def test_attachment_inside_a_forwarded_message() -> None:
+    from email.message import EmailMessage
+
+    inner = raw_message(attachments=[("invoice.pdf.scr", b"MZ")])
+    outer = EmailMessage()
+    outer["From"] = "a@example.com"
+    outer["Subject"] = "Fwd"
+    outer.set_content("see attached")
+    outer.add_attachment(inner, maintype="message", subtype="rfc822")
+    raw = bytes(outer)
+    tags = attachment_tags(parse(raw), ScanContext(raw=raw))
+    assert "ATTACH_DOUBLE_EXT" in names(tags)

@@ -19,8 +19,9 @@ import pytest
 
 from rongmail.services.spam import Action, Policy, ScanContext, analyze
 from rongmail.services.spam.clamd import ClamdScanner
+from rongmail.services.spam.message import parse
 
-from .helpers import msg, raw_message
+from .helpers import raw_message
 
 pytestmark = pytest.mark.peer
 
@@ -80,7 +81,7 @@ async def test_clamd_detects_eicar_marker_zip_and_base64(clamd_socket: str) -> N
     # The same file as a base64 MIME attachment: the analyzer decodes parts before scanning.
     raw = raw_message(attachments=[("notes.txt", EICAR)])
     ctx = ScanContext(raw=raw, virus_scanner=scanner)
-    verdict = Policy().decide(await analyze(msg(attachments=[("notes.txt", EICAR)]), ctx))
+    verdict = Policy().decide(await analyze(parse(raw), ctx))
     assert verdict.action is Action.REJECT and "VIRUS_FOUND" in verdict.tag_names
 
 

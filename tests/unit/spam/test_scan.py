@@ -14,6 +14,7 @@ from rongmail.services.spam import (
     analyze_sync,
     registry,
 )
+from rongmail.services.spam.message import parse
 from rongmail.services.spam.scan import SYNC_ANALYZERS
 
 from .helpers import msg, raw_message
@@ -70,7 +71,7 @@ class FakeClamd:
 async def test_virus_is_rejected_with_a_reason() -> None:
     raw = raw_message(attachments=[("readme.txt", EICAR)])
     ctx = ScanContext(raw=raw, virus_scanner=FakeClamd())
-    verdict = Policy(lang="en").decide(await analyze(msg(), ctx))
+    verdict = Policy(lang="en").decide(await analyze(parse(raw), ctx))
     assert verdict.action is Action.REJECT
     assert "VIRUS_FOUND(Eicar-Signature: readme.txt)" in verdict.explain()
 

@@ -408,9 +408,27 @@ function removeFromList(emails: Email[]): void {
     }
   }
   if (!gone.size) return
-  const before = view.ids.length
-  view.ids = view.ids.filter((id) => !id || !gone.has(id))
-  view.total = Math.max(0, view.total - (before - view.ids.length))
+  // A plain loop, not filter(): the array is sparse (unloaded rows) and filter() skips holes.
+  const next: (string | undefined)[] = new Array(view.ids.length)
+  let j = 0
+  let first = -1
+  for (let i = 0; i < view.ids.length; i++) {
+    const id = view.ids[i]
+    if (id !== undefined && gone.has(id)) {
+      if (first < 0) first = i
+      continue
+    }
+    if (id !== undefined) next[j] = id
+    j++
+  }
+  next.length = j
+  const removed = view.ids.length - j
+  view.ids = next
+  view.total = Math.max(0, view.total - removed)
+  // Page boundaries moved: let pages after the first removed row be fetched again.
+  // The rows after the first removed one shifted up: the tail of each later page is now a
+  // hole, so mark those pages unloaded (the scroller refetches them when they come into view).
+  view.loadedPages = new Set([...view.loadedPages].filter((p) => (p + 1) * PAGE <= first))
   listVersion.value++
 }
 

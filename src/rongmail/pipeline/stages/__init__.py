@@ -36,7 +36,7 @@ def default_stages(
         RecipientStage(settings),
         RateLimitStage(settings),
         SizeStage(settings),
-        SubmissionStage(hostname=hostname),
+        SubmissionStage(directory, hostname=hostname),
         *data_stages,
     ]
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from rongmail.services.auth.authenticate import AuthResult
 
 from .proto.parser import Limits
+from .view import ListingCache
 
 if TYPE_CHECKING:
     from rongmail.actions.context import ActionContext
@@ -149,3 +150,4 @@ class ImapDeps:
     authenticator: PasswordAuthenticator
     options: ImapOptions
     tls: ssl.SSLContext | None = None
+    listings: ListingCache = field(default_factory=ListingCache)

@@ -17,15 +17,74 @@ Invariants:
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rongmail.core.changes import MAILBOX_MESSAGE, Change
 from rongmail.core.models import Mailbox, MailboxEntry
 
 from .proto.sequence import SequenceSet
 
-__all__ = ["SelectedView", "ViewEntry"]
+if TYPE_CHECKING:
+    from rongmail.store.reader import Reader
+
+__all__ = ["ListingCache", "SelectedView", "ViewEntry"]
+
+#: Largest change-log read for an incremental listing; beyond it, list the mailbox again.
+_MAX_DELTA = 5000
+
+
+class ListingCache:
+    """Recently selected mailboxes' listings, shared by all sessions of one server.
+
+    A re-SELECT of an unchanged mailbox costs no store read; a changed one costs a
+    ``changed_since`` listing plus the change log's removed UIDs since the cached modseq,
+    instead of listing every message again. Entries are immutable, so sharing is safe.
+    Invariant: a cached listing is exactly the mailbox at ``mailbox.highestmodseq == modseq``
+    (every write that touches a mailbox bumps its ``highestmodseq``).
+    """
+
+    def __init__(self, max_mailboxes: int = 256) -> None:
+        self.max_mailboxes = max_mailboxes
+        self._cache: OrderedDict[int, tuple[int, list[MailboxEntry]]] = OrderedDict()
+
+    async def entries(self, reader: Reader, mailbox: Mailbox) -> list[MailboxEntry]:
+        cached = self._cache.get(mailbox.id)
+        if cached is not None and cached[0] == mailbox.highestmodseq:
+            self._cache.move_to_end(mailbox.id)
+            return cached[1]
+        entries: list[MailboxEntry] | None = None
+        if cached is not None and cached[0] < mailbox.highestmodseq:
+            entries = await self._delta(reader, mailbox, *cached)
+        if entries is None:
+            entries = await reader.mailbox_entries(mailbox.id)
+        self._cache[mailbox.id] = (mailbox.highestmodseq, entries)
+        self._cache.move_to_end(mailbox.id)
+        while len(self._cache) > self.max_mailboxes:
+            self._cache.popitem(last=False)
+        return entries
+
+    async def _delta(
+        self, reader: Reader, mailbox: Mailbox, modseq: int, old: list[MailboxEntry]
+    ) -> list[MailboxEntry] | None:
+        changes = await reader.changes_since(mailbox.account_id, modseq, limit=_MAX_DELTA)
+        if not changes or len(changes) >= _MAX_DELTA:
+            return None  # nothing logged (pruned) or too much changed: list again
+        if changes[0].modseq > modseq + 1:
+            # Every write logs at its modseq; a gap means the log may have been pruned.
+            if await reader.oldest_change(mailbox.account_id) > modseq + 1:
+                return None
+        removed = {
+            c.uid
+            for c in changes
+            if c.type == MAILBOX_MESSAGE and c.action == "destroyed" and c.mailbox_id == mailbox.id
+        }
+        changed = await reader.mailbox_entries(mailbox.id, changed_since=modseq)
+        by_uid = {e.uid: e for e in old if e.uid not in removed}
+        by_uid.update((e.uid, e) for e in changed)
+        return [by_uid[u] for u in sorted(by_uid)]
 
 
 @dataclass(slots=True)

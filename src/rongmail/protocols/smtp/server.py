@@ -18,6 +18,7 @@ at most ``session_timeout``. Reading pauses while a session is busy with more th
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import ssl
 import time
@@ -40,6 +41,20 @@ LISTENER_NAMES: Mapping[str, Listener] = {
     "submission": Listener.SUBMISSION,
     "submissions": Listener.SUBMISSIONS,
 }
+
+
+def client_key(ip: str) -> str:
+    """What one "client" is for connection limits: an IPv4 address, or an IPv6 /64 (one
+    subscriber's usual allocation, RFC 6177), so rotating addresses does not evade the limit."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return ip
 
 
 def tls_context(cert_file: str, key_file: str, *, min_version: str = "TLSv1.2") -> ssl.SSLContext:
@@ -284,17 +299,19 @@ class SmtpServer:
 
     def _admit(self, ip: str) -> bool:
         s = self._ctx.settings
-        if self._total >= s.max_connections or self._per_ip[ip] >= s.max_connections_per_ip:
+        key = client_key(ip)
+        if self._total >= s.max_connections or self._per_ip[key] >= s.max_connections_per_ip:
             return False
         self._total += 1
-        self._per_ip[ip] += 1
+        self._per_ip[key] += 1
         return True
 
     def _release(self, ip: str) -> None:
+        key = client_key(ip)
         self._total -= 1
-        self._per_ip[ip] -= 1
-        if self._per_ip[ip] <= 0:
-            del self._per_ip[ip]
+        self._per_ip[key] -= 1
+        if self._per_ip[key] <= 0:
+            del self._per_ip[key]
 
     async def listen(self, kind: Listener, host: str, port: int) -> None:
         ctx = self._ctx

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,17 +37,18 @@ from rongmail.errors import (
     StorageFull,
     TooLarge,
 )
-from rongmail.pipeline.envelope import AuthIdentity, Client, Envelope, Listener, Recipient
+from rongmail.pipeline.envelope import AuthIdentity, Client, Envelope, Listener
 from rongmail.pipeline.ports import Authenticator, Delivery, Directory
 from rongmail.pipeline.runner import Runner
 from rongmail.pipeline.stage import Action, Checkpoint, Verdict
 from rongmail.protocols.smtp import codes
 from rongmail.protocols.smtp.codes import Reply, ReplyError
+from rongmail.protocols.smtp.commands import DISPATCH, auth
 from rongmail.protocols.smtp.proto import events as ev
 from rongmail.protocols.smtp.proto.command import split_command
-from rongmail.protocols.smtp.proto.params import MailParams
-from rongmail.protocols.smtp.proto.parser import LineEndingCheck, Parser
+from rongmail.protocols.smtp.proto.parser import Parser
 from rongmail.protocols.smtp.proto.sasl import Exchange
+from rongmail.protocols.smtp.state import PendingChunk, Transaction
 from rongmail.protocols.smtp.trace import received_header
 
 log = logging.getLogger(__name__)
@@ -82,29 +83,6 @@ class Output:
     data: bytes = b""
     close: bool = False
     starttls: bool = False
-
-
-@dataclass(slots=True)
-class Transaction:
-    """One mail transaction, from MAIL to the end of DATA/BDAT LAST or RSET (RFC 5321 §3.3)."""
-
-    mail_from: str
-    params: MailParams
-    rcpts: list[Recipient] = field(default_factory=list)
-    body: bytearray = field(default_factory=bytearray)
-    size: int = 0
-    too_big: bool = False
-    used_bdat: bool = False
-    line_check: LineEndingCheck = field(default_factory=LineEndingCheck)
-
-
-@dataclass(slots=True)
-class PendingChunk:
-    """A BDAT chunk being read; ``refusal`` is sent after its octets instead of 250."""
-
-    size: int
-    last: bool
-    refusal: Reply | None
 
 
 def reply_for_verdict(verdict: Verdict) -> Reply:
@@ -310,8 +288,6 @@ class Session:
             self.reply(codes.R500_BARE_LINE_ENDING)
 
     async def _command(self, line: bytes) -> None:
-        from rongmail.protocols.smtp.commands import DISPATCH, auth
-
         self.commands += 1
         if self.commands > self.settings.max_commands:
             self.reply(codes.R421_TOO_MANY_COMMANDS.format(hostname=self.hostname))

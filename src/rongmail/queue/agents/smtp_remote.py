@@ -84,7 +84,7 @@ class RemoteSmtpAgent:
         if not (self.settings.dane and mx_secure):
             return TlsMode.OPPORTUNISTIC, ()
         try:
-            records, secure = await self.resolver.tlsa_records(host, 25)
+            records, secure = await self.resolver.tlsa_records(host, self.settings.remote_port)
         except DnsTemporaryError:
             # RFC 7672 §2.2: a failed TLSA lookup for a secure host means "do not use it".
             return HostFailure(f"TLSA lookup for {host} failed", status="4.7.5")

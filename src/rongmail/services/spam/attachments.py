@@ -15,10 +15,13 @@ ClamAV scan is async and lives in :mod:`.clamd`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email
 import email.policy
 import io
 import logging
+import quopri
 import re
 import tarfile
 import zipfile
@@ -72,8 +75,50 @@ class Payload:
     data: bytes
 
 
-def payloads(raw: bytes, max_parts: int = 100) -> list[Payload]:
-    """Decoded non-text (or named) leaf parts of ``raw``, numbered like IMAP sections."""
+def payloads(
+    raw: bytes, parsed: ParsedMessage | None = None, max_parts: int = 100
+) -> list[Payload]:
+    """Decoded attachments of ``raw``, numbered like IMAP sections.
+
+    Every non-body leaf counts, also inside attached messages. With ``parsed`` (whose MIME tree
+    carries byte offsets into ``raw``) each one is a slice of ``raw`` decoded by its transfer
+    encoding, so nothing is parsed twice; without it (or for a tree without offsets) the
+    standard library parses ``raw``.
+    """
+    if parsed is not None and parsed.body.end > 0:
+        out = []
+        for part in parsed.body.walk():
+            if part.type in ("multipart", "message") and part.children:
+                continue  # containers: their leaves (also inside attached mail) are visited
+            named = part.filename is not None or part.disposition == "attachment"
+            if part.type == "text" and not named:
+                continue  # a body part
+            data = _decode_transfer(raw[part.body_start : part.end], part.encoding)
+            out.append(Payload(part.part_id, part.filename or "", part.mime_type, data))
+            if len(out) >= max_parts:
+                break
+        return out
+    return _stdlib_payloads(raw, max_parts)
+
+
+_B64_JUNK_RE = re.compile(rb"[^A-Za-z0-9+/]")
+
+
+def _decode_transfer(data: bytes, encoding: str) -> bytes:
+    """RFC 2045 §6 content-transfer-decoding, lenient (junk characters are skipped)."""
+    if encoding == "base64":
+        clean = _B64_JUNK_RE.sub(b"", data)
+        clean = clean[: len(clean) // 4 * 4 + (4 if len(clean) % 4 > 1 else 0)]
+        try:
+            return base64.b64decode(clean + b"=" * (-len(clean) % 4))
+        except (binascii.Error, ValueError):
+            return b""
+    if encoding == "quoted-printable":
+        return quopri.decodestring(data)
+    return data
+
+
+def _stdlib_payloads(raw: bytes, max_parts: int) -> list[Payload]:
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     out: list[Payload] = []
 
@@ -420,6 +465,16 @@ def scan_payload(
     return out
 
 
+_HEADER_START_RE = re.compile(rb"^(?:[!-9;-~]{1,76}:[^\n]*\r?\n)+", re.M)
+
+
+def _looks_like_message(data: bytes) -> bool:
+    """An unnamed part that is really a mail (a base64 ``message/rfc822``, a defect)."""
+    head = data[:4096]
+    m = _HEADER_START_RE.match(head)
+    return m is not None and b"content-type:" in m.group(0).lower()
+
+
 def attachment_tags(
     msg: ParsedMessage, ctx: ScanContext, limits: Limits | None = None
 ) -> list[Tag]:
@@ -430,9 +485,16 @@ def attachment_tags(
         for a in msg.attachments:
             out.extend(name_tags(a.filename or ""))
         return out
-    out = []
-    budget = _Budget(limits)
-    for p in payloads(ctx.raw):
+    return list(dict.fromkeys(_message_tags(ctx.raw, msg, limits, _Budget(limits), 0)))
+
+
+def _message_tags(
+    raw: bytes, msg: ParsedMessage | None, limits: Limits, budget: _Budget, depth: int
+) -> list[Tag]:
+    out: list[Tag] = []
+    for p in payloads(raw, msg):
+        if not p.filename and depth < limits.max_depth and _looks_like_message(p.data):
+            out.extend(_message_tags(p.data, None, limits, budget, depth + 1))
+            continue
         out.extend(scan_payload(p.filename, p.data, limits, budget=budget))
-    # de-duplicate, keep order
-    return list(dict.fromkeys(out))
+    return out

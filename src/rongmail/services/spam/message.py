@@ -87,8 +87,6 @@ def _header_text(value: object) -> str:
         return ""
     raw = str(value)
     if "=?" not in raw:
-        if isinstance(value, str):
-            return raw
         return raw
     try:
         return str(make_header(decode_header(raw)))

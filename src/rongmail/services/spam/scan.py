@@ -59,10 +59,10 @@ def analyze_sync(msg: ParsedMessage, ctx: ScanContext) -> list[Tag]:
     return list(dict.fromkeys(out))
 
 
-async def _virus_tags(ctx: ScanContext) -> list[Tag]:
+async def _virus_tags(msg: ParsedMessage, ctx: ScanContext) -> list[Tag]:
     if ctx.virus_scanner is None or ctx.raw is None:
         return []
-    parts = await asyncio.to_thread(attachments.payloads, ctx.raw)
+    parts = await asyncio.to_thread(attachments.payloads, ctx.raw, msg)
     out = []
     for p in parts:
         found = await ctx.virus_scanner.scan(p.data)
@@ -75,7 +75,7 @@ async def analyze(msg: ParsedMessage, ctx: ScanContext) -> list[Tag]:
     """All tags for ``msg``: ``Policy.decide(await analyze(msg, ctx))`` gives the verdict."""
     sync = asyncio.to_thread(analyze_sync, msg, ctx)
     results = await asyncio.gather(
-        sync, dnsbl.dnsbl_tags(msg, ctx), _virus_tags(ctx), return_exceptions=True
+        sync, dnsbl.dnsbl_tags(msg, ctx), _virus_tags(msg, ctx), return_exceptions=True
     )
     out: list[Tag] = []
     for r in results:

@@ -38,7 +38,7 @@ async def select(s: Session, cmd: c.Select) -> Ok:
     s.drain_bus()
     tree = await s.tree()
     mb = tree.resolve(cmd.mailbox)
-    entries = await s.deps.reader.mailbox_entries(mb.id)
+    entries = await s.deps.listings.entries(s.deps.reader, mb)
     view = SelectedView(mb, entries, readonly=cmd.readonly)
     if cmd.condstore or cmd.qresync is not None:
         s.condstore = True

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from rongmail.protocols.smtp import codes
 from rongmail.protocols.smtp.proto.command import parse_bdat_args
+from rongmail.protocols.smtp.state import PendingChunk
 
 if TYPE_CHECKING:
     from rongmail.protocols.smtp.codes import Reply
@@ -18,8 +19,6 @@ if TYPE_CHECKING:
 
 
 async def handle(s: Session, arg: str) -> Reply | None:
-    from rongmail.protocols.smtp.session import PendingChunk
-
     parsed = parse_bdat_args(arg)
     if parsed is None:
         s.closing = True

@@ -15,14 +15,13 @@ from rongmail.protocols.smtp import codes
 from rongmail.protocols.smtp.codes import Reply, ReplyError
 from rongmail.protocols.smtp.proto.params import MailParams, parse_mail_params
 from rongmail.protocols.smtp.proto.path import parse_path, split_keyword
+from rongmail.protocols.smtp.state import Transaction
 
 if TYPE_CHECKING:
     from rongmail.protocols.smtp.session import Session
 
 
 async def handle(s: Session, arg: str) -> Reply:
-    from rongmail.protocols.smtp.session import Transaction
-
     if s.helo is None:
         raise ReplyError(codes.R503_HELO_FIRST)
     if s.tx is not None:

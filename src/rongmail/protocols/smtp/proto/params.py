@@ -15,7 +15,8 @@ from rongmail.protocols.smtp.codes import ReplyError
 
 _KEYWORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 _VALUE = re.compile(r"[\x21-\x3c\x3e-\x7e\u0080-\U0010ffff]+")
-_XTEXT = re.compile(r"(?:[\x21-\x2a\x2c-\x3c\x3e-\x7e]|\+[0-9A-F]{2})*")
+# RFC 3461 §4 xtext, plus UTF-8 characters for RFC 6533 utf-8-addr-xtext (ORCPT=utf-8;...)
+_XTEXT = re.compile(r"(?:[\x21-\x2a\x2c-\x3c\x3e-\x7e\u0080-\U0010ffff]|\+[0-9A-F]{2})*")
 _NOTIFY = frozenset({"SUCCESS", "FAILURE", "DELAY"})
 
 
@@ -62,7 +63,7 @@ def decode_xtext(value: str) -> str:
             out.append(int(value[i + 1 : i + 3], 16))
             i += 3
         else:
-            out += value[i].encode("ascii")
+            out += value[i].encode("utf-8")
             i += 1
     return out.decode("utf-8", "replace")
 

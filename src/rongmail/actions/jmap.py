@@ -1,0 +1,124 @@
+"""JMAP-side writes: HTTP tokens and web sessions, uploads, Identity, EmailSubmission and
+VacationResponse records (migration 0004). Like every action: validate, one write op (with change
+rows where JMAP clients sync the object), then publish.
+
+Mail data itself (emails, mailboxes, flags) is written by ``actions.messages`` and
+``actions.mailboxes``; the outbound queue by ``actions.queue``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from typing import Any
+
+from rongmail.actions.context import ActionContext
+from rongmail.actions.messages import tenant_of
+from rongmail.errors import TooLarge, ValidationError
+from rongmail.store.sql import jmap as jm
+
+SESSION_TTL = 14 * 86400
+BEARER_TTL = 365 * 86400
+
+
+def token_hash(token: str) -> str:
+    """Tokens are stored hashed; the secret only ever exists on the client."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def do_create_token(
+    ctx: ActionContext, account_id: int, *, kind: str, name: str = "", ttl: int | None = None,
+) -> tuple[str, str]:
+    """A new bearer token or web session. Returns (secret token, csrf token)."""
+    if kind not in ("bearer", "session"):
+        raise ValidationError(what="kind")
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(24) if kind == "session" else ""
+    now = int(time.time())
+    life = ttl if ttl is not None else (SESSION_TTL if kind == "session" else BEARER_TTL)
+    await ctx.meta.write(jm.insert_token(token_hash(token), account_id, kind, name, csrf, now,
+                                         now + life))
+    return token, csrf
+
+
+async def do_revoke_token(ctx: ActionContext, token: str) -> None:
+    await ctx.meta.write(jm.delete_token(token_hash(token)))
+
+
+async def do_upload_blob(
+    ctx: ActionContext, account_id: int, data: bytes, content_type: str, *, limit: int,
+) -> str:
+    """RFC 8620 §6.1: store an uploaded blob (encrypted, content-addressed) and remember that
+    this account may use it. Returns the store blob id."""
+    if len(data) > limit:
+        raise TooLarge(limit=limit)
+    tenant = await tenant_of(ctx, account_id)
+    blob_id = await ctx.blobs.put(tenant, data)
+    await ctx.meta.write(jm.record_upload(account_id, blob_id, len(data), content_type[:255],
+                                          int(time.time())))
+    return blob_id
+
+
+def _json_or_none(v: Any) -> str | None:
+    return None if v is None else json.dumps(v, ensure_ascii=False)
+
+
+async def do_create_identity(
+    ctx: ActionContext, account_id: int, *, name: str, email: str,
+    reply_to: list[dict[str, str]] | None = None, bcc: list[dict[str, str]] | None = None,
+    text_signature: str = "", html_signature: str = "", may_delete: bool = True,
+) -> jm.IdentityRow:
+    row, changes = await ctx.meta.write(jm.create_identity(
+        account_id, name, email, _json_or_none(reply_to), _json_or_none(bcc), text_signature,
+        html_signature, may_delete=may_delete))
+    ctx.bus.publish(changes)
+    return row
+
+
+async def do_update_identity(
+    ctx: ActionContext, account_id: int, identity_id: int, values: dict[str, Any]
+) -> None:
+    cols = {k: (_json_or_none(v) if k in ("reply_to", "bcc") else v) for k, v in values.items()}
+    changes = await ctx.meta.write(jm.update_identity(account_id, identity_id, cols))
+    ctx.bus.publish(changes)
+
+
+async def do_delete_identity(ctx: ActionContext, account_id: int, identity_id: int) -> None:
+    changes = await ctx.meta.write(jm.delete_identity(account_id, identity_id))
+    ctx.bus.publish(changes)
+
+
+async def do_create_submission(
+    ctx: ActionContext, account_id: int, *, identity_id: int, email_id: int, thread_id: int,
+    envelope: dict[str, Any], send_at: int, undo_status: str, blob_id: str,
+    on_success: dict[str, Any] | None = None,
+) -> jm.SubmissionRow:
+    row, changes = await ctx.meta.write(jm.create_submission(
+        account_id, identity_id, email_id, thread_id, envelope, send_at, undo_status, blob_id,
+        json.dumps(on_success or {}), int(time.time())))
+    ctx.bus.publish(changes)
+    return row
+
+
+async def do_update_submission(
+    ctx: ActionContext, account_id: int, submission_id: int, *, undo_status: str | None = None,
+    delivery_status: dict[str, Any] | None = None, queue_id: int | None = None,
+    only_if_pending: bool = False,
+) -> jm.SubmissionRow:
+    row, changes = await ctx.meta.write(jm.update_submission(
+        account_id, submission_id, undo_status=undo_status, delivery_status=delivery_status,
+        queue_id=queue_id, only_if_pending=only_if_pending))
+    ctx.bus.publish(changes)
+    return row
+
+
+async def do_delete_submission(ctx: ActionContext, account_id: int, submission_id: int) -> None:
+    changes = await ctx.meta.write(jm.delete_submission(account_id, submission_id))
+    ctx.bus.publish(changes)
+
+
+async def do_set_vacation(ctx: ActionContext, row: jm.VacationRow) -> None:
+    changes = await ctx.meta.write(jm.set_vacation(row))
+    ctx.bus.publish(changes)

@@ -1,0 +1,1 @@
+"""JMAP core methods (one module per method)."""

@@ -1,0 +1,1 @@
+"""JMAP email methods (one module per method)."""

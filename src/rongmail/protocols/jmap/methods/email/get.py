@@ -1,0 +1,74 @@
+"""Email/get (RFC 8621 §4.2): metadata from the store row; the raw message is read only when
+``bodyValues``, ``headers``, ``header:*`` or body-part ``headers`` are requested."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rongmail.protocols.jmap.call import Args, Call
+from rongmail.protocols.jmap.mail.emails import (
+    BODY_PROPERTIES, DEFAULT_BODY_PROPERTIES, DEFAULT_PROPERTIES, PROPERTIES, RAW_NEEDED,
+    BodyOptions, email_from_message,
+)
+from rongmail.protocols.jmap.proto import ids
+from rongmail.protocols.jmap.proto.errors import INVALID_ARGUMENTS, MethodError
+from rongmail.protocols.jmap.standard import (
+    GET_ARGS, check_get_all, get_ids, get_properties, state,
+)
+
+ARGS = (*GET_ARGS, "bodyProperties", "fetchTextBodyValues", "fetchHTMLBodyValues",
+        "fetchAllBodyValues", "maxBodyValueBytes")
+
+
+def body_options(args: Args) -> BodyOptions:
+    bp = args.opt_str_list("bodyProperties")
+    if bp is not None:
+        bad = [p for p in bp if p not in BODY_PROPERTIES and not p.startswith("header:")]
+        if bad:
+            raise MethodError(INVALID_ARGUMENTS, f"unknown body property '{bad[0]}'")
+    return BodyOptions(
+        body_properties=tuple(bp) if bp is not None else DEFAULT_BODY_PROPERTIES,
+        fetch_text=args.bool("fetchTextBodyValues"),
+        fetch_html=args.bool("fetchHTMLBodyValues"),
+        fetch_all=args.bool("fetchAllBodyValues"),
+        max_bytes=args.int("maxBodyValueBytes", 0, minimum=0),
+    )
+
+
+def needs_raw(props: list[str], opts: BodyOptions) -> bool:
+    if any(p in RAW_NEEDED or p.startswith("header:") for p in props):
+        return ("bodyValues" not in props or opts.fetch_all or opts.fetch_text
+                or opts.fetch_html or "headers" in props
+                or any(p.startswith("header:") for p in props))
+    body = {"bodyStructure", "textBody", "htmlBody", "attachments"}
+    return "headers" in opts.body_properties and bool(body & set(props))
+
+
+async def email_get(call: Call, data: dict[str, Any]) -> dict[str, Any]:
+    args = Args(data, ARGS)
+    call.check_account(args)
+    want, db_ids = get_ids(call, args, ids.EMAIL)
+    props = get_properties(args, PROPERTIES, DEFAULT_PROPERTIES)
+    opts = body_options(args)
+    st = await state(call)
+    reader = call.deps.reader
+    if want is None:
+        rows = await reader.email_index(call.account_id)
+        check_get_all(call, len(rows))
+        want = [ids.encode(ids.EMAIL, r.id) for r in rows]
+        db_ids = [r.id for r in rows]
+    msgs = {m.id: m for m in await reader.messages(call.account_id,
+                                                    [i for i in db_ids if i is not None])}
+    raw_wanted = needs_raw(props, opts)
+    out: list[dict[str, Any]] = []
+    not_found: list[str] = []
+    for jid, mid in zip(want, db_ids, strict=True):
+        m = msgs.get(mid) if mid is not None else None
+        if m is None:
+            not_found.append(jid)
+            continue
+        raw = (await reader.message_bytes(call.account.tenant_id, m.blob_id)
+               if raw_wanted else None)
+        out.append(email_from_message(m, props, raw, opts))
+    return {"accountId": call.jmap_account_id, "state": st, "list": out,
+            "notFound": not_found}

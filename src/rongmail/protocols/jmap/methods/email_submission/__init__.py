@@ -1,0 +1,1 @@
+"""JMAP email_submission methods (one module per method)."""

@@ -1,0 +1,1 @@
+"""JMAP identity methods (one module per method)."""

@@ -1,0 +1,1 @@
+"""JMAP mailbox methods (one module per method)."""

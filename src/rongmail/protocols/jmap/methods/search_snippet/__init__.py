@@ -1,0 +1,1 @@
+"""JMAP search_snippet methods (one module per method)."""

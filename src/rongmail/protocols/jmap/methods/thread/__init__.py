@@ -1,0 +1,1 @@
+"""JMAP thread methods (one module per method)."""

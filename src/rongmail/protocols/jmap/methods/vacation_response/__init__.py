@@ -1,0 +1,1 @@
+"""JMAP vacation_response methods (one module per method)."""
