@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import secrets
 import uuid
-from dataclasses import dataclass
-from typing import Any
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 

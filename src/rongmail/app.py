@@ -26,7 +26,11 @@ from rongmail.errors import ConfigError
 from rongmail.services.tls.certs import server_context
 from rongmail.store.fs.blobs import FsBlobStore
 from rongmail.store.fs.keys import (
-    ENV_MASTER, KeyRing, load_or_create_master, promote_next, staged_master,
+    ENV_MASTER,
+    KeyRing,
+    load_or_create_master,
+    promote_next,
+    staged_master,
 )
 from rongmail.store.reader import Reader
 from rongmail.store.sql import directory as d
@@ -162,10 +166,20 @@ class _RunnerServer:
             await self._task
 
 
+def start_workers(app: App) -> None:
+    """Background workers of a serving node."""
+    from rongmail.workers.gc import run_forever as blob_gc
+
+    blobs = app.ctx.blobs
+    if isinstance(blobs, FsBlobStore):
+        app.background.append(asyncio.create_task(blob_gc(app.ctx.meta, blobs)))
+
+
 async def serve(data_dir: Path, *, ready: Callable[[App, list[str]], None] | None = None) -> None:
     app = await open_app(data_dir)
     try:
         lines = await start_listeners(app)
+        start_workers(app)
         if ready:
             ready(app, lines)
         await asyncio.Event().wait()

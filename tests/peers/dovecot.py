@@ -116,12 +116,19 @@ class DovecotServer:
         errfile = self.base / "start.err"
         with errfile.open("wb") as err:
             # the daemon keeps its inherited fds open: never give it a pipe we wait on
-            proc = subprocess.run(["dovecot", "-c", str(self.conf)], stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.DEVNULL, stderr=err, timeout=60)
+            proc = subprocess.run(
+                ["dovecot", "-c", str(self.conf)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                timeout=60,
+            )
         if proc.returncode != 0:
-            raise PeerUnavailable(f"dovecot start failed: "
-                                  f"{errfile.read_text(errors='replace')[-800:]} "
-                                  f"{self.log_text()[-800:]}")
+            raise PeerUnavailable(
+                f"dovecot start failed: "
+                f"{errfile.read_text(errors='replace')[-800:]} "
+                f"{self.log_text()[-800:]}"
+            )
         self._started = True
         try:
             self._wait_listening(self.imap_port, b"* OK")
@@ -196,11 +203,11 @@ class DovecotServer:
         out.append(f"""
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%Lu {b / 'users'}
+  args = scheme=PLAIN username_format=%Lu {b / "users"}
 }}
 userdb {{
   driver = static
-  args = uid={uid} gid={gid} home={b / 'home'}/%Lu
+  args = uid={uid} gid={gid} home={b / "home"}/%Lu
 }}
 service imap-login {{
   inet_listener imap {{
@@ -259,8 +266,9 @@ service pop3-login {{
         )
 
     # -- doveadm --------------------------------------------------------------------------------
-    def doveadm(self, *args: str, input: bytes | None = None, timeout: float = 600,
-                check: bool = True) -> subprocess.CompletedProcess[bytes]:
+    def doveadm(
+        self, *args: str, input: bytes | None = None, timeout: float = 600, check: bool = True
+    ) -> subprocess.CompletedProcess[bytes]:
         """``doveadm -c <config> args...`` against this instance."""
         proc = subprocess.run(["doveadm", "-c", str(self.conf), *args], input=input,
                               capture_output=True, timeout=timeout)  # fmt: skip
@@ -274,8 +282,15 @@ service pop3-login {{
     def save(self, user: str, raw: bytes, mailbox: str = "INBOX") -> None:
         self.doveadm("save", "-u", user, "-m", mailbox, input=raw)
 
-    def import_maildir(self, user: str, maildir: Path, *, layout_fs: bool = True,
-                       dest_parent: str = "", timeout: float = 3600) -> None:
+    def import_maildir(
+        self,
+        user: str,
+        maildir: Path,
+        *,
+        layout_fs: bool = True,
+        dest_parent: str = "",
+        timeout: float = 3600,
+    ) -> None:
         """``doveadm import`` every folder of a Maildir (``LAYOUT=fs`` keeps ``a/b`` names)."""
         loc = f"maildir:{maildir}" + (":LAYOUT=fs" if layout_fs else "")
         self.doveadm("import", "-s", "-u", user, loc, dest_parent, "all", timeout=timeout)
@@ -297,8 +312,15 @@ service pop3-login {{
                     total += int(part.split("=", 1)[1])
         return total
 
-    def wait_for_count(self, user: str, n: int, *, mailbox: str = "INBOX",
-                       timeout: float = 600, interval: float = 0.2) -> float:
+    def wait_for_count(
+        self,
+        user: str,
+        n: int,
+        *,
+        mailbox: str = "INBOX",
+        timeout: float = 600,
+        interval: float = 0.2,
+    ) -> float:
         """Wait until ``mailbox`` holds at least ``n`` messages; monotonic time when it did."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

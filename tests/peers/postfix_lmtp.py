@@ -38,8 +38,9 @@ class PostfixLmtpStack:
     ) -> None:
         self.domain = domain.lower()
         self.users = dict(users or {f"bench@{self.domain}": "secret"})
-        self.dovecot = DovecotServer(address=dovecot_address, users=self.users,
-                                     mail_format=mail_format, extra=dovecot_extra)
+        self.dovecot = DovecotServer(
+            address=dovecot_address, users=self.users, mail_format=mail_format, extra=dovecot_extra
+        )
         self._smtp_address = smtp_address
         self._smtp_port = smtp_port
         self._postfix_extra = dict(postfix_extra or {})
@@ -58,8 +59,9 @@ class PostfixLmtpStack:
     def start(self) -> PostfixLmtpStack:
         self.dovecot.start()
         try:
-            local_parts: Sequence[str] = [u.split("@", 1)[0] for u in self.users
-                                          if u.lower().endswith("@" + self.domain)]
+            local_parts: Sequence[str] = [
+                u.split("@", 1)[0] for u in self.users if u.lower().endswith("@" + self.domain)
+            ]
             extra = {
                 "virtual_transport": f"lmtp:inet:{self.dovecot.address}:{self.dovecot.lmtp_port}",
                 # the stock defaults, spelled out so a reader sees what is compared
@@ -70,12 +72,19 @@ class PostfixLmtpStack:
                 "in_flow_delay": "0s",
             }
             extra.update(self._postfix_extra)
-            self.postfix = PostfixServer(address=self._smtp_address, port=self._smtp_port,
-                                         domains=[self.domain], users=local_parts, extra=extra)
+            self.postfix = PostfixServer(
+                address=self._smtp_address,
+                port=self._smtp_port,
+                domains=[self.domain],
+                users=local_parts,
+                extra=extra,
+            )
             self.postfix.start()
             conf = str(self.postfix.conf)
-            for cmd in (["postconf", "-c", conf, "-M", LMTP_SERVICE],
-                        ["postfix", "-c", conf, "reload"]):
+            for cmd in (
+                ["postconf", "-c", conf, "-M", LMTP_SERVICE],
+                ["postfix", "-c", conf, "reload"],
+            ):
                 proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
                 if proc.returncode != 0:
                     raise PeerUnavailable(f"{' '.join(cmd)} failed: {proc.stderr[-500:]}")
@@ -102,10 +111,12 @@ class PostfixLmtpStack:
     def count(self, user: str | None = None, mailbox: str = "INBOX") -> int:
         return self.dovecot.count(user or next(iter(self.users)), mailbox)
 
-    def wait_for_count(self, n: int, *, user: str | None = None, timeout: float = 600,
-                       interval: float = 0.25) -> float:
-        return self.dovecot.wait_for_count(user or next(iter(self.users)), n, timeout=timeout,
-                                           interval=interval)
+    def wait_for_count(
+        self, n: int, *, user: str | None = None, timeout: float = 600, interval: float = 0.25
+    ) -> float:
+        return self.dovecot.wait_for_count(
+            user or next(iter(self.users)), n, timeout=timeout, interval=interval
+        )
 
     def queue_size(self) -> int:
         """Messages still in Postfix's queue (``postqueue -j`` lines)."""

@@ -25,6 +25,10 @@ function respond(body: any) {
       out.push([name, { list: ids.map(emailFor), state: 'e1', notFound: [] }, id])
     } else if (name === 'Email/changes') {
       out.push([name, { oldState: args.sinceState, newState: 'e2', hasMoreChanges: false, created: ['new1'], updated: ['m1'], destroyed: ['m9049'] }, id])
+    } else if (name === 'Thread/get') {
+      const ref = args['#ids']
+      const src = out.find((r) => r[2] === ref.resultOf)![1]
+      out.push([name, { list: src.list.map((e: any) => ({ id: e.threadId, emailIds: [e.id, e.id + 'b'] })), state: 't1' }, id])
     } else if (name === 'Mailbox/get') {
       out.push([name, { list: [{ id: 'inbox', name: 'Inbox', role: 'inbox', parentId: null, sortOrder: 0, totalEmails: TOTAL, unreadEmails: 3 }], state: 'mb1' }, id])
     }
@@ -64,6 +68,9 @@ describe('mail store list window', () => {
     expect(first.methodCalls[0][0]).toBe('Email/query')
     expect(first.methodCalls[0][1]).toMatchObject({ position: 0, limit: 50, calculateTotal: true, collapseThreads: true, filter: { inMailbox: 'inbox' } })
     expect(first.methodCalls[1][1]['#ids']).toEqual({ resultOf: 'c0', name: 'Email/query', path: '/ids' })
+    // Conversation view: thread sizes come in the same request, by back-reference.
+    expect(first.methodCalls[2][1]['#ids']).toEqual({ resultOf: 'c1', name: 'Email/get', path: '/list/*/threadId' })
+    expect(mail.mail.threadSize.get('tm0')).toBe(2)
 
     // Jump deep into the mailbox: only page 180 (positions 9000-9049) is fetched.
     requests.length = 0

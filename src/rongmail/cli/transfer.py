@@ -180,9 +180,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                             name = f"{e.received_at}.{e.uid}.rongmail:2,{mf.maildir_flags(e.flags)}"
                             (root / "cur" / name).write_bytes(raw)
                         else:
-                            d = dest / path_of(b)
-                            d.mkdir(parents=True, exist_ok=True)
-                            (d / f"{e.uid}.eml").write_bytes(raw)
+                            folder = dest / path_of(b)
+                            folder.mkdir(parents=True, exist_ok=True)
+                            (folder / f"{e.uid}.eml").write_bytes(raw)
                         count += 1
                         bar.update(1)
             finally:

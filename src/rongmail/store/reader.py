@@ -10,7 +10,14 @@ from collections.abc import Sequence
 
 from rongmail.core.changes import Change
 from rongmail.core.models import (
-    Account, Alias, Domain, Mailbox, MailboxCounts, MailboxEntry, Message, Tenant,
+    Account,
+    Alias,
+    Domain,
+    Mailbox,
+    MailboxCounts,
+    MailboxEntry,
+    Message,
+    Tenant,
 )
 from rongmail.core.search_tokens import fts5_query, tsquery
 from rongmail.store.ports import BlobStore, MetaStore
@@ -18,7 +25,11 @@ from rongmail.store.sql import directory as d
 from rongmail.store.sql import jmap as jm
 from rongmail.store.sql import mail as ml
 from rongmail.store.sql.jmap import (  # re-exported for protocols (they never import store.sql)
-    EmailIndexRow, IdentityRow, SubmissionRow, TokenRow, VacationRow,
+    EmailIndexRow,
+    IdentityRow,
+    SubmissionRow,
+    TokenRow,
+    VacationRow,
 )
 
 __all__ = ["EmailIndexRow", "IdentityRow", "Reader", "SubmissionRow", "TokenRow", "VacationRow"]

@@ -10,6 +10,9 @@ Domains (all served by Knot on 127.0.0.53):
 * ``strict.test`` — same MX, but its MTA-STS policy allows only ``mx.elsewhere.test``.
 * ``null.test`` — a null MX (RFC 7505).
 * ``far.test`` — reached only through the smart-host route (Postfix as relay).
+* ``dane.test`` / ``danebad.test`` — DNSSEC-signed by Knot, MX ``mx`` -> Postfix, with a TLSA
+  record pinning Postfix's key (``3 1 1``) / pinning something else. Queried through a
+  validating dnsmasq (``validator``) so answers carry the AD bit.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from pathlib import Path
 import pytest
 
 from peers import PeerUnavailable, skip_or_fail
-from peers.dns_server import KnotServer, Record, spf
+from peers.dns_server import DnsmasqValidator, KnotServer, Record, free_port, spf
 from peers.postfix import PostfixServer
 from peers.tlsca import TestCA
+from rongmail.queue import dane
 from rongmail.services.mailauth import GeneratedKey, generate_dkim_key
 
 SENDER_IP = "127.0.0.20"
@@ -50,9 +54,33 @@ def dkim_keys() -> tuple[GeneratedKey, GeneratedKey]:
     )
 
 
-def zones(keys: tuple[GeneratedKey, GeneratedKey]) -> dict[str, list[Record]]:
+SIGNED = ("dane.test", "danebad.test")
+
+
+@pytest.fixture(scope="session")
+def postfix_port() -> int:
+    return free_port(POSTFIX_IP)
+
+
+@pytest.fixture(scope="session")
+def postfix_cert(test_ca: TestCA) -> tuple[Path, Path]:
+    return test_ca.issue(["mx.peer.test"])
+
+
+def zones(keys: tuple[GeneratedKey, GeneratedKey], tlsa: str, port: int) -> dict[str, list[Record]]:
     rsa, ed = keys
+    bad = "0" * 64
     return {
+        "dane.test": [
+            Record("@", "MX", "10 mx"),
+            Record("mx", "A", POSTFIX_IP),
+            Record(f"_{port}._tcp.mx", "TLSA", tlsa),
+        ],
+        "danebad.test": [
+            Record("@", "MX", "10 mx"),
+            Record("mx", "A", POSTFIX_IP),
+            Record(f"_{port}._tcp.mx", "TLSA", f"3 1 1 {bad}"),
+        ],
         "rong.test": [
             Record("@", "MX", "10 mx"),
             Record("mx", "A", "127.0.0.40"),
@@ -81,8 +109,27 @@ def zones(keys: tuple[GeneratedKey, GeneratedKey]) -> dict[str, list[Record]]:
 
 
 @pytest.fixture(scope="session")
-def knot(tmp_path_factory: pytest.TempPathFactory, dkim_keys) -> Iterator[KnotServer]:  # type: ignore[no-untyped-def]
-    server = KnotServer(tmp_path_factory.mktemp("dns"), zones(dkim_keys))
+def knot(tmp_path_factory, dkim_keys, test_ca, postfix_cert, postfix_port) -> Iterator[KnotServer]:  # type: ignore[no-untyped-def]
+    rec = dane.tlsa_for_cert(test_ca.cert_der(postfix_cert[0]))
+    tlsa = f"{rec.usage} {rec.selector} {rec.mtype} {rec.data.hex()}"
+    server = KnotServer(
+        tmp_path_factory.mktemp("dns"), zones(dkim_keys, tlsa, postfix_port), signed=SIGNED
+    )
+    try:
+        server.start()
+    except PeerUnavailable as e:
+        skip_or_fail(str(e))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def validator(tmp_path_factory, knot) -> Iterator[DnsmasqValidator]:  # type: ignore[no-untyped-def]
+    server = DnsmasqValidator(
+        tmp_path_factory.mktemp("dnsmasq"), knot, {z: knot.ds(z) for z in SIGNED}
+    )
     try:
         server.start()
     except PeerUnavailable as e:
@@ -107,10 +154,11 @@ def test_ca() -> Iterator[TestCA]:
 
 
 @pytest.fixture(scope="session")
-def postfix(test_ca: TestCA) -> Iterator[PostfixServer]:
-    crt, key = test_ca.issue(["mx.peer.test"])
+def postfix(postfix_cert: tuple[Path, Path], postfix_port: int) -> Iterator[PostfixServer]:
+    crt, key = postfix_cert
     server = PostfixServer(
-        address=POSTFIX_IP, domains=("peer.test", "strict.test", "far.test", "null.test"),
+        address=POSTFIX_IP, port=postfix_port,
+        domains=("peer.test", "strict.test", "far.test", "null.test", *SIGNED),
         users=("bob", "alice", "carol"), tls_cert=crt, tls_key=key,
         extra={"smtpd_tls_loglevel": "1"},
     )  # fmt: skip

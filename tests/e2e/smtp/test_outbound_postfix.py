@@ -137,3 +137,26 @@ async def test_smart_host_route_with_source_ip(  # type: ignore[no-untyped-def]
                "bob@far.test")  # fmt: skip
     postfix.wait_for_mail("bob@far.test", before + 1)
     assert f"[{ROUTE_IP}]" in postfix.log_text()
+
+
+async def test_dane_pins_postfix_key_and_refuses_a_mismatch(  # type: ignore[no-untyped-def]
+    stack, knot, validator, postfix, test_ca
+) -> None:
+    tenant, _s, _r, _sched = await setup(stack, knot, postfix, test_ca)
+    resolver = DnsResolver.from_settings([validator.address], port=validator.port, timeout=3)
+    assert (await resolver.mx("dane.test")).secure  # AD bit from the validating resolver
+    settings = QueueSettings.model_validate({
+        "remote_port": postfix.port, "source_ip": SENDER_IP, "helo_name": "mx.rong.test",
+        "mta_sts": False, "connect_timeout": 10, "command_timeout": 30,
+    })  # fmt: skip
+    scheduler = build_scheduler(stack.ctx, resolver, settings, hostname="mx.rong.test")
+    before = len(postfix.messages("bob@dane.test"))
+    await send(stack, tenant, scheduler, message("zhangsan@rong.test", "bob@dane.test", "dane"),
+               "bob@dane.test")  # fmt: skip
+    postfix.wait_for_mail("bob@dane.test", before + 1)
+    qid = await send(stack, tenant, scheduler,
+                     message("zhangsan@rong.test", "bob@danebad.test", "mitm"), "bob@danebad.test")  # fmt: skip
+    [r] = await stack.ctx.meta.read(qs.recipients_of(qid))
+    assert r.state == "deferred" and r.last_status == "4.7.5", r
+    assert "TLSA" in (r.last_reply or "")
+    assert postfix.messages("bob@danebad.test") == []

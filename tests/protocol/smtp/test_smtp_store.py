@@ -191,7 +191,7 @@ async def test_submission_relays_through_queue(stack: Any, cert_files: tuple[Pat
             c.sendmail(
                 "alice@acme.test",
                 ["friend@remote.example", "bob@acme.test"],
-                MSG,
+                SUB_MSG,
                 rcpt_options=["NOTIFY=FAILURE,DELAY"],
             )
             with pytest.raises(smtplib.SMTPSenderRefused):

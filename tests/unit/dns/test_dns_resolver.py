@@ -110,3 +110,22 @@ def test_lru_bound() -> None:
     for n in ("a", "b", "c"):
         cache.put((n, "A"), Answer(n, "A", Rcode.NOERROR, (), 60))
     assert len(cache) == 2 and cache.get(("a", "A")) is None
+
+
+async def test_cancelled_caller_does_not_cancel_the_shared_lookup() -> None:
+    gate = asyncio.Event()
+
+    class Slow(MemoryTransport):
+        async def query(self, name: str, rdtype: str):  # type: ignore[override]
+            await gate.wait()
+            return await super().query(name, rdtype)
+
+    zone = Slow().add("x.test", "A", "192.0.2.1")
+    r = DnsResolver(zone)
+    first = asyncio.create_task(r.query("x.test", "A"))
+    second = asyncio.create_task(r.query("x.test", "A"))
+    await asyncio.sleep(0)
+    first.cancel()
+    gate.set()
+    assert (await second).records == ("192.0.2.1",)
+    assert first.cancelled() and zone.queries == [("x.test", "A")]

@@ -6,6 +6,7 @@
 import { reactive, ref } from 'vue'
 import type { Email, Identity, Mailbox, Thread } from '../jmap/types'
 import { client } from './session'
+import type { BatchResult, Call } from '../jmap/client'
 import { setError } from '../util/errors'
 
 export const PAGE = 50
@@ -28,6 +29,8 @@ export const mail = reactive({
   mailboxesLoaded: false,
   emails: new Map<string, FullEmail>(),
   threads: new Map<string, string[]>(),
+  /** Number of emails per thread, for the conversation badge in the list. */
+  threadSize: new Map<string, number>(),
   identities: [] as Identity[],
 })
 
@@ -130,6 +133,22 @@ function queryArgs(q: ListQuery, position: number, limit: number) {
   }
 }
 
+/** In conversation view, also fetch the threads of the page (Thread/get by back-reference). */
+function addThreadSizes(b: ReturnType<typeof client.batch>, g: Call, q: ListQuery): Call | null {
+  if (!q.collapseThreads) return null
+  return b.add('Thread/get', { accountId: client.accountId, '#ids': g.ref('/list/*/threadId') })
+}
+function applyThreadSizes(r: BatchResult, c: Call | null): void {
+  if (!c) return
+  let res: { list: Thread[] } | undefined
+  try {
+    res = r.maybe(c)
+  } catch {
+    return // the badge is optional
+  }
+  for (const t of res?.list ?? []) mail.threadSize.set(t.id, t.emailIds.length)
+}
+
 function loadPage(view: ListView, page: number): Promise<void> {
   const existing = view.pending.get(page)
   if (existing) return existing
@@ -138,9 +157,11 @@ function loadPage(view: ListView, page: number): Promise<void> {
       const b = client.batch()
       const q = b.add('Email/query', queryArgs(view.query, page * PAGE, PAGE))
       const g = b.add('Email/get', { accountId: client.accountId, '#ids': q.ref('/ids'), properties: LIST_PROPS })
+      const th = addThreadSizes(b, g, view.query)
       const r = await client.send(b, { cacheable: true })
       const qr = r.get(q)
       const gr = r.get(g)
+      applyThreadSizes(r, th)
       for (const e of gr.list) mergeEmail(e)
       if (view !== list) return
       if (typeof qr.total === 'number') view.total = qr.total
@@ -182,8 +203,10 @@ export async function refreshList(count = PAGE): Promise<void> {
   const b = client.batch()
   const q = b.add('Email/query', queryArgs(view.query, 0, limit))
   const g = b.add('Email/get', { accountId: client.accountId, '#ids': q.ref('/ids'), properties: LIST_PROPS })
+  const th = addThreadSizes(b, g, view.query)
   const mb = b.add('Mailbox/get', { accountId: client.accountId, ids: null })
   const r = await client.send(b, { cacheable: true })
+  applyThreadSizes(r, th)
   applyListReset(view, r.get(q), r.get(g).list, limit)
   const m = r.get(mb)
   mail.mailboxes = m.list
@@ -217,7 +240,9 @@ export async function syncEmails(visibleEnd = PAGE): Promise<void> {
   const limit = Math.min(Math.max(PAGE, Math.ceil(visibleEnd / PAGE) * PAGE), 200)
   const q = view ? b.add('Email/query', queryArgs(view.query, 0, limit)) : null
   const g = q ? b.add('Email/get', { accountId: client.accountId, '#ids': q.ref('/ids'), properties: LIST_PROPS }) : null
+  const th = g && view ? addThreadSizes(b, g, view.query) : null
   const r = await client.send(b)
+  applyThreadSizes(r, th)
   const changes = ch ? r.maybe(ch) : undefined
   if (ch && !changes) {
     // cannotCalculateChanges: drop cached bodies we cannot trust any more.
@@ -439,6 +464,7 @@ export function resetMail(): void {
   mail.mailboxesLoaded = false
   mail.emails.clear()
   mail.threads.clear()
+  mail.threadSize.clear()
   mail.identities = []
   client.states.forget()
   listVersion.value++

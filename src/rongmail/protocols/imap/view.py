@@ -19,7 +19,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from rongmail.core.changes import MAILBOX_MESSAGE, Change
@@ -30,7 +30,7 @@ from .proto.sequence import SequenceSet
 if TYPE_CHECKING:
     from rongmail.store.reader import Reader
 
-__all__ = ["ListingCache", "SelectedView", "ViewEntry"]
+__all__ = ["ListingCache", "SelectedView"]
 
 #: Largest change-log read for an incremental listing; beyond it, list the mailbox again.
 _MAX_DELTA = 5000
@@ -87,25 +87,14 @@ class ListingCache:
         return [by_uid[u] for u in sorted(by_uid)]
 
 
-@dataclass(slots=True)
-class ViewEntry:
-    message_id: int
-    flags: int
-    keywords: frozenset[str]
-    modseq: int
-    size: int
-    received_at: int
-
-
 class SelectedView:
     def __init__(self, mailbox: Mailbox, entries: list[MailboxEntry], *, readonly: bool) -> None:
         self.mailbox = mailbox
         self.readonly = readonly
         self.uids: list[int] = [e.uid for e in entries]
-        self.entries: dict[int, ViewEntry] = {
-            e.uid: ViewEntry(e.message_id, e.flags, e.keywords, e.modseq, e.size, e.received_at)
-            for e in entries
-        }
+        #: UID -> the entry as the client last saw it (immutable; replaced on change, so a
+        #: cached listing can be shared by many views without copying).
+        self.entries: dict[int, MailboxEntry] = {e.uid: e for e in entries}
         self.synced_modseq = max([mailbox.highestmodseq, *(e.modseq for e in entries)])
         self.uidnext = max(mailbox.uidnext, self.uids[-1] + 1 if self.uids else 1)
         #: UIDs removed in the store but not yet announced to the client.
@@ -165,6 +154,12 @@ class SelectedView:
                 gaps.append((cur, hi))
         return SequenceSet(tuple(gaps))
 
+    def set_flags(self, uid: int, flags: int, keywords: frozenset[str], modseq: int) -> None:
+        """Record flags this session itself changed (so the bus echo is not re-announced)."""
+        entry = self.entries.get(uid)
+        if entry is not None:
+            self.entries[uid] = replace(entry, flags=flags, keywords=keywords, modseq=modseq)
+
     def message_ids(self, uids: Iterable[int]) -> list[int]:
         return [self.entries[u].message_id for u in uids if u in self.entries]
 
@@ -214,15 +209,11 @@ class SelectedView:
             if cur is None:
                 if e.uid > last:
                     new.append(e.uid)
-                    self.entries[e.uid] = ViewEntry(
-                        e.message_id, e.flags, e.keywords, e.modseq, e.size, e.received_at
-                    )
+                    self.entries[e.uid] = e
                 continue
-            if (cur.flags, cur.keywords) != (e.flags, e.keywords) or cur.modseq != e.modseq:
-                flags_changed = (cur.flags, cur.keywords) != (e.flags, e.keywords)
-                cur.flags, cur.keywords, cur.modseq = e.flags, e.keywords, e.modseq
-                if flags_changed:
-                    changed.append(e.uid)
+            if (cur.flags, cur.keywords) != (e.flags, e.keywords):
+                changed.append(e.uid)
+            self.entries[e.uid] = e
         new.sort()
         self.uids.extend(new)
         if new:

@@ -16,6 +16,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import random
 from collections.abc import Sequence
@@ -73,30 +74,29 @@ class DnsResolver:
         )
 
     async def query(self, name: str, rdtype: str) -> Answer:
-        """One question, served from the cache when fresh; identical questions share a flight."""
+        """One question, served from the cache when fresh; identical questions share one
+        lookup task, which a caller's cancellation does not cancel."""
         key = (normalize_name(name), rdtype.upper())
         cached = self.cache.get(key)
         if cached is not None:
             return cached
-        flight = self._inflight.get(key)
-        if flight is not None:
-            return await asyncio.shield(flight)
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Answer] = loop.create_future()
-        self._inflight[key] = fut
-        try:
-            answer = await self.transport.query(*key)
-        except BaseException as e:
-            if not fut.done():
-                fut.set_exception(e)
-                fut.exception()  # mark retrieved: waiters re-raise it, nobody else must
-            raise
-        else:
-            self.cache.put(key, answer)
-            fut.set_result(answer)
-            return answer
-        finally:
-            self._inflight.pop(key, None)
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._fetch(key))
+            self._inflight[key] = task
+            task.add_done_callback(functools.partial(self._done, key))
+        return await asyncio.shield(task)
+
+    async def _fetch(self, key: CacheKey) -> Answer:
+        answer = await self.transport.query(*key)
+        self.cache.put(key, answer)
+        return answer
+
+    def _done(self, key: CacheKey, task: asyncio.Future[Answer]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: every waiter gets it; none must warn at GC
 
     async def txt(self, name: str) -> list[str]:
         answer = await self.query(name, "TXT")

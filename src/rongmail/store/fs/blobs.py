@@ -56,7 +56,11 @@ class FsBlobStore:
         bid = hmac.new(key, data, hashlib.sha256).hexdigest()
         path = self._path(tenant_id, bid)
         if path.exists():
-            return bid
+            try:
+                os.utime(path)  # tells GC this blob is about to be referenced again
+                return bid
+            except FileNotFoundError:
+                pass  # collected just now: write it again
         nonce = secrets.token_bytes(12)
         payload = MAGIC + version.to_bytes(4, "big") + nonce + AESGCM(key).encrypt(
             nonce, data, bid.encode())

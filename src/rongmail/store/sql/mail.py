@@ -17,11 +17,12 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rongmail.core import changes as ch
 from rongmail.core.changes import Change
-from rongmail.core.models import AppendResult, Mailbox, MailboxCounts, MailboxEntry, Message
 from rongmail.core.flags import SEEN, decode_keywords, encode_keywords
+from rongmail.core.models import AppendResult, Mailbox, MailboxCounts, MailboxEntry, Message
 from rongmail.errors import AlreadyExists, NotFound, QuotaExceeded, ValidationError
 from rongmail.store.sql.q import Op, Q, QMany, one, placeholders
 
@@ -38,21 +39,21 @@ MESSAGE_COLS = (
 SEARCH_FIELDS = ("subject", "from_", "to_", "cc", "bcc", "body", "attachments")
 
 
-def mailbox_row(r: Sequence[object]) -> Mailbox:
-    return Mailbox(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]), r[9])  # type: ignore[arg-type]
+def mailbox_row(r: Sequence[Any]) -> Mailbox:
+    return Mailbox(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]), r[9])
 
 
 def _addrs(s: str) -> tuple[tuple[str, str], ...]:
     return tuple((a[0], a[1]) for a in json.loads(s or "[]"))
 
 
-def message_row(r: Sequence[object], mailbox_ids: tuple[int, ...] = ()) -> Message:
+def message_row(r: Sequence[Any], mailbox_ids: tuple[int, ...] = ()) -> Message:
     return Message(
-        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7],  # type: ignore[arg-type]
-        decode_keywords(r[8]), r[9], r[10], r[11],  # type: ignore[arg-type]
-        tuple((r[12] or "").split()), tuple((r[13] or "").split()), r[14],  # type: ignore[arg-type,union-attr]
-        _addrs(r[15]), _addrs(r[16]), _addrs(r[17]), _addrs(r[18]), _addrs(r[19]),  # type: ignore[arg-type]
-        _addrs(r[20]), r[21], bool(r[22]), r[23], r[24], r[25], mailbox_ids,  # type: ignore[arg-type]
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7],
+        decode_keywords(r[8]), r[9], r[10], r[11],
+        tuple((r[12] or "").split()), tuple((r[13] or "").split()), r[14],
+        _addrs(r[15]), _addrs(r[16]), _addrs(r[17]), _addrs(r[18]), _addrs(r[19]),
+        _addrs(r[20]), r[21], bool(r[22]), r[23], r[24], r[25], mailbox_ids,
     )
 
 

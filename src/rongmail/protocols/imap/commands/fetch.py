@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from rongmail.actions import messages as msg
 from rongmail.core.flags import SEEN, imap_flags
-from rongmail.core.models import Message
+from rongmail.core.models import MailboxEntry, Message
 from rongmail.mime.model import MimePart
 
 from ..base import Ok
@@ -33,14 +33,13 @@ from ..proto.response import Atom
 
 if TYPE_CHECKING:
     from ..session import Session
-    from ..view import ViewEntry
 
 BATCH = 64
 _VIEW_ONLY = frozenset({"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ", "EMAILID"})
 _RAW = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT", "BINARY", "BINARY.SIZE"})
 
 
-def _flags(entry: ViewEntry) -> list[Atom]:
+def _flags(entry: MailboxEntry) -> list[Atom]:
     return [Atom(f) for f in imap_flags(entry.flags, entry.keywords)]
 
 
@@ -72,7 +71,7 @@ class _Loaded:
         return self._tree
 
 
-def _item(s: Session, att: FetchAtt, uid: int, entry: ViewEntry, loaded: _Loaded) -> object:
+def _item(s: Session, att: FetchAtt, uid: int, entry: MailboxEntry, loaded: _Loaded) -> object:
     name = att.name
     if name == "UID":
         return uid
@@ -173,6 +172,4 @@ async def _mark_seen(s: Session, uids: list[int]) -> None:
     by_mid = {view.entries[u].message_id: u for u in unseen}
     updated, _failed = await msg.do_set_flags(s.deps.ctx, s.account_id, list(by_mid), add=SEEN)
     for mid, flags, keywords, modseq in updated:
-        entry = view.entries.get(by_mid[mid])
-        if entry is not None:
-            entry.flags, entry.keywords, entry.modseq = flags, keywords, modseq
+        view.set_flags(by_mid[mid], flags, keywords, modseq)

@@ -52,9 +52,7 @@ async def store(s: Session, cmd: c.Store) -> Ok:
             **kwargs,  # type: ignore[arg-type]
         )
     for mid, flags, kws, modseq in updated:
-        entry = view.entries.get(by_mid[mid])
-        if entry is not None:
-            entry.flags, entry.keywords, entry.modseq = flags, kws, modseq
+        view.set_flags(by_mid[mid], flags, kws, modseq)
     failed_uids = sorted(by_mid[m] for m in failed if m in by_mid)
     failed_set = set(failed_uids)
     changed = {by_mid[m[0]] for m in updated}

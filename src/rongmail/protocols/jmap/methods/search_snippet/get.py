@@ -2,8 +2,8 @@
 conditions of the filter marked as ``<mark>...</mark>`` (HTML-escaped otherwise).
 
 Matching is case-insensitive substring matching, the same semantics as the bigram index that
-found the email, so a Chinese term such as 发票 is marked inside 请查收发票附件 with no word
-segmentation. ``preview`` is null when no term occurs in it.
+found the email, so a two-character Chinese term is marked inside a longer run of Han
+characters with no word segmentation. ``preview`` is null when no term occurs in it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,213 @@
+"""Shared helpers for the peer benchmarks in ``bench/`` (not a benchmark itself).
+
+* locating ``../shared/data`` and unpacking its ``.tar.zst`` archives into temp dirs;
+* a throw-away RongMail data directory (``rongmail init``, ``user add``) and a ``rongmail serve``
+  child process with only the listeners a benchmark needs, on 127.0.0.x ports;
+* percentiles / medians and a plain-text summary table.
+
+Peers (Dovecot, Postfix) come from ``tests/peers`` so tests and benchmarks start them the same
+way. Every subprocess is started and stopped by pid; nothing here kills by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))  # the `peers` package
+VENV_BIN = REPO / ".venv" / "bin"
+RONGMAIL = str(VENV_BIN / "rongmail") if (VENV_BIN / "rongmail").exists() else "rongmail"
+LISTENER_NAMES = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s",
+                  "http", "https", "managesieve")  # fmt: skip
+
+
+class HarnessError(RuntimeError):
+    """The benchmark itself could not run (exit code 2)."""
+
+
+def shared_data(arg: str | None = None) -> Path:
+    env = os.environ.get("RONGMAIL_SHARED_DATA")
+    for cand in (arg, env, str(REPO.parent / "shared" / "data")):
+        if cand and Path(cand).is_dir():
+            return Path(cand)
+    raise HarnessError("../shared/data not found (use --shared-data or RONGMAIL_SHARED_DATA)")
+
+
+def extract(archive: Path, dest: Path) -> Path:
+    """Unpack a ``.tar.zst`` into ``dest`` (zstd | tar), return ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if shutil.which("zstd") is None:
+        raise HarnessError("the zstd command is missing (apt-get install zstd)")
+    z = subprocess.Popen(["zstd", "-dc", str(archive)], stdout=subprocess.PIPE)
+    t = subprocess.run(["tar", "x", "-C", str(dest)], stdin=z.stdout, capture_output=True)
+    assert z.stdout is not None
+    z.stdout.close()
+    if z.wait() != 0 or t.returncode != 0:
+        raise HarnessError(f"cannot unpack {archive}: {t.stderr[-300:]!r}")
+    return dest
+
+
+def free_port(address: str) -> int:
+    with socket.socket() as s:
+        s.bind((address, 0))
+        return int(s.getsockname()[1])
+
+
+def listening(address: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, math.ceil(p / 100 * len(s)) - 1))
+    return s[k]
+
+
+def median(values: Iterable[float]) -> float:
+    v = [x for x in values if x == x]
+    return statistics.median(v) if v else float("nan")
+
+
+def ratio(a: float, b: float) -> str:
+    if not (a == a and b == b) or b == 0:
+        return "n/a"
+    return f"{a / b:.2f}x"
+
+
+def fmt(v: float | None, spec: str = ".1f") -> str:
+    if v is None or v != v:
+        return "n/a"
+    return format(v, spec)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    line = "+".join("-" * (w + 2) for w in widths)
+    out = [" | ".join(c.ljust(w) for c, w in zip(cells[0], widths)), line]
+    out += [" | ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells[1:]]
+    return "\n".join(out)
+
+
+def rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+# -- RongMail ------------------------------------------------------------------------------------
+class RongMail:
+    """A throw-away RongMail data directory with one domain and user, optionally served."""
+
+    def __init__(self, *, domain: str = "bench.test", user: str = "bench",
+                 password: str = "secret-Bench-1", backend: str = "sqlite",
+                 postgres_dsn: str | None = None, base: Path | None = None) -> None:
+        self.domain = domain
+        self.address = f"{user}@{domain}"
+        self.password = password
+        self.backend = backend
+        self.postgres_dsn = postgres_dsn
+        self.tmp = Path(tempfile.mkdtemp(prefix="rongmail-bench-", dir=base))
+        self.data_dir = self.tmp / "data"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.listeners: dict[str, tuple[str, int]] = {}
+
+    def cli(self, *args: str, env: dict[str, str] | None = None, timeout: float = 600,
+            check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([RONGMAIL, *args, "--data-dir", str(self.data_dir)],
+                              capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, **(env or {})})  # fmt: skip
+        if check and proc.returncode != 0:
+            raise HarnessError(f"rongmail {' '.join(args[:2])} failed ({proc.returncode}): "
+                               f"{proc.stderr[-800:]}")  # fmt: skip
+        return proc
+
+    def init(self) -> RongMail:
+        args = ["init", "--domain", self.domain, "--admin-email", f"admin@{self.domain}",
+                "--admin-password", "Admin-Bench-Pw-1", "--backend", self.backend]
+        if self.postgres_dsn:
+            args += ["--postgres-dsn", self.postgres_dsn]
+        self.cli(*args)
+        self.cli("user", "add", self.address, "--password", self.password)
+        return self
+
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "meta.sqlite3"
+
+    def serve(self, listeners: dict[str, tuple[str, int]], *, wait: float = 30.0) -> None:
+        """Start ``rongmail serve`` with only ``listeners`` enabled (the rest set to "")."""
+        env = dict(os.environ)
+        for name in LISTENER_NAMES:
+            hp = listeners.get(name)
+            env[f"RONGMAIL_LISTENERS__{name.upper()}"] = f"{hp[0]}:{hp[1]}" if hp else ""
+        self.listeners = dict(listeners)
+        log = (self.tmp / "serve.log").open("wb")
+        self.proc = subprocess.Popen([RONGMAIL, "serve", "--data-dir", str(self.data_dir)],
+                                     stdout=log, stderr=subprocess.STDOUT, env=env,
+                                     start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return
+            if all(listening(h, p, 0.3) for h, p in listeners.values()):
+                return
+            if "serving" in self.log_text().lower() and time.monotonic() > deadline - wait + 5:
+                return
+            time.sleep(0.2)
+
+    def available(self, name: str) -> bool:
+        hp = self.listeners.get(name)
+        return bool(hp and self.proc is not None and self.proc.poll() is None
+                    and listening(*hp))
+
+    def log_text(self) -> str:
+        p = self.tmp / "serve.log"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self.proc = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        if not os.environ.get("RONGMAIL_KEEP_PEERS"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> RongMail:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()

@@ -1,0 +1,1 @@
+"""Background workers: garbage collection, indexing, reports."""
