@@ -123,7 +123,9 @@ class RongMail:
 
     def __init__(self, *, domain: str = "bench.test", user: str = "bench",
                  password: str = "secret-Bench-1", backend: str = "sqlite",
-                 postgres_dsn: str | None = None, base: Path | None = None) -> None:
+                 postgres_dsn: str | None = None, base: Path | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.env = dict(env or {})
         self.domain = domain
         self.address = f"{user}@{domain}"
         self.password = password
@@ -138,7 +140,7 @@ class RongMail:
             check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run([RONGMAIL, *args, "--data-dir", str(self.data_dir)],
                               capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, **(env or {})})  # fmt: skip
+                              env={**os.environ, **self.env, **(env or {})})  # fmt: skip
         if check and proc.returncode != 0:
             raise HarnessError(f"rongmail {' '.join(args[:2])} failed ({proc.returncode}): "
                                f"{proc.stderr[-800:]}")  # fmt: skip
@@ -158,7 +160,7 @@ class RongMail:
 
     def serve(self, listeners: dict[str, tuple[str, int]], *, wait: float = 30.0) -> None:
         """Start ``rongmail serve`` with only ``listeners`` enabled (the rest set to "")."""
-        env = dict(os.environ)
+        env = {**os.environ, **self.env}
         for name in LISTENER_NAMES:
             hp = listeners.get(name)
             env[f"RONGMAIL_LISTENERS__{name.upper()}"] = f"{hp[0]}:{hp[1]}" if hp else ""

@@ -30,6 +30,7 @@ from benchlib import (  # noqa: E402
 )
 
 EXPECTED_FULL = 44_757
+PG_DSN = os.environ.get("RONGMAIL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def message_files(tree: Path) -> list[Path]:
@@ -76,21 +77,14 @@ def run_rongmail(tree: Path, backend: str, tmpbase: Path) -> dict[str, float]:
     from benchlib import REPO
 
     dsn = None
+    env: dict[str, str] = {}
     if backend == "postgres":
         import uuid
-        dsn = "postgresql://postgres@127.0.0.1:5432/postgres"
-        schema = f"rmbench_{uuid.uuid4().hex[:10]}"
-    with RongMail(backend=backend, postgres_dsn=dsn, base=tmpbase) as rm:
+        dsn = PG_DSN
+        # a fresh schema per run, like tests/conftest.py
+        env = {"RONGMAIL_STORAGE__POSTGRES_SCHEMA": f"rmbench_{uuid.uuid4().hex[:10]}"}
+    with RongMail(backend=backend, postgres_dsn=dsn, base=tmpbase, env=env) as rm:
         rm.init()
-        if backend == "postgres":
-            # a fresh schema per run, like tests/conftest.py
-            toml = rm.data_dir / "rongmail.toml"
-            text = toml.read_text()
-            if "postgres_schema" in text:
-                text = re.sub(r'postgres_schema\s*=.*', f'postgres_schema = "{schema}"', text)
-            env = {"RONGMAIL_STORAGE__POSTGRES_SCHEMA": schema}
-        else:
-            env = {}
         t0 = time.monotonic()
         proc = rm.cli("import", str(tree), "--account", rm.address, "--keep-folders",
                       "--no-progress", env={"RONGMAIL_IMPORT_STATS": "1", **env},

@@ -119,7 +119,12 @@ async def start_listeners(app: App) -> list[str]:
     if http_names:
         from rongmail.protocols.http.server import HttpDeps, build_http_app, start_http
 
-        deps = HttpDeps(settings=app.settings, ctx=app.ctx, reader=app.reader)
+        # -- JMAP/web login: the one authentication port for HTTP (issue 5) --
+        from rongmail.services.auth.authenticate import Authenticator
+
+        deps = HttpDeps(settings=app.settings, ctx=app.ctx, reader=app.reader,
+                        auth=Authenticator(app.reader))
+        # -- end JMAP/web login --
         web_app = build_http_app(deps, http_registrars())
         for name in http_names:
             host, port = enabled[name]
@@ -148,7 +153,10 @@ async def start_listeners(app: App) -> list[str]:
 
 def http_registrars() -> list[Callable[..., None]]:
     """Route registrations of the HTTP feature packages, in order."""
-    return []
+    from rongmail.protocols import jmap  # JMAP + web login (issue 5)
+    from rongmail.protocols.http import login
+
+    return [login.register, jmap.register]
 
 
 class _RunnerServer:

@@ -163,6 +163,31 @@ async def do_release_lease(ctx: ActionContext, recipient_ids: Sequence[int]) -> 
     await ctx.meta.write(qs.release_lease(recipient_ids, int(time.time())))
 
 
+async def do_settle_notice(
+    ctx: ActionContext,
+    *,
+    recipient_ids: Sequence[int],
+    delay: bool,
+    tenant_id: int,
+    report: bytes | None,
+    to: str,
+    lifetime: int,
+) -> int | None:
+    """Queue one DSN for ``recipient_ids`` and mark them reported, atomically (see
+    ``store.sql.queue.settle_notice``); ``report=None`` only marks them (no DSN was wanted).
+    Raises :class:`rongmail.errors.Conflict` when another scheduler settled them first."""
+    notice = None
+    if report is not None:
+        now = int(time.time())
+        blob_id = await ctx.blobs.put(tenant_id, report)
+        notice = qs.NewQueued(
+            tenant_id=tenant_id, blob_id=blob_id, size=len(report), mail_from="",
+            recipients=[qs.NewRecipient(to, _domain_of(to))], created_at=now,
+            expires_at=now + lifetime, source="dsn", smtputf8=not to.isascii(),
+        )  # fmt: skip
+    return await ctx.meta.write(qs.settle_notice(recipient_ids, delay=delay, notice=notice))
+
+
 async def do_mark_notified(
     ctx: ActionContext, recipient_ids: Sequence[int], *, delay: bool
 ) -> None:

@@ -11,8 +11,10 @@ Role: the loop between the durable queue (``store/sql/queue.py``) and the delive
 * **Shaping.** A global limit (``concurrency``), a per-destination limit and an optional
   per-destination message rate (``destinations``; QQ Mail and 163 throttle aggressive senders).
 * **Outcomes.** Each recipient gets ``delivered``/``failed``, or ``deferred`` with the next
-  attempt from ``retry.py``; past the lifetime it fails with 4.4.7 (RFC 3463). Failures and
-  delays produce DSNs (``dsn.py``) queued with a null reverse-path; finished messages are purged.
+  attempt from ``retry.py``; past the lifetime it fails with 4.4.7 (RFC 3463). Delays produce
+  a notice at once; failures are collected by :meth:`Scheduler.sweep_bounces` into one DSN per
+  message, queued (null reverse-path) in the transaction that marks them reported. Finished
+  messages are purged.
 
 Invariant: every claimed recipient ends its attempt with one recorded outcome, or its lease is
 released (cancellation at shutdown) — never silently dropped.
@@ -21,6 +23,7 @@ released (cancellation at shutdown) — never silently dropped.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import random
@@ -90,6 +93,8 @@ class Scheduler:
         self._global = asyncio.Semaphore(settings.concurrency)
         self._shapers: dict[str, _Shaper] = {}
         self._inflight: set[int] = set()
+        #: (message id, destination) of jobs running now; the bounce sweep waits for them.
+        self._jobs_by_message: collections.Counter[tuple[int, str]] = collections.Counter()
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -104,6 +109,7 @@ class Scheduler:
         while not self._stopping:
             try:
                 await self.run_once()
+                await self.sweep_bounces()
                 await qa.do_purge_finished(self.ctx)
             except MailError as e:
                 log.warning("queue scan failed: %s", e)
@@ -128,7 +134,8 @@ class Scheduler:
             started = await self.run_once()
             if self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
-            elif not started:
+            bounced = await self.sweep_bounces()
+            if not started and not self._tasks and not bounced:
                 break
         await qa.do_purge_finished(self.ctx)
 
@@ -165,6 +172,7 @@ class Scheduler:
             for i in range(0, len(rcpts), self.settings.batch_size):
                 batch = tuple(rcpts[i : i + self.settings.batch_size])
                 self._inflight.update(r.id for r in batch)
+                self._jobs_by_message[(mid, dest)] += 1
                 task = asyncio.create_task(self._run_job(messages[mid], dest, batch))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -208,6 +216,9 @@ class Scheduler:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(qa.do_release_lease(self.ctx, ids))
             self._inflight.difference_update(ids)
+            self._jobs_by_message[(message.id, dest)] -= 1
+            if self._jobs_by_message[(message.id, dest)] <= 0:
+                del self._jobs_by_message[(message.id, dest)]
 
     async def _attempt(
         self, message: qs.QueuedMessage, dest: str, recipients: tuple[qs.QueuedRecipient, ...]
@@ -242,7 +253,6 @@ class Scheduler:
         now = int(self.clock())
         by_id = {o.recipient_id: o for o in outcomes}
         attempts: list[qs.Attempt] = []
-        failed: list[tuple[qs.QueuedRecipient, Outcome]] = []
         delayed: list[tuple[qs.QueuedRecipient, Outcome, int]] = []
         delivered: list[tuple[qs.QueuedRecipient, Outcome]] = []
         for r in recipients:
@@ -261,36 +271,27 @@ class Scheduler:
                         message.created_at, now, self.settings.retry
                     ):
                         delayed.append((r, o, message.expires_at))
-            if state == "failed":
-                failed.append((r, o))
-            elif state == "delivered":
+            if state == "delivered":
                 delivered.append((r, o))
             attempts.append(qs.Attempt(r.id, state, now, nxt, o.code, o.status, o.reply,
                                        o.remote_host or None))  # fmt: skip
         await qa.do_record_attempts(self.ctx, attempts)
-        if failed:
-            await self._notify(message, "failed", failed)
-            await qa.do_mark_notified(self.ctx, [r.id for r, _ in failed], delay=False)
+        # Failures are reported by the bounce sweep (one DSN per message, crash-safe).
         if delayed:
             await self._notify(message, "delayed", [(r, o) for r, o, _ in delayed],
                                retry_until=message.expires_at)  # fmt: skip
-            await qa.do_mark_notified(self.ctx, [r.id for r, _, _ in delayed], delay=True)
         if delivered and dest == LOCAL:
             await self._notify(message, "delivered", delivered)
 
-    async def _notify(
+    def _report(
         self,
         message: qs.QueuedMessage,
+        data: bytes | None,
         kind: str,
         items: Sequence[tuple[qs.QueuedRecipient, Outcome]],
-        *,
         retry_until: int | None = None,
-    ) -> None:
-        wanted = [(r, o) for r, o in items if dsnlib.wants_dsn(r.notify, kind, message.mail_from)]
-        if not wanted:
-            return
-        data = await self._load(message)
-        report = dsnlib.build_dsn(
+    ) -> bytes:
+        return dsnlib.build_dsn(
             kind=kind,
             reporting_mta=self.hostname,
             to=message.mail_from,
@@ -307,23 +308,80 @@ class Scheduler:
                     last_attempt=int(self.clock()),
                     will_retry_until=retry_until,
                 )  # fmt: skip
-                for r, o in wanted
+                for r, o in items
             ],
             envid=message.envid,
             ret_full=message.ret == "FULL",
             locale=self.settings.dsn_locale,
         )
+
+    async def _notify(
+        self,
+        message: qs.QueuedMessage,
+        kind: str,
+        items: Sequence[tuple[qs.QueuedRecipient, Outcome]],
+        *,
+        retry_until: int | None = None,
+    ) -> None:
+        """Delay notices (settled atomically with ``delay_notified``) and success reports."""
+        wanted = [(r, o) for r, o in items if dsnlib.wants_dsn(r.notify, kind, message.mail_from)]
+        report = None
+        if wanted:
+            report = self._report(message, await self._load(message), kind, wanted, retry_until)
         try:
-            await qa.do_enqueue_message(
-                self.ctx, tenant_id=message.tenant_id, raw=report, mail_from="",
-                recipients=[qa.EnvelopeRecipient(message.mail_from)], source="dsn",
-                lifetime=self.settings.retry.bounce_lifetime,
-                smtputf8=not message.mail_from.isascii(),
-            )  # fmt: skip
+            if kind == "delayed":
+                await qa.do_settle_notice(
+                    self.ctx, recipient_ids=[r.id for r, _ in items], delay=True,
+                    tenant_id=message.tenant_id, report=report, to=message.mail_from,
+                    lifetime=self.settings.retry.bounce_lifetime,
+                )  # fmt: skip
+            elif report is not None:
+                await qa.do_enqueue_message(
+                    self.ctx, tenant_id=message.tenant_id, raw=report, mail_from="",
+                    recipients=[qa.EnvelopeRecipient(message.mail_from)], source="dsn",
+                    lifetime=self.settings.retry.bounce_lifetime,
+                    smtputf8=not message.mail_from.isascii(),
+                )  # fmt: skip
         except MailError as e:
-            log.warning("queue %s: cannot queue %s DSN: %s", message.id, kind, e)
+            log.warning("queue %s: cannot queue %s notice: %s", message.id, kind, e)
             return
-        self.wake()
+        if report is not None:
+            self.wake()
+
+    async def sweep_bounces(self) -> int:
+        """Report every unreported failure: one DSN per message for all its failed recipients
+        (RFC 3464 allows several recipients per report), queued in the same transaction that
+        marks them, so a crash can neither lose nor duplicate a bounce. Messages with
+        recipients still in flight here wait, so one attempt's failures share one bounce."""
+        pending = await self.ctx.meta.read(qs.pending_bounces())
+        by_msg: dict[int, list[qs.QueuedRecipient]] = {}
+        for r in pending:
+            by_msg.setdefault(r.message_id, []).append(r)
+        busy = {mid for mid, _dest in self._jobs_by_message}
+        messages = await self.ctx.meta.read(qs.get_messages([m for m in by_msg if m not in busy]))
+        sent = 0
+        for mid, message in messages.items():
+            rcpts = by_msg[mid]
+            items = [(r, Outcome(r.id, "failed", r.last_code, r.last_status, r.last_reply or "",
+                                 r.remote_host or "")) for r in rcpts]  # fmt: skip
+            wanted = [(r, o) for r, o in items if dsnlib.wants_dsn(r.notify, "failed",
+                                                                   message.mail_from)]  # fmt: skip
+            report = None
+            if wanted:
+                report = self._report(message, await self._load(message), "failed", wanted)
+            try:
+                await qa.do_settle_notice(
+                    self.ctx, recipient_ids=[r.id for r in rcpts], delay=False,
+                    tenant_id=message.tenant_id, report=report, to=message.mail_from,
+                    lifetime=self.settings.retry.bounce_lifetime,
+                )  # fmt: skip
+            except MailError as e:  # Conflict: another node settled it; else retry next scan
+                log.info("queue %s: bounce not queued now: %s", mid, e)
+                continue
+            sent += report is not None
+        if sent:
+            self.wake()
+        return sent
 
     async def forward(self, job: DeliveryJob, addresses: Sequence[str]) -> None:
         """Re-queue a local delivery for external alias members (the local agent's hook)."""

@@ -3,6 +3,8 @@ scripted SMTP server, retry, expire, bounce, purge, and the queue actions behind
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from smtpsink import SmtpSink
 
@@ -104,13 +106,13 @@ async def test_delivery_retry_expiry_and_bounces(stack) -> None:  # type: ignore
         # Later: retried, still 451; past the delay warning -> one delay notice.
         clock.now += 3700
         await sched.drain()
-        assert len(await stack.reader.mailbox_entries(s_inbox.id)) == 3
+        assert len(await stack.reader.mailbox_entries(s_inbox.id)) == 2
         r = (await stack.ctx.meta.read(qs.recipients_of(qid)))[3]
         assert (r.state, r.attempts, r.delay_notified) == ("deferred", 2, True)
         # Past the lifetime: fails with 4.4.7, bounced, the message is purged.
         clock.now += 86400
         await sched.drain()
-        assert len(await stack.reader.mailbox_entries(s_inbox.id)) == 4
+        assert len(await stack.reader.mailbox_entries(s_inbox.id)) == 3
         assert await stack.ctx.meta.read(qs.get_message(qid)) is None
         assert await stack.ctx.meta.read(qs.count_active()) == 0
     finally:
@@ -186,3 +188,28 @@ async def test_claim_leases_prevent_double_attempts(stack) -> None:  # type: ign
     assert [r.message_id for r in first] == [qid]
     assert await stack.ctx.meta.write(qs.claim_due(300, 3000, 10)) == []
     assert len(await stack.ctx.meta.write(qs.claim_due(2000, 4000, 10))) == 1  # lease expired
+
+
+async def test_bounce_is_settled_once(stack) -> None:  # type: ignore[no-untyped-def]
+    """A failure recorded but not yet reported (e.g. a crash in between) is bounced by the
+    next sweep, exactly once even if two schedulers sweep."""
+    sink = await SmtpSink().start()
+    clock = Clock()
+    try:
+        tenant, sender, _lisi, sched = await setup(stack, sink, clock)
+        qid = await qa.do_enqueue_message(
+            stack.ctx, tenant_id=tenant.id, raw=MAIL, mail_from="zhangsan@demo.test",
+            recipients=[qa.EnvelopeRecipient("ghost@demo.test")], now=int(clock.now),
+        )  # fmt: skip
+        [r] = await stack.ctx.meta.write(qs.claim_due(int(clock.now), int(clock.now) + 60, 10))
+        await qa.do_record_attempts(stack.ctx, [qs.Attempt(r.id, "failed", int(clock.now),
+                                                           int(clock.now), 550, "5.1.1", "no")])  # fmt: skip
+        _t2, _s2, _l2, other = (tenant, sender, None, sched)
+        results = await asyncio.gather(sched.sweep_bounces(), other.sweep_bounces())
+        assert sorted(results) == [0, 1]
+        await sched.drain()
+        s_inbox = await stack.reader.mailbox_by_role(sender.id, "inbox")
+        assert len(await stack.reader.mailbox_entries(s_inbox.id)) == 1
+        assert await stack.ctx.meta.read(qs.get_message(qid)) is None
+    finally:
+        await sink.stop()

@@ -282,6 +282,30 @@ export async function loadThread(threadId: string): Promise<FullEmail[]> {
   return threadEmails(threadId)
 }
 
+let prefetched = false
+/**
+ * Once per session, fetch the newest inbox conversations with the exact request the thread view
+ * makes, so that the service worker has them for offline reading. Runs when the browser is idle.
+ */
+export function prefetchRecent(count = 12): void {
+  const view = list
+  if (prefetched || !view || !navigator.onLine) return
+  prefetched = true
+  const threads = [...new Set(view.ids.slice(0, count).filter(Boolean).map((id) => mail.emails.get(id!)?.threadId))]
+  const run = async () => {
+    for (const t of threads) {
+      if (!t || mail.threads.has(t)) continue
+      try {
+        await loadThread(t)
+      } catch {
+        return
+      }
+    }
+  }
+  const idle = (window as any).requestIdleCallback ?? ((fn: () => void) => setTimeout(fn, 1500))
+  idle(() => void run())
+}
+
 export function threadEmails(threadId: string): FullEmail[] {
   const ids = mail.threads.get(threadId) ?? []
   return ids
@@ -466,6 +490,7 @@ export function resetMail(): void {
   mail.threads.clear()
   mail.threadSize.clear()
   mail.identities = []
+  prefetched = false
   client.states.forget()
   listVersion.value++
 }

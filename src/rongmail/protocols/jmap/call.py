@@ -15,7 +15,10 @@ from rongmail.actions.context import ActionContext
 from rongmail.core.models import Account
 from rongmail.protocols.jmap.proto import ids
 from rongmail.protocols.jmap.proto.errors import (
-    ACCOUNT_NOT_FOUND, INVALID_ARGUMENTS, MethodError, SetError,
+    ACCOUNT_NOT_FOUND,
+    INVALID_ARGUMENTS,
+    MethodError,
+    SetError,
 )
 from rongmail.protocols.jmap.proto.request import Limits
 from rongmail.store.reader import Reader
@@ -50,7 +53,7 @@ class Call:
         return ids.encode(ids.ACCOUNT, self.account.id)
 
     def check_account(self, args: Args) -> None:
-        if args.str("accountId") != self.jmap_account_id:
+        if args.string("accountId") != self.jmap_account_id:
             raise MethodError(ACCOUNT_NOT_FOUND)
 
     def resolve(self, prefix: str, value: object) -> int | None:
@@ -79,7 +82,7 @@ class Args:
     def _bad(self, name: str, what: str) -> MethodError:
         return MethodError(INVALID_ARGUMENTS, f"'{name}' must be {what}")
 
-    def str(self, name: str) -> str:
+    def string(self, name: str) -> str:
         v = self.data.get(name)
         if not isinstance(v, str):
             raise self._bad(name, "a string")
@@ -102,11 +105,11 @@ class Args:
             raise self._bad(name, f">= {minimum}")
         return v
 
-    def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
+    def integer(self, name: str, default: int, *, minimum: int | None = None) -> int:
         v = self.opt_int(name, default, minimum=minimum)
         return default if v is None else v
 
-    def bool(self, name: str, default: bool = False) -> bool:
+    def boolean(self, name: str, default: bool = False) -> bool:
         v = self.data.get(name, default)
         if v is None:
             return default

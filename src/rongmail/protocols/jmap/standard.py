@@ -16,8 +16,15 @@ from typing import Any
 from rongmail.protocols.jmap.call import Args, Call
 from rongmail.protocols.jmap.proto import ids
 from rongmail.protocols.jmap.proto.errors import (
-    ANCHOR_NOT_FOUND, CANNOT_CALCULATE_CHANGES, INVALID_ARGUMENTS, REQUEST_TOO_LARGE,
-    STATE_MISMATCH, TOO_MANY_CHANGES, MethodError, SetError, set_error_from,
+    ANCHOR_NOT_FOUND,
+    CANNOT_CALCULATE_CHANGES,
+    INVALID_ARGUMENTS,
+    REQUEST_TOO_LARGE,
+    STATE_MISMATCH,
+    TOO_MANY_CHANGES,
+    MethodError,
+    SetError,
+    set_error_from,
 )
 
 log = logging.getLogger("rongmail.jmap")
@@ -125,7 +132,7 @@ async def changes(call: Call, args: Args, type_: str, prefix: str) -> dict[str, 
 
 def window(call: Call, args: Args, all_ids: list[str]) -> dict[str, Any]:
     """RFC 8620 §5.5 position/anchor/limit over the full sorted result."""
-    position = args.int("position", 0)
+    position = args.integer("position", 0)
     limit = args.opt_int("limit", minimum=0)
     anchor = args.opt_str("anchor")
     total = len(all_ids)
@@ -134,12 +141,12 @@ def window(call: Call, args: Args, all_ids: list[str]) -> dict[str, Any]:
             idx = all_ids.index(anchor)
         except ValueError:
             raise MethodError(ANCHOR_NOT_FOUND) from None
-        start = max(0, idx + args.int("anchorOffset", 0))
+        start = max(0, idx + args.integer("anchorOffset", 0))
     else:
         start = position if position >= 0 else max(0, total + position)
     end = total if limit is None else min(total, start + limit)
     out: dict[str, Any] = {"position": min(start, total), "ids": all_ids[start:end]}
-    if args.bool("calculateTotal"):
+    if args.boolean("calculateTotal"):
         out["total"] = total
     return out
 
@@ -175,7 +182,7 @@ async def query_changes(
         raise MethodError(TOO_MANY_CHANGES)
     out: dict[str, Any] = {"accountId": call.jmap_account_id, "oldQueryState": str(since),
                            "newQueryState": str(current), "removed": removed, "added": added}
-    if args.bool("calculateTotal"):
+    if args.boolean("calculateTotal"):
         out["total"] = len(all_ids)
     return out
 

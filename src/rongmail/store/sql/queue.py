@@ -18,6 +18,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rongmail.errors import Conflict
 from rongmail.store.sql.q import Op, Q, QMany, placeholders, scalar
 
 ACTIVE = ("queued", "deferred")
@@ -252,6 +253,37 @@ def mark_notified(recipient_ids: Sequence[int], *, delay: bool) -> Op[None]:
             f"({placeholders(len(recipient_ids))})",
             tuple(recipient_ids),
         )
+
+
+def pending_bounces(limit: int = 500) -> Op[list[QueuedRecipient]]:
+    """Failed recipients whose failure has not been reported yet (``dsn_sent = 0``)."""
+    rows = yield Q(
+        f"SELECT {_RCPT_COLS} FROM queue_recipient WHERE state = 'failed' AND dsn_sent = 0 "
+        "ORDER BY message_id, id LIMIT ?",
+        (limit,),
+    )
+    return [_rcpt(r) for r in rows]
+
+
+def settle_notice(
+    recipient_ids: Sequence[int], *, delay: bool, notice: NewQueued | None
+) -> Op[int | None]:
+    """Mark the recipients reported and queue the DSN ``notice`` in ONE transaction, so a
+    report is neither lost (crash after marking) nor sent twice (two schedulers racing):
+    if any recipient was already marked, raise :class:`Conflict` and keep nothing."""
+    if not recipient_ids:
+        return None
+    col = "delay_notified" if delay else "dsn_sent"
+    rows = yield Q(
+        f"UPDATE queue_recipient SET {col} = 1 WHERE {col} = 0 AND id IN "
+        f"({placeholders(len(recipient_ids))}) RETURNING id",
+        tuple(recipient_ids),
+    )
+    if len(rows) != len(set(recipient_ids)):
+        raise Conflict(detail="queue notice already settled")
+    if notice is None:
+        return None
+    return (yield from insert_message(notice))
 
 
 def set_held(message_id: int, held: bool) -> Op[bool]:

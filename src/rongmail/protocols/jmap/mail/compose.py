@@ -9,9 +9,8 @@ from typing import Any
 
 from rongmail.mime.build import OutgoingPart, build_message
 from rongmail.mime.model import Addr
-from rongmail.mime.parse import decode_transfer, parse_message
 from rongmail.protocols.jmap.call import Call
-from rongmail.protocols.jmap.proto import ids
+from rongmail.protocols.jmap.mail.blobs import read_blob
 from rongmail.protocols.jmap.proto.errors import SetError
 
 
@@ -27,20 +26,10 @@ def _addrs(obj: dict[str, Any], prop: str) -> list[Addr]:
 
 async def blob_bytes(call: Call, blob: object) -> bytes:
     """The bytes of a JMAP blob the account may read (whole blob or one decoded part)."""
-    parsed = ids.parse_blob_id(blob)
-    if parsed is None:
+    data = await read_blob(call.deps.reader, call.account, blob)
+    if data is None:
         raise SetError("blobNotFound", notFound=[blob])
-    store_blob, part = parsed
-    reader = call.deps.reader
-    if not await reader.blob_visible(call.account_id, store_blob):
-        raise SetError("blobNotFound", notFound=[blob])
-    raw = await reader.message_bytes(call.account.tenant_id, store_blob)
-    if part is None:
-        return raw
-    for p in parse_message(raw).body.walk():
-        if p.part_id == part and p.type != "multipart":
-            return decode_transfer(raw[p.body_start:p.end], p.encoding)
-    raise SetError("blobNotFound", notFound=[blob])
+    return data
 
 
 def _leaves(part: dict[str, Any]) -> list[dict[str, Any]]:

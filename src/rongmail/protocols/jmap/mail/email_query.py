@@ -23,7 +23,10 @@ from rongmail.core.flags import decode_keywords, jmap_keywords
 from rongmail.protocols.jmap.call import Call
 from rongmail.protocols.jmap.proto import ids
 from rongmail.protocols.jmap.proto.errors import (
-    INVALID_ARGUMENTS, UNSUPPORTED_FILTER, UNSUPPORTED_SORT, MethodError,
+    INVALID_ARGUMENTS,
+    UNSUPPORTED_FILTER,
+    UNSUPPORTED_SORT,
+    MethodError,
 )
 from rongmail.store.reader import EmailIndexRow
 
@@ -190,7 +193,7 @@ def _sort(env: _Env, rows: list[EmailIndexRow], kws: dict[int, frozenset[str]],
         elif prop == "hasKeyword":
             rows.sort(key=lambda r: kw in kws[r.id], reverse=rev)
         else:
-            def thread_key(r: EmailIndexRow, prop: str = prop) -> bool:
+            def thread_key(r: EmailIndexRow, prop: str = prop, kw: str = kw) -> bool:
                 has = [kw in s for s in env.thread_kw.get(r.thread_id, [kws[r.id]])]
                 return all(has) if prop == "allInThreadHaveKeyword" else any(has)
 

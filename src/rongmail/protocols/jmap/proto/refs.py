@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from rongmail.protocols.jmap.proto.errors import (
-    INVALID_ARGUMENTS, INVALID_RESULT_REFERENCE, MethodError,
+    INVALID_ARGUMENTS,
+    INVALID_RESULT_REFERENCE,
+    MethodError,
 )
 
 

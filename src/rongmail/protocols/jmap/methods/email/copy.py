@@ -9,7 +9,9 @@ from typing import Any
 
 from rongmail.protocols.jmap.call import Args, Call
 from rongmail.protocols.jmap.proto.errors import (
-    FROM_ACCOUNT_NOT_FOUND, INVALID_ARGUMENTS, MethodError,
+    FROM_ACCOUNT_NOT_FOUND,
+    INVALID_ARGUMENTS,
+    MethodError,
 )
 
 ARGS = ("fromAccountId", "ifFromInState", "accountId", "ifInState", "create",
@@ -19,6 +21,6 @@ ARGS = ("fromAccountId", "ifFromInState", "accountId", "ifInState", "create",
 async def email_copy(call: Call, data: dict[str, Any]) -> dict[str, Any]:
     args = Args(data, ARGS)
     call.check_account(args)
-    if args.str("fromAccountId") == call.jmap_account_id:
+    if args.string("fromAccountId") == call.jmap_account_id:
         raise MethodError(INVALID_ARGUMENTS, "fromAccountId equals accountId")
     raise MethodError(FROM_ACCOUNT_NOT_FOUND)

@@ -7,13 +7,22 @@ from typing import Any
 
 from rongmail.protocols.jmap.call import Args, Call
 from rongmail.protocols.jmap.mail.emails import (
-    BODY_PROPERTIES, DEFAULT_BODY_PROPERTIES, DEFAULT_PROPERTIES, PROPERTIES, RAW_NEEDED,
-    BodyOptions, email_from_message,
+    BODY_PROPERTIES,
+    DEFAULT_BODY_PROPERTIES,
+    DEFAULT_PROPERTIES,
+    PROPERTIES,
+    RAW_NEEDED,
+    BodyOptions,
+    email_from_message,
 )
 from rongmail.protocols.jmap.proto import ids
 from rongmail.protocols.jmap.proto.errors import INVALID_ARGUMENTS, MethodError
 from rongmail.protocols.jmap.standard import (
-    GET_ARGS, check_get_all, get_ids, get_properties, state,
+    GET_ARGS,
+    check_get_all,
+    get_ids,
+    get_properties,
+    state,
 )
 
 ARGS = (*GET_ARGS, "bodyProperties", "fetchTextBodyValues", "fetchHTMLBodyValues",
@@ -28,10 +37,10 @@ def body_options(args: Args) -> BodyOptions:
             raise MethodError(INVALID_ARGUMENTS, f"unknown body property '{bad[0]}'")
     return BodyOptions(
         body_properties=tuple(bp) if bp is not None else DEFAULT_BODY_PROPERTIES,
-        fetch_text=args.bool("fetchTextBodyValues"),
-        fetch_html=args.bool("fetchHTMLBodyValues"),
-        fetch_all=args.bool("fetchAllBodyValues"),
-        max_bytes=args.int("maxBodyValueBytes", 0, minimum=0),
+        fetch_text=args.boolean("fetchTextBodyValues"),
+        fetch_html=args.boolean("fetchHTMLBodyValues"),
+        fetch_all=args.boolean("fetchAllBodyValues"),
+        max_bytes=args.integer("maxBodyValueBytes", 0, minimum=0),
     )
 
 

@@ -13,7 +13,10 @@ from rongmail.protocols.jmap.mail.email_query import parse_utc
 from rongmail.protocols.jmap.methods.email.set import keyword_set
 from rongmail.protocols.jmap.proto import ids
 from rongmail.protocols.jmap.proto.errors import (
-    REQUEST_TOO_LARGE, STATE_MISMATCH, MethodError, SetError,
+    REQUEST_TOO_LARGE,
+    STATE_MISMATCH,
+    MethodError,
+    SetError,
 )
 from rongmail.protocols.jmap.standard import set_error_json, state
 

@@ -17,11 +17,11 @@ async def email_query(call: Call, data: dict[str, Any]) -> dict[str, Any]:
     call.check_account(args)
     f = args.opt_obj("filter")
     sort = args.opt_list("sort") or DEFAULT_SORT
-    collapse = args.bool("collapseThreads")
+    collapse = args.boolean("collapseThreads")
     st = await state(call)
     head = {"accountId": call.jmap_account_id, "queryState": st, "canCalculateChanges": True,
             "collapseThreads": collapse}
-    position = args.int("position", 0)
+    position = args.integer("position", 0)
     limit = args.opt_int("limit", minimum=0)
     if (f is not None and is_fast(f, sort, collapse) and args.opt_str("anchor") is None
             and position >= 0):
@@ -30,7 +30,7 @@ async def email_query(call: Call, data: dict[str, Any]) -> dict[str, Any]:
         page, total = await fast_query(call, f, sort, position,
                                        limit if limit is not None else 2**31)
         out: dict[str, Any] = {**head, "position": position, "ids": page}
-        if args.bool("calculateTotal"):
+        if args.boolean("calculateTotal"):
             out["total"] = total
         if limit is not None:
             out["limit"] = limit

@@ -16,5 +16,5 @@ async def email_query_changes(call: Call, data: dict[str, Any]) -> dict[str, Any
     call.check_account(args)
     current = await call.deps.reader.modseq(call.account_id)
     all_ids = await query_ids(call, args.opt_obj("filter"), args.opt_list("sort") or DEFAULT_SORT,
-                              args.bool("collapseThreads"))
+                              args.boolean("collapseThreads"))
     return await query_changes(call, args, EMAIL, ids.EMAIL, all_ids, current)

@@ -8,7 +8,11 @@ from rongmail.protocols.jmap.call import Args, Call
 from rongmail.protocols.jmap.mail.submissions import PROPERTIES, submission_json
 from rongmail.protocols.jmap.proto import ids
 from rongmail.protocols.jmap.standard import (
-    GET_ARGS, check_get_all, get_ids, get_properties, state,
+    GET_ARGS,
+    check_get_all,
+    get_ids,
+    get_properties,
+    state,
 )
 
 

@@ -48,7 +48,7 @@ async def submission_query(call: Call, data: dict[str, Any]) -> dict[str, Any]:
             raise MethodError(UNSUPPORTED_FILTER, "FilterOperator")
         rows = [r for r in rows if _match(call, r, f)]
     for comp in reversed(args.opt_list("sort") or []):
-        key = _SORT_KEYS.get(comp.get("property")) if isinstance(comp, dict) else None
+        key = _SORT_KEYS.get(str(comp.get("property"))) if isinstance(comp, dict) else None
         if key is None:
             raise MethodError(UNSUPPORTED_SORT)
         rows.sort(key=key, reverse=comp.get("isAscending", True) is False)

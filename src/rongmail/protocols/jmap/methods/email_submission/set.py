@@ -57,6 +57,7 @@ async def submission_set(call: Call, data: dict[str, Any]) -> dict[str, Any]:
         m = found[0]
         now = int(time.time())
         env = obj.get("envelope")
+        envelope: dict[str, Any]
         if env is None:
             rcpts = list(dict.fromkeys(a[1] for a in (*m.to, *m.cc, *m.bcc) if a[1]))
             envelope = {"mailFrom": {"email": identity["email"], "parameters": None},

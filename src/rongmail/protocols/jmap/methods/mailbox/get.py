@@ -21,10 +21,9 @@ async def mailbox_get(call: Call, data: dict[str, Any]) -> dict[str, Any]:
     counts = await reader.mailbox_counts(call.account_id)
     found: list[dict[str, Any]] = []
     not_found: list[str] = []
-    if want is None:
-        pairs = [(ids.encode(ids.MAILBOX, i), i) for i in mailboxes]
-    else:
-        pairs = list(zip(want, db_ids, strict=True))
+    pairs: list[tuple[str, int | None]] = (
+        [(ids.encode(ids.MAILBOX, i), i) for i in mailboxes] if want is None
+        else list(zip(want, db_ids, strict=True)))
     for jid, mid in pairs:
         mb = mailboxes.get(mid) if mid is not None else None
         if mb is None:

@@ -41,7 +41,7 @@ def _parent(call: Call, obj: dict[str, Any]) -> int | None:
 
 async def mailbox_set(call: Call, data: dict[str, Any]) -> dict[str, Any]:
     args = Args(data, (*SET_ARGS, "onDestroyRemoveEmails"))
-    remove_emails = args.bool("onDestroyRemoveEmails")
+    remove_emails = args.boolean("onDestroyRemoveEmails")
     ctx = call.deps.ctx
     reader = call.deps.reader
 

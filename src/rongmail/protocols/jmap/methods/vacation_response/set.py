@@ -9,9 +9,13 @@ from rongmail.actions.jmap import do_set_vacation
 from rongmail.protocols.jmap.call import Args, Call
 from rongmail.protocols.jmap.mail.email_query import parse_utc
 from rongmail.protocols.jmap.methods.vacation_response.get import SINGLETON
-from rongmail.protocols.jmap.proto.errors import REQUEST_TOO_LARGE, STATE_MISMATCH, MethodError
+from rongmail.protocols.jmap.proto.errors import (
+    REQUEST_TOO_LARGE,
+    STATE_MISMATCH,
+    MethodError,
+    SetError,
+)
 from rongmail.protocols.jmap.standard import SET_ARGS, set_error_json, state
-from rongmail.protocols.jmap.proto.errors import SetError
 from rongmail.store.reader import VacationRow
 
 _FIELDS = {"isEnabled": bool, "fromDate": str, "toDate": str, "subject": str, "textBody": str,

@@ -1,0 +1,214 @@
+"""HTTP authentication (one layer for every HTTP feature) and the webmail login endpoints.
+
+:class:`HttpAuth` accepts, in this order:
+
+1. ``Authorization: Basic`` (RFC 7617) — clients and scripts; checked by the one
+   :class:`~rongmail.services.auth.authenticate.Authenticator` (throttled, protocol ``jmap``).
+   A successful check is remembered for :data:`BASIC_CACHE_TTL` seconds under a keyed hash of
+   the credentials, so a client sending Basic on every request costs one argon2 verification
+   per five minutes, not per request; disabled accounts are refused immediately regardless.
+2. ``Authorization: Bearer`` (RFC 6750) — tokens of ``http_token`` (stored as SHA-256).
+3. The webmail session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS). Requests that
+   change state must carry the session's anti-CSRF token in ``X-CSRF-Token`` (double submit
+   bound to the server-side session); WebSocket upgrades by cookie must come from our origin.
+
+Endpoints: ``POST /api/login`` JSON ``{username, password}`` → ``{csrfToken, accountId,
+displayName}`` plus the cookie; ``POST /api/logout``; ``GET /api/me``. The identity issue
+extends this layer (app passwords, TOTP step-up, OIDC) without touching its callers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from rongmail.actions import jmap as jact
+from rongmail.core.models import Account
+from rongmail.errors import AuthError, MailError, PermissionDenied, RateLimited
+from rongmail.i18n import normalize_locale
+from rongmail.protocols.http.server import DEPS_KEY, HttpDeps
+
+COOKIE = "rongmail_session"
+CSRF_HEADER = "X-CSRF-Token"
+BASIC_CACHE_TTL = 300.0
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    account: Account
+    method: str  # "basic" | "bearer" | "session"
+    csrf: str = ""
+
+
+def account_jmap_id(account: Account) -> str:
+    return f"A{account.id}"
+
+
+def locale_of(request: web.Request) -> str:
+    return normalize_locale(request.headers.get("Accept-Language", "en").split(",")[0])
+
+
+class HttpAuth:
+    def __init__(self, deps: HttpDeps) -> None:
+        self.deps = deps
+        self._secret = secrets.token_bytes(32)
+        self._basic: dict[str, tuple[int, float]] = {}
+
+    async def _account(self, account_id: int) -> Account:
+        acct = await self.deps.reader.account(account_id)
+        if acct is None or acct.disabled:
+            raise AuthError()
+        return acct
+
+    async def _basic_login(self, request: web.Request, value: str) -> Principal:
+        try:
+            user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise AuthError() from None
+        key = hmac.new(self._secret, f"{user}\0{password}".encode(), hashlib.sha256).hexdigest()
+        now = time.monotonic()
+        hit = self._basic.get(key)
+        if hit is not None and hit[1] > now:
+            return Principal(await self._account(hit[0]), "basic")
+        if self.deps.auth is None:
+            raise AuthError(detail="no authenticator configured")
+        result = await self.deps.auth.authenticate(user, password, protocol="jmap",
+                                                   remote_ip=request.remote or "")
+        if len(self._basic) > 10_000:
+            self._basic = {k: v for k, v in self._basic.items() if v[1] > now}
+        self._basic[key] = (result.account.id, now + BASIC_CACHE_TTL)
+        return Principal(result.account, "basic")
+
+    async def _token(self, token: str, kind: str) -> tuple[Account, str]:
+        row = await self.deps.reader.token(jact.token_hash(token), int(time.time()))
+        if row is None or row.kind != kind:
+            raise AuthError()
+        return await self._account(row.account_id), row.csrf
+
+    async def authenticate(self, request: web.Request) -> Principal:
+        """The request's principal, or AuthError / PermissionDenied (bad CSRF or origin)."""
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "basic":
+            return await self._basic_login(request, value.strip())
+        if scheme.lower() == "bearer":
+            acct, _ = await self._token(value.strip(), "bearer")
+            return Principal(acct, "bearer")
+        cookie = request.cookies.get(COOKIE)
+        if not cookie:
+            raise AuthError()
+        acct, csrf = await self._token(cookie, "session")
+        if request.method not in _SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not sent or not hmac.compare_digest(sent, csrf):
+                raise PermissionDenied(detail="csrf")
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            origin = request.headers.get("Origin")
+            if origin is not None and origin != f"{request.scheme}://{request.host}":
+                raise PermissionDenied(detail="websocket origin")
+        return Principal(acct, "session", csrf)
+
+
+AUTH_KEY = web.AppKey("http_auth", HttpAuth)
+
+
+def http_auth(app: web.Application) -> HttpAuth:
+    """The application's one HttpAuth (created on first use)."""
+    if AUTH_KEY not in app:
+        app[AUTH_KEY] = HttpAuth(app[DEPS_KEY])
+    return app[AUTH_KEY]
+
+
+def auth_failure(exc: MailError, locale: str) -> web.Response:
+    """401 (with challenges), 403 or 429 as problem details; the text never says which part
+    of the credentials was wrong."""
+    if isinstance(exc, RateLimited):
+        status, kind = 429, "rateLimited"
+    elif isinstance(exc, PermissionDenied):
+        status, kind = 403, "forbidden"
+    else:
+        status, kind = 401, "unauthorized"
+    body = {"type": f"about:blank#{kind}", "status": status, "detail": exc.public(locale)}
+    headers = {"WWW-Authenticate": 'Basic realm="RongMail", Bearer realm="RongMail"'} \
+        if status == 401 else {}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _cookie(resp: web.StreamResponse, request: web.Request, value: str, max_age: int) -> None:
+    resp.set_cookie(COOKIE, value, max_age=max_age, path="/", httponly=True, samesite="Strict",
+                    secure=request.secure)
+
+
+async def login(request: web.Request) -> web.Response:
+    deps = request.app[DEPS_KEY]
+    locale = locale_of(request)
+    if request.content_type != "application/json":
+        return web.json_response({"detail": "application/json required"}, status=415)
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if (not isinstance(body, dict) or not isinstance(body.get("username"), str)
+            or not isinstance(body.get("password"), str)):
+        return web.json_response({"detail": "username and password required"}, status=400)
+    if deps.auth is None:
+        return auth_failure(AuthError(), locale)
+    try:
+        result = await deps.auth.authenticate(body["username"], body["password"],
+                                              protocol="web", remote_ip=request.remote or "")
+    except MailError as exc:
+        return auth_failure(exc, locale)
+    token, csrf = await jact.do_create_token(deps.ctx, result.account.id, kind="session",
+                                             name=request.headers.get("User-Agent", "")[:200])
+    resp = web.json_response({"csrfToken": csrf, "accountId": account_jmap_id(result.account),
+                              "displayName": result.account.display_name,
+                              "username": result.account.address})
+    _cookie(resp, request, token, jact.SESSION_TTL)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+async def logout(request: web.Request) -> web.Response:
+    deps = request.app[DEPS_KEY]
+    try:
+        principal = await http_auth(request.app).authenticate(request)
+    except MailError as exc:
+        return auth_failure(exc, locale_of(request))
+    if principal.method == "session":
+        await jact.do_revoke_token(deps.ctx, request.cookies[COOKIE])
+    resp = web.json_response({})
+    _cookie(resp, request, "", 0)
+    return resp
+
+
+async def me(request: web.Request) -> web.Response:
+    try:
+        principal = await http_auth(request.app).authenticate(request)
+    except MailError as exc:
+        return auth_failure(exc, locale_of(request))
+    a = principal.account
+    resp = web.json_response({"accountId": account_jmap_id(a), "displayName": a.display_name,
+                              "username": a.address, "locale": a.locale,
+                              "timezone": a.timezone, "csrfToken": principal.csrf or None})
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def register(app: web.Application, deps: HttpDeps) -> None:
+    http_auth(app)
+    app.router.add_post("/api/login", login)
+    app.router.add_post("/api/logout", logout)
+    app.router.add_get("/api/me", me)
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
