@@ -154,9 +154,9 @@ async def start_listeners(app: App) -> list[str]:
 def http_registrars() -> list[Callable[..., None]]:
     """Route registrations of the HTTP feature packages, in order."""
     from rongmail.protocols import jmap  # JMAP + web login (issue 5)
-    from rongmail.protocols.http import login
+    from rongmail.protocols.http import autoconfig, login
 
-    return [login.register, jmap.register]
+    return [login.register, jmap.register, autoconfig.register]
 
 
 class _RunnerServer:
