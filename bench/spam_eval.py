@@ -16,6 +16,15 @@ the same online way on a fixed sample (every k-th message, ``--peer-sample`` mes
 and the RongMail figures are also given on that sample.
 
 Usage: ``python bench/spam_eval.py [--corpus NAME ...] [--limit N] [--peers]``
+
+Peers (Debian packages, offline, loopback only). SpamAssassin: ``spamd -L -x --allow-tell`` with a
+site config adding ``use_bayes 1``, ``bayes_auto_learn 0``, ``bayes_min_ham_num 20``,
+``bayes_min_spam_num 20``, ``skip_rbl_checks 1``; scored with ``spamc -c`` (one decimal, so
+ties cost it some AUC) and trained with ``spamc -L spam|ham``. rspamd: stock configuration with
+the Bayes classifier on a private Redis, ``autolearn = false``, ``min_learns = 20``; scored with
+``rspamc symbols``, trained with ``rspamc learn_spam|learn_ham``. ``--peer-reset CMD`` empties
+both Bayes databases before each corpus. Peer times are wall-clock per message (scan + learn,
+including process start of the client), so they are not comparable with RongMail's CPU time.
 """
 
 from __future__ import annotations

@@ -154,9 +154,9 @@ async def start_listeners(app: App) -> list[str]:
 def http_registrars() -> list[Callable[..., None]]:
     """Route registrations of the HTTP feature packages, in order."""
     from rongmail.protocols import jmap  # JMAP + web login (issue 5)
-    from rongmail.protocols.http import autoconfig, login
+    from rongmail.protocols.http import autoconfig, login, static_web
 
-    return [login.register, jmap.register, autoconfig.register]
+    return [login.register, jmap.register, autoconfig.register, static_web.register]
 
 
 class _RunnerServer:

@@ -34,6 +34,22 @@ class _Errors(logging.Handler):
         self.records.append(record)
 
 
+class _FastAuth:
+    """The authentication port without argon2 (this test is about sessions, not passwords)."""
+
+    def __init__(self, account: Any) -> None:
+        self.account = account
+
+    async def authenticate(self, username: str, password: str, *, protocol: str,
+                           remote_ip: str) -> Any:
+        from rongmail.errors import AuthError
+        from rongmail.services.auth.authenticate import AuthResult
+
+        if (username, password) != (USER, PASSWORD):
+            raise AuthError()
+        return AuthResult(self.account, protocol, remote_ip)
+
+
 async def _start(tmp: Path) -> tuple[Any, int]:
     from rongmail.actions import accounts as acc
     from rongmail.actions import messages as msg
@@ -43,7 +59,6 @@ async def _start(tmp: Path) -> tuple[Any, int]:
     from rongmail.protocols.imap.base import ImapOptions
     from rongmail.protocols.imap.proto.parser import Limits
     from rongmail.protocols.imap.server import start_imap
-    from rongmail.services.auth.authenticate import Authenticator
     from rongmail.store.fs.blobs import FsBlobStore
     from rongmail.store.fs.keys import KeyRing
     from rongmail.store.reader import Reader
@@ -70,7 +85,7 @@ async def _start(tmp: Path) -> tuple[Any, int]:
         allow_plaintext_auth=True, auth_failure_delay=0.0, max_bad_commands=1000,
         max_sessions_per_ip=1000, idle_timeout=30.0,
     )
-    servers = await start_imap(ctx=ctx, reader=reader, settings=settings, authenticator=Authenticator(reader),
+    servers = await start_imap(ctx=ctx, reader=reader, settings=settings, authenticator=_FastAuth(account),
                                tls=None, options=options)
     return servers, servers[0].sockets[0].getsockname()[1]
 
@@ -132,7 +147,7 @@ def _exchange(port: int, data: bytes) -> bytes:
                 return out
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=streams)
 def test_sessions_survive_random_commands(server: tuple[int, _Errors], data: bytes) -> None:
     port, errors = server

@@ -7,7 +7,7 @@
 * :func:`do_retry_queue_message`, :func:`do_hold_queue_message`,
   :func:`do_release_queue_message`, :func:`do_delete_queue_message` — ``rongmail queue ...``
   and the admin API.
-* :func:`do_record_attempts`, :func:`do_mark_notified`, :func:`do_purge_finished` — the
+* :func:`do_record_attempts`, :func:`do_settle_notice`, :func:`do_purge_finished` — the
   scheduler's bookkeeping.
 
 Queue rows are not account data, so these actions publish nothing on the change bus. Blobs are
@@ -186,12 +186,6 @@ async def do_settle_notice(
             expires_at=now + lifetime, source="dsn", smtputf8=not to.isascii(),
         )  # fmt: skip
     return await ctx.meta.write(qs.settle_notice(recipient_ids, delay=delay, notice=notice))
-
-
-async def do_mark_notified(
-    ctx: ActionContext, recipient_ids: Sequence[int], *, delay: bool
-) -> None:
-    await ctx.meta.write(qs.mark_notified(recipient_ids, delay=delay))
 
 
 async def do_purge_finished(ctx: ActionContext) -> list[qs.QueuedMessage]:

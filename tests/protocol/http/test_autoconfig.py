@@ -101,3 +101,40 @@ async def test_mta_sts_policy_by_host(server: str) -> None:
         assert body.startswith("version: STSv1\r\nmode: testing\r\n") and "max_age:" in body
         r = await s.get(f"{server}/.well-known/mta-sts.txt", headers={"Host": "mta-sts.x.test"})
         assert r.status == 404
+
+
+async def test_static_webmail_headers_and_traversal(stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from rongmail.protocols.http import static_web
+
+    root = tmp_path / "web"
+    (root / "assets").mkdir(parents=True)
+    (root / "index.html").write_text("<!doctype html><title>x</title>")
+    (root / "assets" / "app-1234.js").write_text("console.log(1)")
+    (root / "sw.js").write_text("self")
+    (tmp_path / "secret.txt").write_text("nope")
+    import rongmail.protocols.http.static_web as sw
+
+    orig = sw.static_dir
+    sw.static_dir = lambda: root  # type: ignore[assignment]
+    try:
+        deps = HttpDeps(settings=Settings(), ctx=stack.ctx, reader=stack.reader)
+        app = build_http_app(deps, [static_web.register])
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        async with ClientSession() as s:
+            r = await s.get(base + "/")
+            assert r.status == 200 and "script-src 'self'" in r.headers["Content-Security-Policy"]
+            assert r.headers["Cache-Control"] == "no-cache"
+            assert r.headers["X-Frame-Options"] == "DENY"
+            r = await s.get(base + "/assets/app-1234.js")
+            assert "immutable" in r.headers["Cache-Control"]
+            assert r.headers["Content-Type"].startswith("text/javascript")
+            assert (await s.get(base + "/sw.js")).headers["Cache-Control"] == "no-cache"
+            for bad in ("/assets/../../secret.txt", "/assets/%2e%2e/%2e%2e/secret.txt"):
+                assert (await s.get(base + bad)).status == 404
+        await runner.cleanup()
+    finally:
+        sw.static_dir = orig  # type: ignore[assignment]

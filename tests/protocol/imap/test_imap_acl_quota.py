@@ -80,3 +80,19 @@ async def test_plaintext_login_refused_without_tls_by_default(imap: ImapEnv) -> 
             assert f.readline().startswith(b"a NO [PRIVACYREQUIRED]")
 
     await imap.run(client)
+
+
+async def test_sessions_per_ip_limit(imap: ImapEnv) -> None:
+    def client() -> bytes:
+        socks = [socket.create_connection((imap.host, imap.port), timeout=5) for _ in range(20)]
+        try:
+            for s in socks:
+                assert s.makefile("rb").readline().startswith(b"* OK")
+            with socket.create_connection((imap.host, imap.port), timeout=5) as extra:
+                return extra.makefile("rb").readline()
+        finally:
+            for s in socks:
+                s.close()
+
+    line = await imap.run(client)
+    assert line.startswith(b"* BYE [UNAVAILABLE]")

@@ -154,3 +154,40 @@ async def test_compress_deflate(imap: ImapEnv) -> None:
         sock.close()
 
     await imap.run(client)
+
+
+async def test_append_to_selected_mailbox_reports_exists(imap: ImapEnv) -> None:
+    def client() -> None:
+        c = imaplib.IMAP4(imap.host, imap.port)
+        c.login(USER, PASSWORD)
+        c.select("INBOX")
+        typ, data = c.append("INBOX", None, None, mail("a1"))
+        assert typ == "OK"
+        assert c.untagged_responses.get("EXISTS", [b""])[-1] == b"1"
+        c.logout()
+
+    await imap.run(client)
+
+
+async def test_uid_fetch_changedsince_vanished(imap: ImapEnv) -> None:
+    for i in range(4):
+        await imap.deliver(mail(f"w{i}"))
+
+    def client() -> None:
+        c = imaplib.IMAP4(imap.host, imap.port)
+        c.login(USER, PASSWORD)
+        c._simple_command("ENABLE", "QRESYNC")
+        c.select("INBOX")
+        modseq = int(c.untagged_responses["HIGHESTMODSEQ"][0])
+        c.store("1", "+FLAGS", "\\Deleted")
+        c.expunge()
+        c.store("2", "+FLAGS", "\\Seen")  # UID 3
+        c.untagged_responses.clear()
+        typ, _ = c._simple_command("UID", "FETCH", "1:*", "(FLAGS)", f"(CHANGEDSINCE {modseq} VANISHED)")
+        assert typ == "OK"
+        assert c.untagged_responses["VANISHED"] == [b"(EARLIER) 1"]
+        fetched = c.untagged_responses["FETCH"]
+        assert len(fetched) == 1 and b"UID 3" in fetched[0] and b"MODSEQ" in fetched[0]
+        c.logout()
+
+    await imap.run(client)

@@ -73,11 +73,11 @@ async def smtp_server(cert_files: tuple[Path, Path]) -> AsyncIterator[Starter]:
                 "submissions": ("127.0.0.1", 0),
                 "imap": ("127.0.0.1", 0),  # not ours: ignored
             },
-            ssl_context=tls_context(str(cert_files[0]), str(cert_files[1])),
+            tls=tls_context(str(cert_files[0]), str(cert_files[1])),
         )
         started.append(server)
         return server, delivery
 
     yield start
     for server in started:
-        await server.close(grace=1)
+        await server.aclose(grace=1)

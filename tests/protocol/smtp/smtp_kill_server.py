@@ -13,13 +13,14 @@ from rongmail.actions.context import ActionContext
 from rongmail.bus import Bus
 from rongmail.config.settings import Settings
 from rongmail.config.smtp import SmtpSettings
-from rongmail.pipeline.authenticator import PasswordAuthenticator
+from rongmail.pipeline.authenticator import SmtpAuthenticator
 from rongmail.pipeline.delivery import ActionDelivery
 from rongmail.pipeline.directory import StoreDirectory
 from rongmail.pipeline.runner import Runner
 from rongmail.pipeline.stages import default_stages
 from rongmail.protocols.smtp.server import start_smtp
 from rongmail.protocols.smtp.session import SmtpServices
+from rongmail.services.auth.authenticate import Authenticator
 from rongmail.store.fs.blobs import FsBlobStore
 from rongmail.store.fs.keys import KeyRing
 from rongmail.store.reader import Reader
@@ -41,14 +42,14 @@ async def main(data_dir: Path, master: bytes) -> None:
         Runner(default_stages(settings, directory, hostname="mx.kill.test")),
         directory,
         ActionDelivery(ctx, reader),
-        PasswordAuthenticator(reader),
+        SmtpAuthenticator(Authenticator(reader)),
     )
     server = await start_smtp(
         settings=settings,
         services=services,
         hostname="mx.kill.test",
         listeners={"smtp": ("127.0.0.1", 0)},
-        ssl_context=None,
+        tls=None,
     )
     print("PORT", next(iter(server.addresses.values()))[1], flush=True)
     await asyncio.Event().wait()

@@ -21,8 +21,6 @@ from pathlib import Path
 import pytest
 from smtp_fakes import MemoryDelivery, Starter
 
-from rongmail.pipeline.envelope import Listener
-
 pytestmark = pytest.mark.peer
 
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
@@ -74,7 +72,7 @@ async def peer(smtp_server: Starter) -> AsyncIterator[tuple[int, MemoryDelivery]
     if os.geteuid() != 0:
         pytest.skip("a private Postfix instance needs root")
     server, delivery = await smtp_server()
-    relay_port = server.addresses[Listener.MX][1]
+    relay_port = server.addresses["smtp"][1]
     base = Path(tempfile.mkdtemp(prefix="rongmail-postfix-", dir="/tmp"))
     base.chmod(0o755)  # Postfix daemons run as the postfix user
     conf = base / "conf"

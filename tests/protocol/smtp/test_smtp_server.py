@@ -12,9 +12,9 @@ import time
 import pytest
 from smtp_fakes import Starter
 
-from rongmail.pipeline.envelope import Listener
-
-SUB_MSG = b"From: Alice <alice@example.com>\r\nTo: friend@remote.example\r\nSubject: s\r\n\r\nhi\r\n"
+SUB_MSG = (
+    b"From: Alice <alice@example.com>\r\nTo: friend@remote.example\r\nSubject: s\r\n\r\nhi\r\n"
+)
 MSG = b"From: a@example.net\r\nTo: alice@example.com\r\nSubject: t\r\n\r\nhello\r\n.dot line\r\n"
 
 
@@ -39,14 +39,14 @@ def finals(lines: list[str]) -> list[str]:
     return [ln[:9].rstrip() if ln[4:5].isdigit() else ln[:3] for ln in lines if ln[3:4] == " "]
 
 
-def connect(server, kind: Listener = Listener.MX) -> socket.socket:  # type: ignore[no-untyped-def]
+def connect(server, kind: str = "smtp") -> socket.socket:  # type: ignore[no-untyped-def]
     host, port = server.addresses[kind]
     return socket.create_connection((host, port), timeout=5)
 
 
 async def test_smtplib_mx_delivery(smtp_server: Starter) -> None:
     server, delivery = await smtp_server()
-    host, port = server.addresses[Listener.MX]
+    host, port = server.addresses["smtp"]
 
     def run() -> dict[str, str]:
         with smtplib.SMTP(host, port, local_hostname="client.example.net") as c:
@@ -76,7 +76,7 @@ async def test_smtplib_mx_delivery(smtp_server: Starter) -> None:
 
 async def test_smtplib_relay_denied_and_unknown_user(smtp_server: Starter) -> None:
     server, delivery = await smtp_server()
-    host, port = server.addresses[Listener.MX]
+    host, port = server.addresses["smtp"]
 
     def run() -> None:
         with smtplib.SMTP(host, port) as c:
@@ -196,7 +196,7 @@ async def test_submission_starttls_auth_and_relay(
     smtp_server: Starter, client_tls: ssl.SSLContext
 ) -> None:
     server, delivery = await smtp_server()
-    host, port = server.addresses[Listener.SUBMISSION]
+    host, port = server.addresses["submission"]
 
     def run() -> None:
         with smtplib.SMTP(host, port) as c:
@@ -229,7 +229,7 @@ async def test_submission_starttls_auth_and_relay(
 
 async def test_submissions_implicit_tls(smtp_server: Starter, client_tls: ssl.SSLContext) -> None:
     server, delivery = await smtp_server()
-    host, port = server.addresses[Listener.SUBMISSIONS]
+    host, port = server.addresses["submissions"]
 
     def run() -> None:
         with smtplib.SMTP_SSL(host, port, context=client_tls) as c:
@@ -245,7 +245,7 @@ async def test_submissions_implicit_tls(smtp_server: Starter, client_tls: ssl.SS
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 async def test_tls_below_1_2_refused(smtp_server: Starter) -> None:
     server, _ = await smtp_server()
-    host, port = server.addresses[Listener.SUBMISSIONS]
+    host, port = server.addresses["submissions"]
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -299,7 +299,7 @@ async def test_shutdown_says_421(smtp_server: Starter) -> None:
     server, _ = await smtp_server()
     sock = await asyncio.to_thread(connect, server)
     await asyncio.to_thread(recv_replies, sock, 1)
-    await server.close(grace=2)
+    await server.aclose(grace=2)
     lines = await asyncio.to_thread(recv_replies, sock, 1)
     sock.close()
     assert lines[0].startswith("421 4.3.2")

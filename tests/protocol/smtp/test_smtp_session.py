@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 
 import pytest
 from smtp_fakes import codes_of, make_session
@@ -538,3 +539,19 @@ async def test_connect_tempfail_is_421() -> None:
     s.services = type(s.services)(Runner([Busy()]), s.services.directory, s.services.delivery)
     out = await s.start()
     assert codes_of(out.data) == ["421 4.7.0"] and out.close
+
+
+async def test_secrets_never_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    s, _ = make_session(listener=Listener.SUBMISSION, tls=True)
+    await s.start()
+    await s.receive(EHLO)
+    for password in (b"wrong-pw-1", b"s3cret"):
+        await s.receive(b"AUTH LOGIN\r\n")
+        await s.receive(base64.b64encode(b"alice") + b"\r\n")
+        await s.receive(base64.b64encode(password) + b"\r\n")
+    await s.receive(b"MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n")
+    await s.receive(b"x\r\n.\r\n")
+    assert "accepted id=Q1" in caplog.text
+    for secret in ("wrong-pw-1", "s3cret", base64.b64encode(b"s3cret").decode()):
+        assert secret not in caplog.text

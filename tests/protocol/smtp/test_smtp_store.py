@@ -14,15 +14,16 @@ import pytest
 from rongmail.actions import accounts as acc
 from rongmail.config.smtp import SmtpSettings
 from rongmail.errors import AuthError, RateLimited
-from rongmail.pipeline.authenticator import PasswordAuthenticator
+from rongmail.pipeline.authenticator import SmtpAuthenticator
 from rongmail.pipeline.delivery import ActionDelivery
 from rongmail.pipeline.directory import StoreDirectory
-from rongmail.pipeline.envelope import Envelope, Listener, RecipientKind
+from rongmail.pipeline.envelope import Envelope, RecipientKind
 from rongmail.pipeline.runner import Runner
 from rongmail.pipeline.stage import Action, Checkpoint, Reason, Verdict
 from rongmail.pipeline.stages import default_stages
 from rongmail.protocols.smtp.server import start_smtp, tls_context
 from rongmail.protocols.smtp.session import SmtpServices
+from rongmail.services.auth.authenticate import Authenticator, ThrottlePolicy
 from rongmail.store.sql import directory as d
 from rongmail.store.sql import queue as qs
 
@@ -76,7 +77,7 @@ async def test_directory_resolution(stack: Any) -> None:
 async def test_may_send_as(stack: Any) -> None:
     await populate(stack)
     directory = StoreDirectory(stack.reader)
-    auth = PasswordAuthenticator(stack.reader)
+    auth = SmtpAuthenticator(Authenticator(stack.reader))
     alice = await auth.authenticate("alice@acme.test", PW, authzid="", remote_ip="192.0.2.1")
     for ok in ("alice@acme.test", "ALICE+x@acme.test", "alice@acme-alias.test", "sales@acme.test"):
         assert await directory.may_send_as(alice, ok), ok
@@ -84,23 +85,27 @@ async def test_may_send_as(stack: Any) -> None:
         assert not await directory.may_send_as(alice, bad), bad
 
 
-async def test_authenticator_lockout(stack: Any) -> None:
+async def test_authenticator_lockout_and_authzid(stack: Any) -> None:
     await populate(stack)
-    now = [0.0]
-    auth = PasswordAuthenticator(stack.reader, failures_per_account=2, clock=lambda: now[0])
+    auth = SmtpAuthenticator(Authenticator(stack.reader, ThrottlePolicy(lock_after=2)))
     for _ in range(2):
         with pytest.raises(AuthError):
             await auth.authenticate("alice@acme.test", "wrong", authzid="", remote_ip="192.0.2.9")
     with pytest.raises(RateLimited):  # locked even with the right password
         await auth.authenticate("alice@acme.test", PW, authzid="", remote_ip="192.0.2.9")
     ok = await auth.authenticate("alice@acme.test", PW, authzid="", remote_ip="192.0.2.10")
-    assert ok.address == "alice@acme.test"
-    now[0] = 10_000.0
-    await auth.authenticate("alice@acme.test", PW, authzid="", remote_ip="192.0.2.9")
-    with pytest.raises(AuthError):
-        await auth.authenticate("gone@acme.test", PW, authzid="", remote_ip="192.0.2.11")
-    with pytest.raises(AuthError):
-        await auth.authenticate("nobody@acme.test", PW, authzid="", remote_ip="192.0.2.11")
+    assert ok.address == "alice@acme.test" and ok.username == "alice@acme.test"
+    same = await auth.authenticate(
+        "alice@acme.test", PW, authzid="Alice@acme.test", remote_ip="192.0.2.10"
+    )
+    assert same.account_id == ok.account_id
+    with pytest.raises(AuthError):  # no acting as someone else
+        await auth.authenticate(
+            "alice@acme.test", PW, authzid="bob@acme.test", remote_ip="192.0.2.10"
+        )
+    for user in ("gone@acme.test", "nobody@acme.test"):
+        with pytest.raises(AuthError):
+            await auth.authenticate(user, PW, authzid="", remote_ip="192.0.2.11")
 
 
 class JunkIfSubjectSpam:
@@ -129,14 +134,14 @@ async def start(stack: Any, cert_files: tuple[Path, Path]):  # type: ignore[no-u
         runner,
         directory,
         ActionDelivery(stack.ctx, stack.reader),
-        PasswordAuthenticator(stack.reader),
+        SmtpAuthenticator(Authenticator(stack.reader)),
     )
     return await start_smtp(
         settings=settings,
         services=services,
         hostname="mx.acme.test",
         listeners={"smtp": ("127.0.0.1", 0), "submissions": ("127.0.0.1", 0)},
-        ssl_context=tls_context(str(cert_files[0]), str(cert_files[1])),
+        tls=tls_context(str(cert_files[0]), str(cert_files[1])),
     )
 
 
@@ -151,7 +156,7 @@ async def inbox_messages(stack: Any, account_id: int, role: str = "inbox") -> li
 async def test_inbound_local_delivery(stack: Any, cert_files: tuple[Path, Path]) -> None:
     ids = await populate(stack)
     server = await start(stack, cert_files)
-    host, port = server.addresses[Listener.MX]
+    host, port = server.addresses["smtp"]
 
     def run() -> None:
         with smtplib.SMTP(host, port, local_hostname="mail.remote.example") as c:
@@ -166,7 +171,7 @@ async def test_inbound_local_delivery(stack: Any, cert_files: tuple[Path, Path])
     try:
         await asyncio.to_thread(run)
     finally:
-        await server.close()
+        await server.aclose()
     alice = await inbox_messages(stack, ids["alice"])
     bob = await inbox_messages(stack, ids["bob"])
     bob_junk = await inbox_messages(stack, ids["bob"], "junk")
@@ -181,7 +186,7 @@ async def test_inbound_local_delivery(stack: Any, cert_files: tuple[Path, Path])
 async def test_submission_relays_through_queue(stack: Any, cert_files: tuple[Path, Path]) -> None:
     ids = await populate(stack)
     server = await start(stack, cert_files)
-    host, port = server.addresses[Listener.SUBMISSIONS]
+    host, port = server.addresses["submissions"]
     tls = ssl.create_default_context()
     tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
 
@@ -200,7 +205,7 @@ async def test_submission_relays_through_queue(stack: Any, cert_files: tuple[Pat
     try:
         await asyncio.to_thread(run)
     finally:
-        await server.close()
+        await server.aclose()
     (summary,) = await stack.ctx.meta.read(qs.list_messages())
     rcpts = await stack.ctx.meta.read(qs.recipients_of(summary.message.id))
     assert sorted(r.rcpt for r in rcpts) == ["bob@acme.test", "friend@remote.example"]

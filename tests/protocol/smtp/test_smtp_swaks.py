@@ -9,8 +9,6 @@ import shutil
 import pytest
 from smtp_fakes import Starter
 
-from rongmail.pipeline.envelope import Listener
-
 pytestmark = pytest.mark.peer
 
 SWAKS = shutil.which("swaks")
@@ -33,7 +31,7 @@ async def swaks(*args: str) -> tuple[int, str]:
     return proc.returncode or 0, out.decode(errors="replace")
 
 
-def server_arg(server, kind: Listener) -> list[str]:  # type: ignore[no-untyped-def]
+def server_arg(server, kind: str) -> list[str]:  # type: ignore[no-untyped-def]
     host, port = server.addresses[kind]
     return ["--server", host, "--port", str(port)]
 
@@ -41,7 +39,7 @@ def server_arg(server, kind: Listener) -> list[str]:  # type: ignore[no-untyped-
 async def test_swaks_pipelined_inbound(smtp_server: Starter) -> None:
     server, delivery = await smtp_server()
     code, out = await swaks(
-        *server_arg(server, Listener.MX),
+        *server_arg(server, "smtp"),
         "--pipeline",
         "--from",
         "a@example.net",
@@ -55,7 +53,7 @@ async def test_swaks_pipelined_inbound(smtp_server: Starter) -> None:
 async def test_swaks_relay_denied(smtp_server: Starter) -> None:
     server, delivery = await smtp_server()
     code, out = await swaks(
-        *server_arg(server, Listener.MX),
+        *server_arg(server, "smtp"),
         "--from",
         "alice@example.com",
         "--to",
@@ -69,7 +67,7 @@ async def test_swaks_relay_denied(smtp_server: Starter) -> None:
 async def test_swaks_submission_starttls_auth(smtp_server: Starter, mech: str) -> None:
     server, delivery = await smtp_server()
     code, out = await swaks(
-        *server_arg(server, Listener.SUBMISSION),
+        *server_arg(server, "submission"),
         "--tls",
         "--auth",
         mech,
@@ -90,7 +88,7 @@ async def test_swaks_submission_starttls_auth(smtp_server: Starter, mech: str) -
 async def test_swaks_submissions_implicit_tls(smtp_server: Starter) -> None:
     server, delivery = await smtp_server()
     code, out = await swaks(
-        *server_arg(server, Listener.SUBMISSIONS),
+        *server_arg(server, "submissions"),
         "--tls-on-connect",
         "--auth",
         "PLAIN",
@@ -110,7 +108,7 @@ async def test_swaks_submissions_implicit_tls(smtp_server: Starter) -> None:
 async def test_swaks_auth_without_tls_refused(smtp_server: Starter) -> None:
     server, delivery = await smtp_server()
     code, out = await swaks(
-        *server_arg(server, Listener.SUBMISSION),
+        *server_arg(server, "submission"),
         "--auth",
         "PLAIN",
         "--auth-user",

@@ -9,7 +9,7 @@ from rongmail.protocols.imap.message import body_structure, envelope, find_part,
 from rongmail.protocols.imap.names import MailboxTree, pattern_regex
 from rongmail.protocols.imap.proto.fetch import Section
 from rongmail.protocols.imap.proto.sequence import SequenceSet
-from rongmail.protocols.imap.view import SelectedView
+from rongmail.protocols.imap.view import Listing, SelectedView
 
 
 def _mb(id_: int, name: str, parent: int = 0, role: str | None = None) -> Mailbox:
@@ -21,7 +21,8 @@ def _entry(uid: int, flags: int = 0, modseq: int = 1) -> MailboxEntry:
 
 
 def test_view_numbering_and_resolve() -> None:
-    v = SelectedView(_mb(1, "INBOX", role="inbox"), [_entry(u) for u in (2, 5, 9)], readonly=False)
+    listing = Listing.of(0, [_entry(u) for u in (2, 5, 9)])
+    v = SelectedView(_mb(1, "INBOX", role="inbox"), listing, readonly=False)
     assert v.exists == 3 and v.msn(5) == 2 and v.msn(6) is None
     assert v.resolve(SequenceSet.parse("2:*"), uid=False) == [5, 9]
     assert v.resolve(SequenceSet.parse("4:*"), uid=True) == [5, 9]
@@ -31,12 +32,14 @@ def test_view_numbering_and_resolve() -> None:
 
 
 def test_view_expunge_order_and_changes() -> None:
-    v = SelectedView(_mb(1, "INBOX"), [_entry(u) for u in (1, 2, 3, 4)], readonly=False)
+    listing = Listing.of(0, [_entry(u) for u in (1, 2, 3, 4)])
+    v = SelectedView(_mb(1, "INBOX"), listing, readonly=False)
     v.note([Change(1, 6, "MailboxMessage", "destroyed", 102, 1, 2)])
     assert v.dirty and v.pending_expunges == {2}
     assert v.expunge([2, 4]) == [4, 2]  # highest first: each number valid when sent
     new, changed = v.apply_entries([_entry(3, flags=1, modseq=7), _entry(6, modseq=7)])
     assert new == [6] and changed == [3] and v.uids == [1, 3, 6] and v.synced_modseq == 7
+    assert listing.uids == [1, 2, 3, 4] and listing.entries[3].flags == 0  # shared, untouched
 
 
 def test_tree_paths_and_patterns() -> None:
@@ -116,13 +119,14 @@ async def test_listing_cache_incremental() -> None:
     reader = _FakeReader()
     cache = ListingCache()
     mb = replace(_mb(1, "INBOX"), highestmodseq=5)
-    first = await cache.entries(reader, mb)  # type: ignore[arg-type]
-    assert [e.uid for e in first] == [1, 2, 3] and reader.full == 1
-    assert await cache.entries(reader, mb) is first  # unchanged: no store read  # type: ignore[arg-type]
+    first = await cache.listing(reader, mb)  # type: ignore[arg-type]
+    assert first.uids == [1, 2, 3] and reader.full == 1
+    assert await cache.listing(reader, mb) is first  # type: ignore[arg-type]  # no store read
     # uid 2 expunged, uid 3 flagged, uid 4 appended at modseq 6
     reader.entries = [_entry(1, modseq=3), _entry(3, flags=4, modseq=6), _entry(4, modseq=6)]
     reader.log = [Change(1, 6, "MailboxMessage", "destroyed", 102, 1, 2),
                   Change(1, 6, "MailboxMessage", "updated", 103, 1, 3),
                   Change(1, 6, "MailboxMessage", "created", 104, 1, 4)]
-    now = await cache.entries(reader, replace(mb, highestmodseq=6))  # type: ignore[arg-type]
-    assert [(e.uid, e.flags) for e in now] == [(1, 0), (3, 4), (4, 0)] and reader.full == 1
+    now = await cache.listing(reader, replace(mb, highestmodseq=6))  # type: ignore[arg-type]
+    assert [(u, now.entries[u].flags) for u in now.uids] == [(1, 0), (3, 4), (4, 0)]
+    assert reader.full == 1 and first.uids == [1, 2, 3]

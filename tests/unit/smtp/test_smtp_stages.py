@@ -54,9 +54,9 @@ async def test_size_stage() -> None:
 def test_sliding_window() -> None:
     now = [0.0]
     w = SlidingWindow(2, 10.0, max_keys=2, clock=lambda: now[0])
-    assert w.hit("a") and w.hit("a") and not w.hit("a") and w.full("a")
+    assert w.hit("a") and w.hit("a") and not w.hit("a")
     now[0] = 10.5
-    assert not w.full("a") and w.hit("a")
+    assert w.hit("a")
     w.hit("b")
     w.hit("c")  # evicts the least recently used key
     assert len(w._events) == 2

@@ -34,16 +34,6 @@ class SlidingWindow:
         self._clock = clock
         self._events: OrderedDict[str, deque[float]] = OrderedDict()
 
-    def full(self, key: str) -> bool:
-        """True when ``key`` is at its limit now (nothing is recorded)."""
-        log = self._events.get(key)
-        if not log:
-            return False
-        now = self._clock()
-        while log and log[0] <= now - self.window:
-            log.popleft()
-        return len(log) >= self.limit
-
     def hit(self, key: str) -> bool:
         """Record one event; False (and not recorded) when the key is over its limit."""
         now = self._clock()

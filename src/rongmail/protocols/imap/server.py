@@ -26,6 +26,8 @@ import ssl
 import zlib
 from typing import TYPE_CHECKING
 
+from rongmail.i18n import t
+
 from .base import ImapDeps, ImapOptions, PasswordAuthenticator, SessionRegistry, State
 from .proto.parser import Limits
 from .proto.response import untagged_status
@@ -109,7 +111,8 @@ class ImapServer:
             self.tasks.add(task)  # type: ignore[arg-type]
         try:
             if not self.registry.add_ip(ip):
-                await conn.write(untagged_status("BYE", "Too many connections", code="UNAVAILABLE"))
+                text = t("imap.bye.too_many_connections", "en")
+                await conn.write(untagged_status("BYE", text, code="UNAVAILABLE"))
                 return
             try:
                 await self._run(conn, ip, implicit_tls)

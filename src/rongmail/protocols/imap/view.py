@@ -19,7 +19,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from rongmail.core.changes import MAILBOX_MESSAGE, Change
@@ -30,10 +30,28 @@ from .proto.sequence import SequenceSet
 if TYPE_CHECKING:
     from rongmail.store.reader import Reader
 
-__all__ = ["ListingCache", "SelectedView"]
+__all__ = ["Listing", "ListingCache", "SelectedView"]
 
 #: Largest change-log read for an incremental listing; beyond it, list the mailbox again.
 _MAX_DELTA = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One mailbox's messages at ``modseq``: UIDs ascending and entries by UID.
+
+    Never mutated once built, so any number of views may share it (copy-on-write).
+    """
+
+    modseq: int
+    uids: list[int]
+    entries: dict[int, MailboxEntry]
+
+    @staticmethod
+    def of(modseq: int, entries: list[MailboxEntry]) -> Listing:
+        ordered = sorted(entries, key=lambda e: e.uid)
+        top = max((e.modseq for e in ordered), default=0)
+        return Listing(max(modseq, top), [e.uid for e in ordered], {e.uid: e for e in ordered})
 
 
 class ListingCache:
@@ -41,34 +59,35 @@ class ListingCache:
 
     A re-SELECT of an unchanged mailbox costs no store read; a changed one costs a
     ``changed_since`` listing plus the change log's removed UIDs since the cached modseq,
-    instead of listing every message again. Entries are immutable, so sharing is safe.
+    instead of listing every message again. Views share the cached :class:`Listing` until
+    they change, so a thousand idle sessions on one big mailbox hold one copy of it.
     Invariant: a cached listing is exactly the mailbox at ``mailbox.highestmodseq == modseq``
     (every write that touches a mailbox bumps its ``highestmodseq``).
     """
 
     def __init__(self, max_mailboxes: int = 256) -> None:
         self.max_mailboxes = max_mailboxes
-        self._cache: OrderedDict[int, tuple[int, list[MailboxEntry]]] = OrderedDict()
+        self._cache: OrderedDict[int, tuple[int, Listing]] = OrderedDict()
 
-    async def entries(self, reader: Reader, mailbox: Mailbox) -> list[MailboxEntry]:
+    async def listing(self, reader: Reader, mailbox: Mailbox) -> Listing:
         cached = self._cache.get(mailbox.id)
         if cached is not None and cached[0] == mailbox.highestmodseq:
             self._cache.move_to_end(mailbox.id)
             return cached[1]
-        entries: list[MailboxEntry] | None = None
+        listing: Listing | None = None
         if cached is not None and cached[0] < mailbox.highestmodseq:
-            entries = await self._delta(reader, mailbox, *cached)
-        if entries is None:
-            entries = await reader.mailbox_entries(mailbox.id)
-        self._cache[mailbox.id] = (mailbox.highestmodseq, entries)
+            listing = await self._delta(reader, mailbox, *cached)
+        if listing is None:
+            listing = Listing.of(mailbox.highestmodseq, await reader.mailbox_entries(mailbox.id))
+        self._cache[mailbox.id] = (mailbox.highestmodseq, listing)
         self._cache.move_to_end(mailbox.id)
         while len(self._cache) > self.max_mailboxes:
             self._cache.popitem(last=False)
-        return entries
+        return listing
 
     async def _delta(
-        self, reader: Reader, mailbox: Mailbox, modseq: int, old: list[MailboxEntry]
-    ) -> list[MailboxEntry] | None:
+        self, reader: Reader, mailbox: Mailbox, modseq: int, old: Listing
+    ) -> Listing | None:
         changes = await reader.changes_since(mailbox.account_id, modseq, limit=_MAX_DELTA)
         if not changes or len(changes) >= _MAX_DELTA:
             return None  # nothing logged (pruned) or too much changed: list again
@@ -82,25 +101,35 @@ class ListingCache:
             if c.type == MAILBOX_MESSAGE and c.action == "destroyed" and c.mailbox_id == mailbox.id
         }
         changed = await reader.mailbox_entries(mailbox.id, changed_since=modseq)
-        by_uid = {e.uid: e for e in old if e.uid not in removed}
-        by_uid.update((e.uid, e) for e in changed)
-        return [by_uid[u] for u in sorted(by_uid)]
+        entries = dict(old.entries)
+        for uid in removed:
+            entries.pop(uid, None)
+        entries.update((e.uid, e) for e in changed)
+        return Listing(mailbox.highestmodseq, sorted(entries), entries)
 
 
 class SelectedView:
-    def __init__(self, mailbox: Mailbox, entries: list[MailboxEntry], *, readonly: bool) -> None:
+    def __init__(self, mailbox: Mailbox, listing: Listing, *, readonly: bool) -> None:
         self.mailbox = mailbox
         self.readonly = readonly
-        self.uids: list[int] = [e.uid for e in entries]
-        #: UID -> the entry as the client last saw it (immutable; replaced on change, so a
-        #: cached listing can be shared by many views without copying).
-        self.entries: dict[int, MailboxEntry] = {e.uid: e for e in entries}
-        self.synced_modseq = max([mailbox.highestmodseq, *(e.modseq for e in entries)])
+        #: UIDs the client knows, ascending; shared with ``listing`` until the first change.
+        self.uids: list[int] = listing.uids
+        #: UID -> the entry as the client last saw it (immutable entries, replaced on change).
+        self.entries: dict[int, MailboxEntry] = listing.entries
+        self._shared = True
+        self.synced_modseq = max(mailbox.highestmodseq, listing.modseq)
         self.uidnext = max(mailbox.uidnext, self.uids[-1] + 1 if self.uids else 1)
         #: UIDs removed in the store but not yet announced to the client.
         self.pending_expunges: set[int] = set()
         self.dirty = False  # the store changed for this mailbox since the last refresh
         self.resync = False  # changes were lost; compare with a full listing
+
+    def _own(self) -> None:
+        """Copy the shared listing before the first change (copy-on-write)."""
+        if self._shared:
+            self.uids = list(self.uids)
+            self.entries = dict(self.entries)
+            self._shared = False
 
     # -- numbering -------------------------------------------------------------------------
     @property
@@ -158,6 +187,7 @@ class SelectedView:
         """Record flags this session itself changed (so the bus echo is not re-announced)."""
         entry = self.entries.get(uid)
         if entry is not None:
+            self._own()
             self.entries[uid] = replace(entry, flags=flags, keywords=keywords, modseq=modseq)
 
     def message_ids(self, uids: Iterable[int]) -> list[int]:
@@ -186,6 +216,7 @@ class SelectedView:
         """Remove ``uids``; return their sequence numbers *as announced*, highest first, so
         that sending ``* n EXPUNGE`` in this order is correct (RFC 9051 §7.5.1)."""
         out = []
+        self._own()
         for uid in sorted(set(uids), reverse=True):
             m = self.msn(uid)
             self.pending_expunges.discard(uid)
@@ -200,6 +231,8 @@ class SelectedView:
         """Merge a (partial) listing; return ``(new uids, uids whose flags changed)``."""
         new: list[int] = []
         changed: list[int] = []
+        if entries:
+            self._own()
         last = self.uids[-1] if self.uids else 0
         for e in entries:
             if e.uid in self.pending_expunges:

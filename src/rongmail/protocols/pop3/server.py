@@ -86,7 +86,9 @@ class _Connection(asyncio.Protocol):
     def eof_received(self) -> bool:
         self._eof = True
         self._data.set()
-        return False
+        # keep the write side open: a client that half-closes after pipelining its commands
+        # still gets every reply; _run closes the transport when the session ends
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._eof = True

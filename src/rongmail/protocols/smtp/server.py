@@ -278,19 +278,20 @@ class SmtpServer:
         ssl_context: ssl.SSLContext | None,
     ) -> None:
         self._ctx = _Ctx(settings, services, hostname, ssl_context)
-        self._servers: dict[Listener, asyncio.Server] = {}
+        self._servers: dict[str, asyncio.Server] = {}
+        self._close_task: asyncio.Future[None] | None = None
         self._connections: set[_Connection] = set()
         self._closing = asyncio.Event()
         self._per_ip: Counter[str] = Counter()
         self._total = 0
 
     @property
-    def addresses(self) -> dict[Listener, tuple[str, int]]:
-        """Bound (host, port) per listener; useful with port 0."""
-        out: dict[Listener, tuple[str, int]] = {}
-        for kind, srv in self._servers.items():
-            name = srv.sockets[0].getsockname()
-            out[kind] = (str(name[0]), int(name[1]))
+    def addresses(self) -> dict[str, tuple[str, int]]:
+        """Bound (host, port) per listener name (``smtp``...); useful with port 0."""
+        out: dict[str, tuple[str, int]] = {}
+        for name, srv in self._servers.items():
+            sock = srv.sockets[0].getsockname()
+            out[name] = (str(sock[0]), int(sock[1]))
         return out
 
     @property
@@ -313,13 +314,15 @@ class SmtpServer:
         if self._per_ip[key] <= 0:
             del self._per_ip[key]
 
-    async def listen(self, kind: Listener, host: str, port: int) -> None:
+    async def listen(self, name: str, host: str, port: int) -> None:
+        """Start listener ``name`` (a key of :data:`LISTENER_NAMES`) on ``host:port``."""
         ctx = self._ctx
+        kind = LISTENER_NAMES[name]
         implicit = kind is Listener.SUBMISSIONS
         if implicit and ctx.ssl_context is None:
             raise ValueError("the submissions listener (implicit TLS) needs a TLS context")
         loop = asyncio.get_running_loop()
-        self._servers[kind] = await loop.create_server(
+        self._servers[name] = await loop.create_server(
             lambda: _Connection(self, kind),
             host,
             port,
@@ -327,9 +330,19 @@ class SmtpServer:
             ssl_handshake_timeout=ctx.settings.tls_handshake_timeout if implicit else None,
             reuse_address=True,
         )
-        log.info("smtp %s listening on %s:%s", kind.value, host, port)
+        log.info("smtp %s listening on %s:%s", name, host, port)
 
-    async def close(self, *, grace: float = 10.0) -> None:
+    def close(self) -> None:
+        """Begin shutting down (``asyncio.Server`` style); see :meth:`aclose`."""
+        if self._close_task is None:
+            self._close_task = asyncio.ensure_future(self.aclose())
+
+    async def wait_closed(self) -> None:
+        self.close()
+        if self._close_task is not None:
+            await self._close_task
+
+    async def aclose(self, *, grace: float = 10.0) -> None:
         """Stop accepting; idle sessions get 421 4.3.2, in-flight deliveries may finish."""
         for srv in self._servers.values():
             srv.close()
@@ -351,24 +364,25 @@ async def start_smtp(
     services: SmtpServices,
     hostname: str,
     listeners: Mapping[str, tuple[str, int]],
-    ssl_context: ssl.SSLContext | None,
+    tls: ssl.SSLContext | None,
 ) -> SmtpServer:
     """Start the SMTP listeners named in ``listeners`` and return the running server.
 
     ``listeners`` uses the names of ``Settings.listeners`` (``smtp``, ``submission``,
     ``submissions``) mapped to ``(host, port)``, e.g. ``settings.listeners.enabled()``; other
-    names are ignored. ``ssl_context`` (see :func:`tls_context`) enables STARTTLS and is required
-    for ``submissions``. Stop with ``await server.close()``.
+    names are ignored. ``tls`` enables STARTTLS; without it ``submissions`` (implicit TLS) is
+    skipped with a warning. Stop with ``close()`` + ``await wait_closed()`` (or ``aclose``).
     """
-    server = SmtpServer(
-        settings=settings, services=services, hostname=hostname, ssl_context=ssl_context
-    )
+    server = SmtpServer(settings=settings, services=services, hostname=hostname, ssl_context=tls)
     try:
         for name, (host, port) in listeners.items():
-            kind = LISTENER_NAMES.get(name)
-            if kind is not None:
-                await server.listen(kind, host, port)
+            if name not in LISTENER_NAMES:
+                continue
+            if LISTENER_NAMES[name] is Listener.SUBMISSIONS and tls is None:
+                log.warning("smtp %s skipped: no TLS certificate configured", name)
+                continue
+            await server.listen(name, host, port)
     except BaseException:
-        await server.close(grace=0)
+        await server.aclose(grace=0)
         raise
     return server

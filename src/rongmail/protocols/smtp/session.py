@@ -367,6 +367,16 @@ class Session:
                 raise ReplyError(reply_for_verdict(verdict), detail=str(verdict.primary))
             queue_id = await self.services.delivery.deliver(env, verdict)
             result = codes.R250_QUEUED.format(queue_id=queue_id)
+            log.info(
+                "session=%s accepted id=%s client=%s from=<%s> rcpts=%d size=%d action=%s",
+                self.id,
+                queue_id,
+                self.client.ip,
+                env.mail_from,
+                len(env.rcpts),
+                len(message),
+                verdict.action.name,
+            )
         except MailError as e:
             result = reply_for_error(e)
             log.info("session=%s message refused: %s", self.id, e)

@@ -21,7 +21,8 @@ Modules:
   spam patterns (``rules/content.toml``); :mod:`.dnsbl` - DNSBL/URIBL via an injected resolver.
 * :mod:`.phishing` - impersonation, lookalike/IDN domains, deceptive links, password forms,
   payment-change requests. :mod:`.attachments` - types, double extensions, archives with
-  limits, macros (oletools), YARA (``rules/*.yar``); :mod:`.clamd` - optional ClamAV.
+  limits, macros (oletools), YARA (``rules/*.yar``); :mod:`.clamd` - optional ClamAV;
+  :mod:`.rspamd` - optional rspamd, its action mapped to closed-set ``RSPAMD_*`` tags.
 * :mod:`.policy` - :class:`Policy`, :class:`Thresholds`, :class:`Verdict`, :class:`Action`.
 * :mod:`.scan` - :func:`analyze` (async, runs CPU work off the loop) and :func:`analyze_sync`.
 * :mod:`.message` - raw bytes to ``ParsedMessage`` for callers without a parsed message.
@@ -31,7 +32,7 @@ is_spam)`` followed by persisting ``model.to_bytes()``; no pre-trained model shi
 """
 
 from .classifier import ContentLabel, ContentModel
-from .context import Person, Resolver, ScanContext, VirusScanner
+from .context import ExternalFilter, Person, Resolver, ScanContext, VirusScanner
 from .policy import Action, Policy, ScoredTag, Thresholds, Verdict
 from .scan import analyze, analyze_sync
 from .tags import Tag, registry
@@ -40,6 +41,7 @@ __all__ = [
     "Action",
     "ContentLabel",
     "ContentModel",
+    "ExternalFilter",
     "Person",
     "Policy",
     "Resolver",

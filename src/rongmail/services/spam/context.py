@@ -2,8 +2,9 @@
 
 :class:`ScanContext` is built per message by the pipeline stage from the envelope, the mailauth
 stage's results and the tenant's settings; analyzers only read it. I/O is injected: a
-:class:`Resolver` for DNSBL/URIBL queries and an optional :class:`VirusScanner` (clamd), so tests
-run against a local zone or fakes and nothing here opens sockets by itself.
+:class:`Resolver` for DNSBL/URIBL queries, an optional :class:`VirusScanner` (clamd) and optional
+:class:`ExternalFilter` engines (rspamd), so tests run against a local zone or fakes and nothing
+here opens sockets by itself.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from datetime import datetime
 from typing import Protocol
 
 from .classifier import ContentModel
+from .tags import Tag
 
-__all__ = ["Resolver", "ScanContext", "VirusScanner", "Person"]
+__all__ = ["ExternalFilter", "Person", "Resolver", "ScanContext", "VirusScanner"]
 
 
 class Resolver(Protocol):
@@ -24,6 +26,12 @@ class Resolver(Protocol):
     Implementations raise nothing for ordinary DNS failures (timeouts count as "not listed")."""
 
     async def a(self, name: str) -> list[str]: ...
+
+
+class ExternalFilter(Protocol):
+    """An external engine (rspamd) that turns the raw message into closed-set tags."""
+
+    async def tags(self, raw: bytes, ctx: ScanContext) -> list[Tag]: ...
 
 
 class VirusScanner(Protocol):
@@ -65,5 +73,7 @@ class ScanContext:
     dnsbl_zones: tuple[str, ...] = ()
     uribl_zones: tuple[str, ...] = ()
     virus_scanner: VirusScanner | None = None
+    #: External engines (e.g. :class:`~.rspamd.RspamdClient`), given ``raw``.
+    external: tuple[ExternalFilter, ...] = ()
     #: Reference time for date checks (defaults to the current time).
     now: datetime | None = None

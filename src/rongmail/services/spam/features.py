@@ -4,8 +4,8 @@ A message becomes a sorted array of unique ``uint32`` feature indices in ``[0, 2
 (binary features, the "hashing trick"). Three zones are hashed with distinct seeds so the same
 string in a header and in the body are different features:
 
-* **header**: each top-level header line ``name:value`` (value cut to 160 characters) as
-  character n-grams, n = 1..4, plus the header name alone;
+* **header**: the first :data:`MAX_HEADERS` top-level header lines as ``name:value`` (value
+  cut to :data:`HEADER_VALUE_CHARS` characters), as character n-grams, n = 1..4;
 * **body**: the subject and the best plain text (first :data:`BODY_CHARS` characters), plus the
   first :data:`HTML_CHARS` characters of the HTML source (its markup says a lot about bulk
   mailers), as character n-grams, n = 1..4. Characters, not bytes: a Chinese character is one
@@ -14,7 +14,8 @@ string in a header and in the body are different features:
 
 Hashing is a 64-bit polynomial over code points followed by a multiplicative mix; it is
 deterministic across processes and Python versions (no ``hash()``), so a model serialized by one
-node is valid on another. Everything is vectorized with NumPy: about 0.2 ms for a typical message.
+node is valid on another. Everything is vectorized with NumPy: features, score and update take
+0.3-0.7 ms of CPU per message on the TREC corpora (see ``bench/spam_eval.py``).
 """
 
 from __future__ import annotations

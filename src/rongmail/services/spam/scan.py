@@ -2,7 +2,7 @@
 
 ``analyze`` runs the synchronous analyzers (content model, rules, phishing, attachments) on a
 worker thread so the event loop never blocks on regular expressions, archives or YARA, and the
-I/O-bound ones (DNSBL/URIBL, clamd) concurrently on the loop. It never raises for a
+I/O-bound ones (DNSBL/URIBL, clamd, rspamd) concurrently on the loop. It never raises for a
 misbehaving analyzer: the failure is logged and that analyzer contributes no tags.
 """
 
@@ -71,11 +71,22 @@ async def _virus_tags(msg: ParsedMessage, ctx: ScanContext) -> list[Tag]:
     return out
 
 
+async def _external_tags(ctx: ScanContext) -> list[Tag]:
+    if ctx.raw is None or not ctx.external:
+        return []
+    results = await asyncio.gather(*(f.tags(ctx.raw, ctx) for f in ctx.external))
+    return [t for r in results for t in r]
+
+
 async def analyze(msg: ParsedMessage, ctx: ScanContext) -> list[Tag]:
     """All tags for ``msg``: ``Policy.decide(await analyze(msg, ctx))`` gives the verdict."""
     sync = asyncio.to_thread(analyze_sync, msg, ctx)
     results = await asyncio.gather(
-        sync, dnsbl.dnsbl_tags(msg, ctx), _virus_tags(msg, ctx), return_exceptions=True
+        sync,
+        dnsbl.dnsbl_tags(msg, ctx),
+        _virus_tags(msg, ctx),
+        _external_tags(ctx),
+        return_exceptions=True,
     )
     out: list[Tag] = []
     for r in results:

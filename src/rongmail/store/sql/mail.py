@@ -377,16 +377,39 @@ def _index(account_id: int, message_id: int, search: dict[str, str]) -> Op[None]
         (message_id, *vals),
         pg="",  # PostgreSQL keeps chunked tsvectors instead (below)
     )
-    pg_rows = [
+    # built only when a PostgreSQL driver reads the rows: on SQLite (empty ``sql``) the
+    # tsvector literals were ~70% of the bulk import's writer-thread time
+    pg_rows = _LazyRows(lambda: [
         (message_id, account_id, f, chunk)
         for f, text in zip(SEARCH_FIELDS, vals, strict=True)
         for chunk in _tsvector_chunks(text)
-    ]
+    ])
     yield QMany(
         "", pg_rows,
         pg="INSERT INTO search_chunk (message_id, account_id, field, tsv)"
         " VALUES ($1, $2, $3, $4::tsvector)",
     )
+
+
+class _LazyRows(Sequence[tuple[Any, ...]]):
+    """Rows computed on first use (``len``, indexing or iteration)."""
+
+    __slots__ = ("_fn", "_rows")
+
+    def __init__(self, fn: Any) -> None:
+        self._fn = fn
+        self._rows: list[tuple[Any, ...]] | None = None
+
+    def _get(self) -> list[tuple[Any, ...]]:
+        if self._rows is None:
+            self._rows = self._fn()
+        return self._rows
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __getitem__(self, i: Any) -> Any:
+        return self._get()[i]
 
 
 _CHUNK = 16000

@@ -245,16 +245,6 @@ def release_lease(recipient_ids: Sequence[int], at: int) -> Op[None]:
         )
 
 
-def mark_notified(recipient_ids: Sequence[int], *, delay: bool) -> Op[None]:
-    if recipient_ids:
-        col = "delay_notified" if delay else "dsn_sent"
-        yield Q(
-            f"UPDATE queue_recipient SET {col} = 1 WHERE id IN "
-            f"({placeholders(len(recipient_ids))})",
-            tuple(recipient_ids),
-        )
-
-
 def pending_bounces(limit: int = 500) -> Op[list[QueuedRecipient]]:
     """Failed recipients whose failure has not been reported yet (``dsn_sent = 0``)."""
     rows = yield Q(

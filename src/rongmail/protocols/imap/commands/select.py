@@ -38,8 +38,8 @@ async def select(s: Session, cmd: c.Select) -> Ok:
     s.drain_bus()
     tree = await s.tree()
     mb = tree.resolve(cmd.mailbox)
-    entries = await s.deps.listings.entries(s.deps.reader, mb)
-    view = SelectedView(mb, entries, readonly=cmd.readonly)
+    listing = await s.deps.listings.listing(s.deps.reader, mb)
+    view = SelectedView(mb, listing, readonly=cmd.readonly)
     if cmd.condstore or cmd.qresync is not None:
         s.condstore = True
     rev2 = "IMAP4REV2" in s.enabled

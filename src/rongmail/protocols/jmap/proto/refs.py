@@ -4,6 +4,10 @@ An argument named ``#foo`` holds ``{"resultOf", "name", "path"}``; it is replace
 ``foo`` whose value is the pointer ``path`` evaluated against the earlier response whose method
 call id is ``resultOf`` and whose response name is ``name``. Any failure is
 ``invalidResultReference``; having both ``foo`` and ``#foo`` is ``invalidArguments``.
+
+Extension (as Fastmail accepts, and the ``jmapc`` client sends): references nested inside the
+``filter`` argument (``{"filter": {"#inMailbox": {...}}}``) are resolved too. Only there: other
+``#`` keys (``mailboxIds`` creation-id references, RFC 8620 §5.3) are not result references.
 """
 
 from __future__ import annotations
@@ -62,6 +66,23 @@ def _walk(doc: Any, tokens: list[str]) -> Any:
 def resolve_references(arguments: dict[str, Any], previous: Sequence[Sequence[Any]]
                        ) -> dict[str, Any]:
     """Return ``arguments`` with every ``#name`` reference replaced by its value."""
+    out = _resolve_level(arguments, previous)
+    if isinstance(out.get("filter"), dict):
+        out = {**out, "filter": _resolve_filter(out["filter"], previous)}
+    return out
+
+
+def _resolve_filter(f: Any, previous: Sequence[Sequence[Any]]) -> Any:
+    if isinstance(f, list):
+        return [_resolve_filter(x, previous) for x in f]
+    if not isinstance(f, dict):
+        return f
+    f = _resolve_level(f, previous)
+    return {k: (_resolve_filter(v, previous) if k == "conditions" else v) for k, v in f.items()}
+
+
+def _resolve_level(arguments: dict[str, Any], previous: Sequence[Sequence[Any]]
+                   ) -> dict[str, Any]:
     if not any(k.startswith("#") for k in arguments):
         return arguments
     out: dict[str, Any] = {}

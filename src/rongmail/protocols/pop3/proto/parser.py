@@ -95,11 +95,12 @@ class Parser:
                 events.append(parse_line(bytes(buf[start:stop])))
             start = end + 1
         del buf[:start]
-        if len(buf) > self.max_line:
+        if self._skipping:
+            buf.clear()  # still inside the over-long line
+        elif len(buf) > self.max_line:
             buf.clear()
-            if not self._skipping:
-                self._skipping = True
-                events.append(BadLine("too_long"))
+            self._skipping = True
+            events.append(BadLine("too_long"))
         return events
 
     def take_buffered(self) -> bytes:
