@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -190,6 +191,12 @@ async def serve(data_dir: Path, *, ready: Callable[[App, list[str]], None] | Non
         start_workers(app)
         if ready:
             ready(app, lines)
-        await asyncio.Event().wait()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("stopping: closing listeners, finishing in-flight writes")
     finally:
         await app.close()

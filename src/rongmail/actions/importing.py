@@ -59,11 +59,36 @@ def _prepare(ctx: ActionContext, tenant: int, items: Sequence[ImportItem]
     return out
 
 
+@dataclass
+class PreparedBatch:
+    """A batch whose blobs are written and durable; only its metadata remains to commit."""
+
+    account_id: int
+    tenant_id: int
+    prepared: list[tuple[ImportItem, ml.NewMessage] | str]
+
+
+async def prepare_import_batch(
+    ctx: ActionContext, account_id: int, items: Sequence[ImportItem]
+) -> PreparedBatch:
+    """Parse, index and store the blobs of a batch (in a worker thread)."""
+    tenant = await tenant_of(ctx, account_id)
+    prepared = await asyncio.to_thread(_prepare, ctx, tenant, items)
+    return PreparedBatch(account_id, tenant, prepared)
+
+
 async def do_import_batch(
     ctx: ActionContext, account_id: int, items: Sequence[ImportItem]
 ) -> ImportReport:
-    tenant = await tenant_of(ctx, account_id)
-    prepared = await asyncio.to_thread(_prepare, ctx, tenant, items)
+    return await commit_import_batch(ctx, await prepare_import_batch(ctx, account_id, items))
+
+
+async def commit_import_batch(ctx: ActionContext, batch: PreparedBatch) -> ImportReport:
+    """Store the metadata of a prepared batch in one transaction, then publish the changes.
+
+    Callers may prepare batch N+1 while batch N commits (the CLI import does): the writer
+    thread's SQLite work releases the GIL, so parsing and committing overlap."""
+    account_id, tenant, prepared = batch.account_id, batch.tenant_id, batch.prepared
     good = [p for p in prepared if not isinstance(p, str)]
     report = ImportReport(failed=len(prepared) - len(good), errors=[])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import time
@@ -62,7 +63,9 @@ async def ensure_path(app: Any, account_id: int, path: str) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from rongmail.actions.importing import ImportItem, do_import_batch
+    from rongmail.actions.importing import (
+        ImportItem, commit_import_batch, prepare_import_batch,
+    )
     from rongmail.app import open_app
     from rongmail.core.address import normalize_address
     from rongmail.errors import NotFound
@@ -84,7 +87,21 @@ def cmd_import(args: argparse.Namespace) -> int:
             started = time.monotonic()
             imported = failed = 0
             batch: list[ImportItem] = []
-            pending = None
+            # pipeline: batch N+1 is read and prepared (parse, index, blobs) while batch N
+            # commits; at most one prepare and one commit are in flight
+            committing: asyncio.Future[Any] | None = None
+
+            async def flush(items: list[ImportItem]) -> None:
+                nonlocal committing, imported, failed
+                prep = asyncio.ensure_future(prepare_import_batch(app.ctx, acct.id, items))
+                if committing is not None:
+                    rep = await committing
+                    committing = None
+                    imported += rep.imported
+                    failed += rep.failed
+                    bar.update(rep.imported + rep.failed)
+                committing = asyncio.ensure_future(commit_import_batch(app.ctx, await prep))
+
             for sm in mf.read_source(src, fmt):
                 folder = base if not (args.keep_folders and sm.folder) else f"{base}/{sm.folder}"
                 if folder not in cache:
@@ -92,22 +109,12 @@ def cmd_import(args: argparse.Namespace) -> int:
                 batch.append(ImportItem(cache[folder], sm.raw, sm.flags,
                                         received_at=sm.received_at if fmt == "maildir" else None))
                 if len(batch) >= BATCH:
-                    if pending is not None:
-                        rep = await pending
-                        imported += rep.imported
-                        failed += rep.failed
-                        bar.update(rep.imported + rep.failed)
-                    import asyncio
-
-                    pending = asyncio.ensure_future(do_import_batch(app.ctx, acct.id, batch))
+                    await flush(batch)
                     batch = []
-            if pending is not None:
-                rep = await pending
-                imported += rep.imported
-                failed += rep.failed
-                bar.update(rep.imported + rep.failed)
             if batch:
-                rep = await do_import_batch(app.ctx, acct.id, batch)
+                await flush(batch)
+            if committing is not None:
+                rep = await committing
                 imported += rep.imported
                 failed += rep.failed
                 bar.update(rep.imported + rep.failed)

@@ -303,3 +303,31 @@ async def test_shutdown_says_421(smtp_server: Starter) -> None:
     lines = await asyncio.to_thread(recv_replies, sock, 1)
     sock.close()
     assert lines[0].startswith("421 4.3.2")
+
+
+async def test_without_tls_submissions_is_skipped_and_close_protocol() -> None:
+    from smtp_fakes import make_services
+
+    from rongmail.config.smtp import SmtpSettings
+    from rongmail.protocols.smtp.server import start_smtp
+
+    settings = SmtpSettings()
+    services, _ = make_services(settings)
+    server = await start_smtp(
+        settings=settings,
+        services=services,
+        hostname="mx.example.com",
+        listeners={"smtp": ("127.0.0.1", 0), "submissions": ("127.0.0.1", 0)},
+        tls=None,
+    )
+    assert set(server.addresses) == {"smtp"}
+
+    def ehlo() -> list[str]:
+        with connect(server) as s:
+            recv_replies(s, 1)
+            s.sendall(b"EHLO c\r\n")
+            return recv_replies(s, 1)
+
+    assert not any("STARTTLS" in line for line in await asyncio.to_thread(ehlo))
+    server.close()  # the asyncio.Server shape App.close() uses
+    await server.wait_closed()

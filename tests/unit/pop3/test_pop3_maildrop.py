@@ -21,7 +21,8 @@ def drop() -> Maildrop:
 
 def test_parse_number() -> None:
     assert parse_number("12") == 12
-    for bad in ("", "-1", "+1", "1.0", "\uff11", "1234567890"):
+    assert parse_number("18446744073709551616") == 2**64
+    for bad in ("", "-1", "+1", "1.0", "\uff11", "1" * 21):
         with pytest.raises(ValidationError):
             parse_number(bad)
 

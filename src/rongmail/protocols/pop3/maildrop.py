@@ -54,8 +54,9 @@ class Item:
 
 
 def parse_number(arg: str) -> int:
-    """A message number argument: a positive decimal integer (RFC 1939 §3)."""
-    if not arg.isascii() or not arg.isdigit() or len(arg) > 9:
+    """A decimal argument (RFC 1939 §3): a message number, or the line count of TOP, which
+    clients set to "everything" with huge values (fetchmail sends ``TOP 1 99999999``)."""
+    if not arg.isascii() or not arg.isdigit() or len(arg) > 20:
         raise ValidationError("pop3.err.syntax")
     return int(arg)
 

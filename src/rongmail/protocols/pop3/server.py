@@ -63,6 +63,7 @@ class _Connection(asyncio.Protocol):
         self._can_write = asyncio.Event()
         self._can_write.set()
         self._paused = False
+        self._tls = implicit_tls
         self._ip = ""
         self.task: asyncio.Task[None] | None = None
 
@@ -87,8 +88,9 @@ class _Connection(asyncio.Protocol):
         self._eof = True
         self._data.set()
         # keep the write side open: a client that half-closes after pipelining its commands
-        # still gets every reply; _run closes the transport when the session ends
-        return True
+        # still gets every reply; _run closes the transport when the session ends. (TLS has
+        # no half-close: there the transport closes itself.)
+        return not self._tls
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._eof = True
@@ -197,6 +199,7 @@ class _Connection(asyncio.Protocol):
         if new is None:
             return False
         self._transport = new
+        self._tls = True
         self._buf.clear()
         return True
 

@@ -1,0 +1,306 @@
+"""Benchmark: the webmail's inbox request over JMAP on a 10,000-message mailbox.
+
+One request = ``Email/query`` (inbox, sorted by receivedAt descending, 50 results) plus
+``Email/get`` of those 50 (back-reference, list-view properties with ``preview``), issued by 20
+concurrent clients (one keep-alive connection each). Prints p50/p99/mean latency and
+throughput; goal p50 <= 30 ms, p99 <= 100 ms. With ``--dovecot`` (default when Dovecot is
+installed) the same 10,000 messages are imported into a private Dovecot and 20 IMAP clients time
+``UID FETCH`` of the newest 50 envelopes in the same run; the ratio is printed.
+
+The server runs in its own process (``--serve`` re-invokes this file), as in production: one
+process, SQLite store, encrypted blobs. Usage::
+
+    python bench/jmap_query.py [--messages 10000] [--clients 20] [--requests 50] [--no-dovecot]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import percentile, ratio, table  # noqa: E402
+
+ENV_KEY = "RONGMAIL_BENCH_MASTER"
+USER = "bench@bench.test"
+PASSWORD = "Bench-Password-42"
+SUBJECTS = ("请查收三月发票", "Weekly report", "会议纪要：项目进度", "Re: contract draft",
+            "服务器告警 disk 90%", "Lunch on Friday?", "年度预算审批", "Invoice #{n}")
+LIST_PROPS = ["id", "threadId", "mailboxIds", "keywords", "from", "to", "subject", "receivedAt",
+              "size", "hasAttachment", "preview"]
+
+
+def message(n: int, t0: int) -> tuple[bytes, int]:
+    subject = SUBJECTS[n % len(SUBJECTS)].replace("{n}", str(n))
+    when = t0 + n * 60
+    date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(when))
+    body = (f"第 {n} 封邮件。请在周五前回复。\nMessage number {n}; the quarterly numbers are "
+            "attached below.\n" * 3)
+    from email.header import Header
+
+    raw = (f"From: Sender {n % 97} <sender{n % 97}@example.org>\r\nTo: {USER}\r\n"
+           f"Subject: {Header(subject, 'utf-8').encode()}\r\nDate: {date}\r\n"
+           f"Message-ID: <bench-{n}@example.org>\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+           + body.replace("\n", "\r\n")).encode()
+    return raw, when
+
+
+async def open_stack(data: Path, *, fsync: bool) -> tuple[Any, Any]:
+    from rongmail.actions.context import ActionContext
+    from rongmail.bus import Bus
+    from rongmail.config.settings import Settings
+    from rongmail.store.fs.blobs import FsBlobStore
+    from rongmail.store.fs.keys import KeyRing
+    from rongmail.store.reader import Reader
+    from rongmail.store.sql import directory as d
+    from rongmail.store.sqlite.meta import SqliteMeta
+
+    keys = KeyRing(bytes.fromhex(os.environ[ENV_KEY]))
+    meta = SqliteMeta(data / "meta.sqlite3", readers=4)
+    await meta.open()
+    keys.load(await meta.read(d.tenant_keys()))
+    blobs = FsBlobStore(data / "blobs", keys, fsync=fsync)
+    ctx = ActionContext(meta=meta, blobs=blobs, bus=Bus(), keys=keys, settings=Settings())
+    return ctx, Reader(meta, blobs)
+
+
+async def seed(data: Path, count: int) -> str:
+    """Create the account and deliver ``count`` messages; returns a bearer token."""
+    from rongmail.actions import accounts as acc
+    from rongmail.actions.jmap import do_create_token
+    from rongmail.actions.messages import Target, do_deliver
+
+    ctx, _ = await open_stack(data, fsync=False)
+    try:
+        tenant = await acc.do_create_tenant(ctx, "bench")
+        await acc.do_create_domain(ctx, tenant.id, "bench.test")
+        account = await acc.do_create_account(ctx, USER, PASSWORD)
+        t0 = int(time.time()) - count * 60
+        for start in range(0, count, 200):
+            batch = [message(n, t0) for n in range(start, min(count, start + 200))]
+            await asyncio.gather(*(do_deliver(ctx, raw, [Target(account.id)], received_at=when)
+                                   for raw, when in batch))
+        token, _ = await do_create_token(ctx, account.id, kind="bearer", name="bench")
+        return token
+    finally:
+        await ctx.meta.close()
+
+
+async def serve(data: Path, port: int) -> None:
+    from rongmail.protocols import jmap
+    from rongmail.protocols.http import login
+    from rongmail.protocols.http.server import HttpDeps, build_http_app, start_http
+    from rongmail.services.auth.authenticate import Authenticator
+
+    ctx, reader = await open_stack(data, fsync=True)
+    deps = HttpDeps(settings=ctx.settings, ctx=ctx, reader=reader, auth=Authenticator(reader))
+    runner = await start_http(build_http_app(deps, [login.register, jmap.register]),
+                              "127.0.0.1", port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    print("ready", flush=True)
+    await stop.wait()
+    await runner.cleanup()
+    await ctx.meta.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def jmap_clients(port: int, token: str, clients: int, requests: int) -> list[float]:
+    import aiohttp
+
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    async with aiohttp.ClientSession(headers=headers) as s:
+        async with s.get(base + "/.well-known/jmap") as r:
+            session = await r.json()
+        aid = session["primaryAccounts"]["urn:ietf:params:jmap:mail"]
+        async with s.post(base + "/jmap/api", json={
+                "using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"],
+                "methodCalls": [["Mailbox/query", {"accountId": aid,
+                                                   "filter": {"role": "inbox"}}, "0"]]}) as r:
+            inbox = (await r.json())["methodResponses"][0][1]["ids"][0]
+    body = {"using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"], "methodCalls": [
+        ["Email/query", {"accountId": aid, "filter": {"inMailbox": inbox},
+                         "sort": [{"property": "receivedAt", "isAscending": False}],
+                         "limit": 50, "calculateTotal": True}, "q"],
+        ["Email/get", {"accountId": aid, "properties": LIST_PROPS,
+                       "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"}}, "g"]]}
+
+    async def one_client() -> list[float]:
+        out: list[float] = []
+        conn = aiohttp.TCPConnector(limit=1)
+        async with aiohttp.ClientSession(headers=headers, connector=conn) as s:
+            for i in range(requests + 3):
+                t = time.perf_counter()
+                async with s.post(base + "/jmap/api", json=body) as r:
+                    data = await r.json()
+                dt = time.perf_counter() - t
+                got = data["methodResponses"][1][1]["list"]
+                if len(got) != 50 or "preview" not in got[0]:
+                    raise RuntimeError(f"bad response: {str(data)[:300]}")
+                if i >= 3:  # warm-up
+                    out.append(dt)
+        return out
+
+    results = await asyncio.gather(*(one_client() for _ in range(clients)))
+    return [x for r in results for x in r]
+
+
+# -- Dovecot peer -----------------------------------------------------------------------------------
+
+def dovecot_setup(count: int, workdir: Path) -> Any:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from peers.dovecot import DovecotServer
+
+    maildir = workdir / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True, exist_ok=True)
+    t0 = int(time.time()) - count * 60
+    for n in range(count):
+        raw, when = message(n, t0)
+        f = maildir / "cur" / f"{when}.{n}.bench:2,"
+        f.write_bytes(raw.replace(b"\r\n", b"\n"))
+        os.utime(f, (when, when))
+    dv = DovecotServer(address="127.0.0.1", users={"bench@peer.test": "secret"},
+                       login_performance_mode=True).start()
+    dv.import_maildir("bench@peer.test", maildir, layout_fs=False)
+    return dv
+
+
+async def imap_clients(host: str, port: int, clients: int, requests: int) -> list[float]:
+    async def cmd(r: asyncio.StreamReader, w: asyncio.StreamWriter, tag: str, line: str) -> None:
+        w.write(f"{tag} {line}\r\n".encode())
+        await w.drain()
+        while True:
+            got = await r.readline()
+            if not got:
+                raise RuntimeError("IMAP connection closed")
+            if got.startswith(tag.encode() + b" "):
+                if not got.startswith(f"{tag} OK".encode()):
+                    raise RuntimeError(got.decode(errors="replace"))
+                return
+            # literals: {n}\r\n
+            if got.rstrip().endswith(b"}") and b"{" in got:
+                n = int(got.rstrip()[got.rstrip().rfind(b"{") + 1:-1])
+                await r.readexactly(n)
+
+    async def one_client() -> list[float]:
+        r, w = await asyncio.open_connection(host, port)
+        await r.readline()
+        await cmd(r, w, "a", "LOGIN bench@peer.test secret")
+        w.write(b"b SELECT INBOX\r\n")
+        await w.drain()
+        uidnext = 0
+        while True:
+            line = await r.readline()
+            if b"UIDNEXT" in line:
+                uidnext = int(line.split(b"UIDNEXT ")[1].split(b"]")[0])
+            if line.startswith(b"b "):
+                break
+        lo = max(1, uidnext - 50)
+        out: list[float] = []
+        for i in range(requests + 3):
+            t = time.perf_counter()
+            await cmd(r, w, f"f{i}", f"UID FETCH {lo}:{uidnext - 1} (UID FLAGS ENVELOPE "
+                      "RFC822.SIZE INTERNALDATE)")
+            if i >= 3:
+                out.append(time.perf_counter() - t)
+        await cmd(r, w, "z", "LOGOUT")
+        w.close()
+        return out
+
+    results = await asyncio.gather(*(one_client() for _ in range(clients)))
+    return [x for r in results for x in r]
+
+
+def summary(name: str, lat: list[float], wall: float) -> list[object]:
+    ms = [x * 1000 for x in lat]
+    return [name, len(ms), f"{percentile(ms, 50):.1f}", f"{percentile(ms, 99):.1f}",
+            f"{sum(ms) / len(ms):.1f}", f"{len(ms) / wall:.0f}"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--messages", type=int, default=10_000)
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--requests", type=int, default=50, help="per client, after 3 warm-up")
+    ap.add_argument("--no-dovecot", action="store_true")
+    ap.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve:
+        asyncio.run(serve(args.serve, args.port))
+        return 0
+    work = Path(tempfile.mkdtemp(prefix="rm-bench-jmap-"))
+    os.environ[ENV_KEY] = secrets.token_bytes(32).hex()
+    server: subprocess.Popen[bytes] | None = None
+    dv = None
+    rows = []
+    try:
+        t = time.perf_counter()
+        token = asyncio.run(seed(work, args.messages))
+        print(f"seeded {args.messages} messages in {time.perf_counter() - t:.1f} s", flush=True)
+        port = free_port()
+        server = subprocess.Popen([sys.executable, __file__, "--serve", str(work), "--port",
+                                   str(port)], stdout=subprocess.PIPE)
+        assert server.stdout is not None
+        if server.stdout.readline().strip() != b"ready":
+            print("server failed to start", file=sys.stderr)
+            return 2
+        t = time.perf_counter()
+        lat = asyncio.run(jmap_clients(port, token, args.clients, args.requests))
+        wall = time.perf_counter() - t
+        rows.append(summary("RongMail JMAP query+get(50)", lat, wall))
+        jmap_p50 = percentile(lat, 50)
+        if not args.no_dovecot and shutil.which("dovecot"):
+            try:
+                dv = dovecot_setup(args.messages, work / "dovecot")
+                t = time.perf_counter()
+                ilat = asyncio.run(imap_clients(dv.address, dv.imap_port, args.clients,
+                                                args.requests))
+                iwall = time.perf_counter() - t
+                rows.append(summary("Dovecot IMAP UID FETCH(50 env)", ilat, iwall))
+                print(table(["system", "requests", "p50 ms", "p99 ms", "mean ms", "req/s"], rows))
+                print(f"ratio p50 RongMail/Dovecot: {ratio(jmap_p50, percentile(ilat, 50))}")
+            except Exception as exc:  # noqa: BLE001 - the peer is optional
+                print(table(["system", "requests", "p50 ms", "p99 ms", "mean ms", "req/s"], rows))
+                print(f"Dovecot comparison skipped: {exc}")
+        else:
+            print(table(["system", "requests", "p50 ms", "p99 ms", "mean ms", "req/s"], rows))
+        p50, p99 = percentile(lat, 50) * 1000, percentile(lat, 99) * 1000
+        ok = p50 <= 30 and p99 <= 100
+        print(f"goal p50 <= 30 ms, p99 <= 100 ms ({args.clients} clients): "
+              f"p50 {p50:.1f} ms, p99 {p99:.1f} ms -> {'PASS' if ok else 'MISS'}")
+        return 0 if ok else 1
+    finally:
+        if server is not None:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        if dv is not None:
+            dv.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
