@@ -117,6 +117,13 @@ async def serve(data: Path, port: int) -> None:
     await ctx.meta.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU time of a process (Linux ``/proc``), to report CPU per request: a
+    figure that, unlike latency, does not depend on what else the machine is running."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -247,7 +254,13 @@ def main() -> int:
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        asyncio.run(serve(args.serve, args.port))
+        if os.environ.get("RONGMAIL_BENCH_PROFILE"):  # where the server spends its CPU
+            import cProfile
+
+            cProfile.runctx("asyncio.run(serve(args.serve, args.port))", globals(), locals(),
+                            os.environ["RONGMAIL_BENCH_PROFILE"])
+        else:
+            asyncio.run(serve(args.serve, args.port))
         return 0
     work = Path(tempfile.mkdtemp(prefix="rm-bench-jmap-"))
     os.environ[ENV_KEY] = secrets.token_bytes(32).hex()
@@ -266,9 +279,15 @@ def main() -> int:
             print("server failed to start", file=sys.stderr)
             return 2
         t = time.perf_counter()
+        cpu0 = cpu_seconds(server.pid)
         lat = asyncio.run(jmap_clients(port, token, args.clients, args.requests))
         wall = time.perf_counter() - t
+        cpu = cpu_seconds(server.pid) - cpu0
         rows.append(summary("RongMail JMAP query+get(50)", lat, wall))
+        load = os.getloadavg()[0]
+        served = len(lat) + 3 * args.clients + 2  # plus warm-up and setup requests
+        print(f"server CPU per request: {cpu / served * 1000:.2f} ms "
+              f"({os.cpu_count()} CPUs, load average {load:.1f} during the run)")
         jmap_p50 = percentile(lat, 50)
         if not args.no_dovecot and shutil.which("dovecot"):
             try:

@@ -24,6 +24,7 @@ from rongmail.bus import Bus
 from rongmail.config import load
 from rongmail.config.settings import Settings
 from rongmail.errors import ConfigError
+from rongmail.services.auth.authenticate import Authenticator
 from rongmail.services.tls.certs import server_context
 from rongmail.store.fs.blobs import FsBlobStore
 from rongmail.store.fs.keys import (
@@ -46,6 +47,8 @@ class App:
     ctx: ActionContext
     reader: Reader
     tls: ssl.SSLContext | None
+    #: the one authentication port for every protocol (throttles across protocols)
+    auth: Authenticator
     servers: list[Any] = field(default_factory=list)
     background: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -107,7 +110,8 @@ async def open_app(data_dir: Path, settings: Settings | None = None, *,
     key = data_dir / settings.tls.key_file
     if cert.exists() and key.exists():
         tls = server_context(cert, key, min_version=settings.tls.min_version)
-    return App(data_dir, settings, ctx, Reader(meta, blobs), tls)
+    reader = Reader(meta, blobs)
+    return App(data_dir, settings, ctx, reader, tls, Authenticator(reader))
 
 
 async def start_listeners(app: App) -> list[str]:
@@ -120,36 +124,65 @@ async def start_listeners(app: App) -> list[str]:
     if http_names:
         from rongmail.protocols.http.server import HttpDeps, build_http_app, start_http
 
-        # -- JMAP/web login: the one authentication port for HTTP (issue 5) --
-        from rongmail.services.auth.authenticate import Authenticator
-
-        deps = HttpDeps(settings=app.settings, ctx=app.ctx, reader=app.reader,
-                        auth=Authenticator(app.reader))
-        # -- end JMAP/web login --
+        deps = HttpDeps(settings=app.settings, ctx=app.ctx, reader=app.reader, auth=app.auth)
         web_app = build_http_app(deps, http_registrars())
         for name in http_names:
             host, port = enabled[name]
             runner = await start_http(web_app, host, port, app.tls if name == "https" else None)
             app.servers.append(_RunnerServer(runner))
             started.append(f"{name} {host}:{port}")
+    # -- SMTP inbound and submission (protocols/smtp, pipeline) --
+    smtp_listeners = {n: enabled[n] for n in ("smtp", "submission", "submissions")
+                      if n in enabled}
+    if smtp_listeners:
+        started += await _start_smtp(app, smtp_listeners)
     # -- POP3 (protocols/pop3): "pop3" with STLS, "pop3s" with implicit TLS (needs app.tls) --
     pop3_listeners = {n: enabled[n] for n in ("pop3", "pop3s")
                       if n in enabled and (n == "pop3" or app.tls is not None)}
     if pop3_listeners:
-        from rongmail.config.pop3 import Pop3Settings
         from rongmail.protocols.pop3.server import start_pop3
-        from rongmail.services.auth.authenticate import Authenticator
 
         pop3 = await start_pop3(
-            ctx=app.ctx, reader=app.reader, authenticator=Authenticator(app.reader),
-            # becomes app.settings.pop3 once Settings has that attribute
-            settings=getattr(app.settings, "pop3", None) or Pop3Settings(),
+            ctx=app.ctx, reader=app.reader, authenticator=app.auth,
+            settings=app.settings.pop3,
             hostname=app.settings.server.hostname, listeners=pop3_listeners, tls=app.tls,
         )
         app.servers.append(pop3)
         started += [f"{n} {h}:{p}" for n, (h, p) in pop3.addresses.items()]
     # -- end POP3 --
     return started
+
+
+async def _start_smtp(app: App, listeners: dict[str, tuple[str, int]]) -> list[str]:
+    from rongmail.pipeline.authenticator import SmtpAuthenticator
+    from rongmail.pipeline.delivery import ActionDelivery
+    from rongmail.pipeline.directory import StoreDirectory
+    from rongmail.pipeline.runner import Runner
+    from rongmail.pipeline.stages import default_stages
+    from rongmail.protocols.smtp.server import start_smtp
+    from rongmail.protocols.smtp.session import SmtpServices
+
+    st = app.settings.smtp
+    hostname = st.hostname or app.settings.server.hostname
+    directory = StoreDirectory(app.reader)
+    smtp = await start_smtp(
+        settings=st,
+        services=SmtpServices(
+            runner=Runner(default_stages(st, directory, hostname=hostname,
+                                         data_stages=data_stages(app))),
+            directory=directory,
+            delivery=ActionDelivery(app.ctx, app.reader),
+            authenticator=SmtpAuthenticator(app.auth),
+        ),
+        hostname=hostname, listeners=listeners, tls=app.tls,
+    )
+    app.servers.append(smtp)
+    return [f"{n} {h}:{p}" for n, (h, p) in smtp.addresses.items()]
+
+
+def data_stages(app: App) -> list[Any]:
+    """Stages run on the message content, in order (mail authentication, spam, ...)."""
+    return []
 
 
 def http_registrars() -> list[Callable[..., None]]:

@@ -14,7 +14,6 @@ import logging
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings

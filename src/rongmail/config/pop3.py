@@ -45,14 +45,16 @@ class Pop3Settings(Section):
         description="Accept USER/PASS and SASL before STLS on the plain port (RFC 2595 §2.3 "
         "advises against it).",
     )
+    mark_seen: bool = Field(
+        True,
+        description="At QUIT, flag the messages sent by RETR as read (\\Seen), so webmail "
+        "and IMAP clients show them read. TOP never marks.",
+    )
     idle_timeout: float = Field(
         600.0,
-        ge=600.0,
-        description="Seconds to wait for the next command; RFC 1939 §3 requires at least ten "
-        "minutes.",
-    )
-    login_timeout: float = Field(
-        60.0, gt=0, description="Seconds allowed before the client has logged in."
+        gt=0,
+        description="Seconds to wait for the next command, in every state. RFC 1939 §3 requires "
+        "at least ten minutes (600); lower values break that rule.",
     )
     tls_handshake_timeout: float = Field(
         30.0, gt=0, description="Seconds allowed for a TLS handshake."

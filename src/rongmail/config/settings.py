@@ -11,6 +11,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from rongmail.config.base import Section
+from rongmail.config.pop3 import Pop3Settings
+from rongmail.config.queue import QueueSettings
+from rongmail.config.smtp import SmtpSettings
 
 LISTENER_NAMES = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http",
                   "https", "managesieve")
@@ -95,3 +98,6 @@ class Settings(Section):
     storage: StorageSettings = Field(default_factory=StorageSettings)  # type: ignore[arg-type]
     tls: TlsSettings = Field(default_factory=TlsSettings)  # type: ignore[arg-type]
     limits: LimitSettings = Field(default_factory=LimitSettings)  # type: ignore[arg-type]
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
+    queue: QueueSettings = Field(default_factory=QueueSettings)  # type: ignore[arg-type]
+    pop3: Pop3Settings = Field(default_factory=Pop3Settings)  # type: ignore[arg-type]

@@ -5,7 +5,8 @@ and delivery agree): the account; the account without its ``+tag`` (plus-address
 style); an alias or group, expanded recursively (depth 8, loops ignored, members outside our
 domains kept as ``external`` forwards); a domain alias (``alias_of``); the domain's catch-all.
 A domain we do not host is REMOTE; an address literal is always REMOTE. ``Postmaster`` without
-a domain (RFC 5321 §4.5.1) maps to ``postmaster@<primary domain>``.
+a domain (RFC 5321 §4.5.1) maps to ``postmaster@<primary domain>`` (default: the oldest hosted
+domain).
 
 ``may_send_as`` (RFC 6409 §8): the account's own address, with or without ``+tag``, the same
 local part in a domain aliased to the account's domain, or an alias/group the account belongs
@@ -28,6 +29,11 @@ class StoreDirectory:
         self._reader = reader
         self._primary = primary_domain
 
+    async def _first_domain(self) -> str:
+        """The oldest hosted (non-alias) domain: where a bare ``Postmaster`` goes."""
+        hosted = [d for d in await self._reader.domains() if d.alias_of is None and not d.disabled]
+        return min(hosted, key=lambda d: d.id).name if hosted else ""
+
     async def _domain_target(self, domain: Domain) -> Domain:
         """Follow ``alias_of`` (one level; aliases of aliases are not allowed)."""
         if domain.alias_of is None:
@@ -39,9 +45,10 @@ class StoreDirectory:
 
     async def resolve(self, address: str) -> Resolution:
         if address.lower() == "postmaster":
-            if not self._primary:
+            primary = self._primary or await self._first_domain()
+            if not primary:
                 return Resolution(RecipientKind.UNKNOWN)
-            address = f"postmaster@{self._primary}"
+            address = f"postmaster@{primary}"
         local, _, domain_part = address.rpartition("@")
         if not local or domain_part.startswith("["):
             return Resolution(RecipientKind.REMOTE)

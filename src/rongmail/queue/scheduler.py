@@ -129,7 +129,7 @@ class Scheduler:
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def drain(self, *, max_rounds: int = 50) -> None:
-        """Run scans until nothing is due or in flight (tests, ``rongmail queue flush``)."""
+        """Run scans until nothing is due, in flight or unreported (tests, one-shot tools)."""
         for _ in range(max_rounds):
             started = await self.run_once()
             if self._tasks:

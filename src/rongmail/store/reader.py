@@ -142,3 +142,16 @@ class Reader:
 
     async def vacation(self, account_id: int) -> VacationRow:
         return await self.meta.read(jm.get_vacation(account_id))
+
+    async def mailbox_page(
+        self, account_id: int, mailbox_id: int, *, position: int = 0, limit: int = 50,
+        descending: bool = True,
+    ) -> tuple[int, list[int], int] | None:
+        """(modseq, ids by receivedAt, total) in one snapshot; None if not the account's."""
+        return await self.meta.read(jm.mailbox_page(account_id, mailbox_id, position, limit,
+                                                    descending=descending))
+
+    async def messages_at_state(self, account_id: int, message_ids: Sequence[int]
+                                ) -> tuple[int, list[Message]]:
+        """(modseq, messages) in one snapshot."""
+        return await self.meta.read(jm.messages_at_state(account_id, message_ids))

@@ -14,6 +14,7 @@ import mailbox
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -79,13 +80,14 @@ def subjects(mbox: Path) -> list[str]:
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Pop3Stack:
-    s = Pop3Stack(tmp_path / "server")
-    yield s  # type: ignore[misc]
-    s.stop()
+def server(tmp_path: Path) -> Iterator[Pop3Stack]:
+    stack = Pop3Stack(tmp_path / "server")
+    yield stack
+    stack.stop()
 
 
-def test_keep_then_delete(fetchmail_bin: str, stack: Pop3Stack, tmp_path: Path) -> None:
+def test_keep_then_delete(fetchmail_bin: str, server: Pop3Stack, tmp_path: Path) -> None:
+    stack = server
     stack.deliver(message("one", ".leading dot\r\n..two dots\r\n.\r\nafter"))
     stack.deliver(message("two", CHINESE).replace(b"\r\n\r\n",
                   b"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n", 1))
@@ -128,7 +130,8 @@ def test_keep_then_delete(fetchmail_bin: str, stack: Pop3Stack, tmp_path: Path) 
     assert stack.inbox_uids() == []
 
 
-def test_no_keep_over_stls(fetchmail_bin: str, stack: Pop3Stack, tmp_path: Path) -> None:
+def test_no_keep_over_stls(fetchmail_bin: str, server: Pop3Stack, tmp_path: Path) -> None:
+    stack = server
     stack.deliver(message("a"))
     stack.deliver(message("b"))
     fm = Fetchmail(fetchmail_bin, tmp_path / "fm", stack)

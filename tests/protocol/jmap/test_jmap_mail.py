@@ -9,19 +9,19 @@ from jmap_helpers import USER2, JmapEnv, make_message
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
 
 MIXED = (
-    "From: =?utf-8?B?546L5LqU?= <wangwu@example.org>\r\nTo: zhangsan@demo.test\r\n"
-    "Subject: =?utf-8?B?5Y+R56Wo6K+35p+l5pS2?=\r\nDate: Tue, 03 Mar 2026 09:00:00 +0800\r\n"
-    "Message-ID: <mixed-1@example.org>\r\nMIME-Version: 1.0\r\n"
-    'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
-    "--b1\r\nContent-Type: multipart/alternative; boundary=\"b2\"\r\n\r\n"
-    "--b2\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nPlain body\r\n"
-    "--b2\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
-    "<p onclick=\"evil()\">Hi<script>alert(1)</script><img src=\"http://x.test/t.png\"></p>\r\n"
-    "--b2--\r\n"
-    "--b1\r\nContent-Type: application/pdf; name=\"a.pdf\"\r\n"
-    "Content-Disposition: attachment; filename=\"a.pdf\"\r\nContent-Transfer-Encoding: base64\r\n"
-    "\r\nJVBERi0xLjQK\r\n--b1--\r\n"
-).encode()
+    b"From: =?utf-8?B?546L5LqU?= <wangwu@example.org>\r\nTo: zhangsan@demo.test\r\n"
+    b"Subject: =?utf-8?B?5Y+R56Wo6K+35p+l5pS2?=\r\nDate: Tue, 03 Mar 2026 09:00:00 +0800\r\n"
+    b"Message-ID: <mixed-1@example.org>\r\nMIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+    b"--b1\r\nContent-Type: multipart/alternative; boundary=\"b2\"\r\n\r\n"
+    b"--b2\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nPlain body\r\n"
+    b"--b2\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+    b"<p onclick=\"evil()\">Hi<script>alert(1)</script><img src=\"http://x.test/t.png\"></p>\r\n"
+    b"--b2--\r\n"
+    b"--b1\r\nContent-Type: application/pdf; name=\"a.pdf\"\r\n"
+    b"Content-Disposition: attachment; filename=\"a.pdf\"\r\nContent-Transfer-Encoding: base64\r\n"
+    b"\r\nJVBERi0xLjQK\r\n--b1--\r\n"
+)
 
 
 async def test_mailbox_get_and_set(jmap: JmapEnv) -> None:

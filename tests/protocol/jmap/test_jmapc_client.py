@@ -25,8 +25,14 @@ def _cycle(host: str, inbox_subject: str) -> dict[str, Any]:
     import jmapc
     from jmapc import Ref
     from jmapc.methods import (
-        EmailGet, EmailQuery, EmailSet, EmailSubmissionSet, IdentityGet, MailboxGet,
-        MailboxQuery, SearchSnippetGet,
+        EmailGet,
+        EmailQuery,
+        EmailSet,
+        EmailSubmissionSet,
+        IdentityGet,
+        MailboxGet,
+        MailboxQuery,
+        SearchSnippetGet,
     )
 
     client = jmapc.Client.create_with_password(host=host, user=USER, password=PASSWORD)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import base64
 import poplib
+from collections.abc import Callable
 
 import pytest
 from pop3_helpers import PASSWORD, PASSWORD2, USER, USER2, Pop3Stack, Wire, message
+
+Factory = Callable[..., Pop3Stack]
 
 
 def b64(data: bytes) -> str:
@@ -79,7 +82,7 @@ def test_wrong_password_is_auth_code(pop3_plain: Pop3Stack) -> None:
     client.quit()
 
 
-def test_too_many_auth_failures_close(pop3_factory) -> None:  # type: ignore[no-untyped-def]
+def test_too_many_auth_failures_close(pop3_factory: Factory) -> None:
     stack = pop3_factory(allow_plaintext_auth=True, max_auth_failures=2)
     w = Wire(stack.ports.pop3)
     w.line()

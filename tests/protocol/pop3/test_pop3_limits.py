@@ -1,5 +1,5 @@
 """POP3 limits and bad input on the wire: line length, pipelining (RFC 2449 §6.6), error and
-command caps, connections per IP, the login timeout, STLS command injection (RFC 2595 §4) and
+command caps, connections per IP, the idle timeout, STLS command injection (RFC 2595 §4) and
 shutdown.
 """
 
@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import poplib
 import time
+from collections.abc import Callable
 
 from pop3_helpers import PASSWORD, USER, Pop3Stack, Wire, message
+
+Factory = Callable[..., Pop3Stack]
 
 
 def test_pipelined_commands_answered_in_order(pop3_plain: Pop3Stack) -> None:
@@ -53,7 +56,7 @@ def test_binary_garbage(pop3_plain: Pop3Stack) -> None:
     w.close()
 
 
-def test_too_many_errors_close(pop3_factory) -> None:  # type: ignore[no-untyped-def]
+def test_too_many_errors_close(pop3_factory: Factory) -> None:
     stack = pop3_factory(max_errors=3)
     w = Wire(stack.ports.pop3)
     w.line()
@@ -63,7 +66,7 @@ def test_too_many_errors_close(pop3_factory) -> None:  # type: ignore[no-untyped
     assert w.closed()
 
 
-def test_command_cap(pop3_factory) -> None:  # type: ignore[no-untyped-def]
+def test_command_cap(pop3_factory: Factory) -> None:
     stack = pop3_factory(max_commands=100)
     w = Wire(stack.ports.pop3)
     w.line()
@@ -75,7 +78,7 @@ def test_command_cap(pop3_factory) -> None:  # type: ignore[no-untyped-def]
     assert w.closed()
 
 
-def test_connections_per_ip(pop3_factory) -> None:  # type: ignore[no-untyped-def]
+def test_connections_per_ip(pop3_factory: Factory) -> None:
     stack = pop3_factory(max_connections_per_ip=2)
     a, b = Wire(stack.ports.pop3), Wire(stack.ports.pop3)
     assert a.line().startswith(b"+OK") and b.line().startswith(b"+OK")
@@ -94,8 +97,8 @@ def test_connections_per_ip(pop3_factory) -> None:  # type: ignore[no-untyped-de
     d.close()
 
 
-def test_login_timeout(pop3_factory) -> None:  # type: ignore[no-untyped-def]
-    stack = pop3_factory(login_timeout=0.3)
+def test_idle_timeout(pop3_factory: Factory) -> None:
+    stack = pop3_factory(idle_timeout=0.3)
     w = Wire(stack.ports.pop3)
     w.line()
     assert w.line() == b"-ERR Idle for too long, closing connection"
@@ -113,7 +116,7 @@ def test_stls_drops_pipelined_plaintext(pop3: Pop3Stack) -> None:
     w.close()
 
 
-def test_shutdown_says_goodbye(pop3_factory) -> None:  # type: ignore[no-untyped-def]
+def test_shutdown_says_goodbye(pop3_factory: Factory) -> None:
     stack = pop3_factory()
     w = Wire(stack.ports.pop3)
     w.line()

@@ -331,3 +331,25 @@ async def test_without_tls_submissions_is_skipped_and_close_protocol() -> None:
     assert not any("STARTTLS" in line for line in await asyncio.to_thread(ehlo))
     server.close()  # the asyncio.Server shape App.close() uses
     await server.wait_closed()
+
+
+async def test_session_time_limit(smtp_server: Starter) -> None:
+    server, _ = await smtp_server(session_timeout=0.6, idle_timeout=30)
+
+    def run() -> list[str]:
+        lines: list[str] = []
+        with connect(server) as s:
+            recv_replies(s, 1)
+            for _ in range(20):  # busy, never idle: only the total limit can end it
+                try:
+                    s.sendall(b"NOOP\r\n")
+                    lines += recv_replies(s, 1)
+                except OSError:
+                    break
+                if lines[-1].startswith("421"):
+                    break
+                time.sleep(0.1)
+        return lines
+
+    lines = await asyncio.to_thread(run)
+    assert lines[-1].startswith("421 4.4.2") and "time limit" in lines[-1]

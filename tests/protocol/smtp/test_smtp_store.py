@@ -63,11 +63,13 @@ async def test_directory_resolution(stack: Any) -> None:
         "gone@acme.test": (RecipientKind.DISABLED, ()),
         "x@remote.example": (RecipientKind.REMOTE, ()),
         "x@[192.0.2.1]": (RecipientKind.REMOTE, ()),
-        "postmaster": (RecipientKind.UNKNOWN, ()),
+        "postmaster": (RecipientKind.UNKNOWN, ()),  # no postmaster@acme.test account
     }
     for address, (kind, accounts) in cases.items():
         r = await directory.resolve(address)
         assert (r.kind, r.account_ids) == (kind, accounts), address
+    await acc.do_create_alias(stack.ctx, "postmaster@acme.test", ["alice@acme.test"])
+    assert (await StoreDirectory(stack.reader).resolve("Postmaster")).account_ids == (ids["alice"],)
     catch = await directory.resolve("anything@other.test")
     assert catch.kind is RecipientKind.LOCAL and len(catch.account_ids) == 1
     fwd = await directory.resolve("fwd@acme.test")

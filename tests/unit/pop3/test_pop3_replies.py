@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import re
 
-from rongmail.errors import AuthError, Conflict, MailError, NotFound, PermissionDenied
-from rongmail.errors import RateLimited, StorageFull, ValidationError
+from rongmail.errors import (
+    AuthError,
+    Conflict,
+    MailError,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    StorageFull,
+    ValidationError,
+)
 from rongmail.i18n import catalogue
 from rongmail.protocols.pop3 import replies
 

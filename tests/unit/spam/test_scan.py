@@ -92,3 +92,18 @@ def test_every_emitted_tag_is_declared() -> None:
     tags = analyze_sync(m, ScanContext(model=ContentModel(bits=16)))
     assert tags and all(t.name in registry() for t in tags)
     assert "BAYES_UNTRAINED" in {t.name for t in tags}
+
+
+class SlowFilter:
+    async def tags(self, raw: bytes, ctx: ScanContext) -> list:  # type: ignore[type-arg]
+        import asyncio
+
+        await asyncio.sleep(5)
+        return []
+
+
+async def test_a_slow_step_is_cut_by_the_time_budget() -> None:
+    raw = raw_message(message_id=None)
+    ctx = ScanContext(raw=raw, external=(SlowFilter(),))
+    tags = await analyze(parse(raw), ctx, timeout=0.2)
+    assert "MISSING_MID" in {t.name for t in tags}

@@ -12,6 +12,10 @@
    change state must carry the session's anti-CSRF token in ``X-CSRF-Token`` (double submit
    bound to the server-side session); WebSocket upgrades by cookie must come from our origin.
 
+Verified tokens and accounts are cached in memory for :data:`CACHE_TTL` seconds (the hot path
+of every API request); a logout drops its entry at once, other revocations and account
+disabling take effect within that time on this node.
+
 Endpoints: ``POST /api/login`` JSON ``{username, password}`` → ``{csrfToken, accountId,
 displayName}`` plus the cookie; ``POST /api/logout``; ``GET /api/me``. The identity issue
 extends this layer (app passwords, TOTP step-up, OIDC) without touching its callers.
@@ -22,23 +26,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
 from rongmail.actions import jmap as jact
 from rongmail.core.models import Account
 from rongmail.errors import AuthError, MailError, PermissionDenied, RateLimited
-from rongmail.i18n import normalize_locale
+from rongmail.i18n import normalize_locale, t
 from rongmail.protocols.http.server import DEPS_KEY, HttpDeps
 
 COOKIE = "rongmail_session"
 CSRF_HEADER = "X-CSRF-Token"
 BASIC_CACHE_TTL = 300.0
+CACHE_TTL = 10.0
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -62,12 +65,24 @@ class HttpAuth:
         self.deps = deps
         self._secret = secrets.token_bytes(32)
         self._basic: dict[str, tuple[int, float]] = {}
+        self._tokens: dict[str, tuple[Account, str, str, float]] = {}
+        self._accounts: dict[int, tuple[Account, float]] = {}
 
     async def _account(self, account_id: int) -> Account:
+        now = time.monotonic()
+        hit = self._accounts.get(account_id)
+        if hit is not None and hit[1] > now:
+            return hit[0]
         acct = await self.deps.reader.account(account_id)
         if acct is None or acct.disabled:
             raise AuthError()
+        if len(self._accounts) > 10_000:
+            self._accounts.clear()
+        self._accounts[account_id] = (acct, now + CACHE_TTL)
         return acct
+
+    def forget_token(self, token: str) -> None:
+        self._tokens.pop(jact.token_hash(token), None)
 
     async def _basic_login(self, request: web.Request, value: str) -> Principal:
         try:
@@ -89,10 +104,20 @@ class HttpAuth:
         return Principal(result.account, "basic")
 
     async def _token(self, token: str, kind: str) -> tuple[Account, str]:
-        row = await self.deps.reader.token(jact.token_hash(token), int(time.time()))
+        key = jact.token_hash(token)
+        now = time.monotonic()
+        hit = self._tokens.get(key)
+        if hit is not None and hit[3] > now and hit[2] == kind:
+            return hit[0], hit[1]
+        row = await self.deps.reader.token(key, int(time.time()))
         if row is None or row.kind != kind:
             raise AuthError()
-        return await self._account(row.account_id), row.csrf
+        acct = await self._account(row.account_id)
+        if len(self._tokens) > 10_000:
+            self._tokens.clear()
+        self._tokens[key] = (acct, row.csrf, kind, now + min(CACHE_TTL, row.expires_at
+                                                              - time.time()))
+        return acct, row.csrf
 
     async def authenticate(self, request: web.Request) -> Principal:
         """The request's principal, or AuthError / PermissionDenied (bad CSRF or origin)."""
@@ -151,15 +176,17 @@ def _cookie(resp: web.StreamResponse, request: web.Request, value: str, max_age:
 async def login(request: web.Request) -> web.Response:
     deps = request.app[DEPS_KEY]
     locale = locale_of(request)
+    bad = {"type": "about:blank#badRequest", "detail": t("web.login.bad_request", locale)}
     if request.content_type != "application/json":
-        return web.json_response({"detail": "application/json required"}, status=415)
+        # JSON only: a cross-site form cannot send it without a CORS preflight
+        return web.json_response({**bad, "status": 415}, status=415)
     try:
         body = await request.json()
     except (ValueError, UnicodeDecodeError):
         body = None
     if (not isinstance(body, dict) or not isinstance(body.get("username"), str)
             or not isinstance(body.get("password"), str)):
-        return web.json_response({"detail": "username and password required"}, status=400)
+        return web.json_response({**bad, "status": 400}, status=400)
     if deps.auth is None:
         return auth_failure(AuthError(), locale)
     try:
@@ -184,6 +211,7 @@ async def logout(request: web.Request) -> web.Response:
     except MailError as exc:
         return auth_failure(exc, locale_of(request))
     if principal.method == "session":
+        http_auth(request.app).forget_token(request.cookies[COOKIE])
         await jact.do_revoke_token(deps.ctx, request.cookies[COOKIE])
     resp = web.json_response({})
     _cookie(resp, request, "", 0)
@@ -208,7 +236,3 @@ def register(app: web.Application, deps: HttpDeps) -> None:
     app.router.add_post("/api/login", login)
     app.router.add_post("/api/logout", logout)
     app.router.add_get("/api/me", me)
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))

@@ -16,6 +16,7 @@ Invariants:
 
 from __future__ import annotations
 
+import asyncio
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -68,19 +69,31 @@ class ListingCache:
     def __init__(self, max_mailboxes: int = 256) -> None:
         self.max_mailboxes = max_mailboxes
         self._cache: OrderedDict[int, tuple[int, Listing]] = OrderedDict()
+        self._locks: dict[int, asyncio.Lock] = {}
 
     async def listing(self, reader: Reader, mailbox: Mailbox) -> Listing:
         cached = self._cache.get(mailbox.id)
         if cached is not None and cached[0] == mailbox.highestmodseq:
             self._cache.move_to_end(mailbox.id)
             return cached[1]
-        listing: Listing | None = None
-        if cached is not None and cached[0] < mailbox.highestmodseq:
-            listing = await self._delta(reader, mailbox, *cached)
-        if listing is None:
-            listing = Listing.of(mailbox.highestmodseq, await reader.mailbox_entries(mailbox.id))
-        self._cache[mailbox.id] = (mailbox.highestmodseq, listing)
-        self._cache.move_to_end(mailbox.id)
+        # One load per mailbox at a time: many sessions selecting the same mailbox at once
+        # (a reconnect storm) wait for one listing instead of each building its own.
+        lock = self._locks.setdefault(mailbox.id, asyncio.Lock())
+        async with lock:
+            cached = self._cache.get(mailbox.id)
+            if cached is not None and cached[0] >= mailbox.highestmodseq:
+                self._cache.move_to_end(mailbox.id)
+                return cached[1]
+            listing: Listing | None = None
+            if cached is not None:
+                listing = await self._delta(reader, mailbox, *cached)
+            if listing is None:
+                rows = await reader.mailbox_entries(mailbox.id)
+                listing = Listing.of(mailbox.highestmodseq, rows)
+            self._cache[mailbox.id] = (mailbox.highestmodseq, listing)
+            self._cache.move_to_end(mailbox.id)
+        if not lock.locked():
+            self._locks.pop(mailbox.id, None)
         while len(self._cache) > self.max_mailboxes:
             self._cache.popitem(last=False)
         return listing
@@ -98,7 +111,10 @@ class ListingCache:
         removed = {
             c.uid
             for c in changes
-            if c.type == MAILBOX_MESSAGE and c.action == "destroyed" and c.mailbox_id == mailbox.id
+            if c.type == MAILBOX_MESSAGE
+            and c.action == "destroyed"
+            and c.mailbox_id == mailbox.id
+            and c.uid is not None
         }
         changed = await reader.mailbox_entries(mailbox.id, changed_since=modseq)
         entries = dict(old.entries)

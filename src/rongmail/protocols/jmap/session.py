@@ -7,6 +7,7 @@ identity and limits, which are static per process), so it is a digest of the doc
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any
@@ -77,5 +78,6 @@ def session_resource(account: Account, limits: Limits, origin: str) -> dict[str,
     return doc
 
 
+@functools.lru_cache(maxsize=4096)
 def session_state(account: Account, limits: Limits, origin: str) -> str:
     return str(session_resource(account, limits, origin)["state"])

@@ -3,7 +3,8 @@
 Role: when a session enters the TRANSACTION state it takes a snapshot of the inbox, numbered
 1..n in UID order. Messages delivered later are not seen until the next session, and message
 numbers never change inside a session (RFC 1939 §5). DELE only marks; RSET unmarks; the marked
-messages are removed when QUIT enters the UPDATE state (``commands/quit.py``).
+messages are removed when QUIT enters the UPDATE state (``commands/quit.py``), which also flags
+the messages RETR sent as ``\\Seen`` (as Dovecot does), so webmail and IMAP show them read.
 
 Invariants:
 
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
+from rongmail.core.flags import SEEN
 from rongmail.core.models import Account
 from rongmail.errors import NotFound, ValidationError
 from rongmail.store.reader import Reader
@@ -50,7 +52,10 @@ class Item:
     message_id: int
     blob_id: str
     size: int
+    seen: bool = False
     deleted: bool = False
+    #: RETR sent it in this session (marked \Seen at QUIT when ``mark_seen`` is on).
+    retrieved: bool = False
 
 
 def parse_number(arg: str) -> int:
@@ -106,6 +111,10 @@ class Maildrop:
 
     def deleted_ids(self) -> list[int]:
         return [i.message_id for i in self._items if i.deleted]
+
+    def newly_read_ids(self) -> list[int]:
+        """Messages retrieved in this session, kept, and not yet ``\\Seen``."""
+        return [i.message_id for i in self.live() if i.retrieved and not i.seen]
 
 
 class WireSizes:
@@ -169,7 +178,8 @@ async def load_maildrop(reader: Reader, account: Account, sizes: WireSizes) -> M
         blob_id = blob_of.get(e.message_id)
         if blob_id is None:  # destroyed between the two reads
             continue
-        items.append(Item(len(items) + 1, e.uid, e.message_id, blob_id, -1))
+        items.append(Item(len(items) + 1, e.uid, e.message_id, blob_id, -1,
+                          seen=bool(e.flags & SEEN)))
     limit = asyncio.Semaphore(_PARALLEL)
 
     async def fill(item: Item) -> None:

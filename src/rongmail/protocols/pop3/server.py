@@ -12,8 +12,8 @@ Invariants:
 * Output is written after every command and its drain awaited, so a pipelined burst of RETRs
   holds at most one message in memory; reading pauses while unparsed input exceeds
   ``_HIGH_WATER``.
-* Each read waits at most the session's timeout (``login_timeout`` before login,
-  ``idle_timeout`` after: RFC 1939 §3 asks for at least ten minutes), then ``-ERR`` and close.
+* Each read waits at most ``idle_timeout`` (RFC 1939 §3 asks for at least ten minutes), then
+  ``-ERR`` and close.
 * Limits at accept: ``max_connections`` overall and ``max_connections_per_ip``; one maildrop
   lock per account (``[IN-USE]``). The session's lock is released however the connection ends.
 """
@@ -124,10 +124,13 @@ class _Connection(asyncio.Protocol):
         return out
 
     async def _write(self, data: bytes) -> None:
+        """Write and wait for the buffer to drain; a client that stops reading for
+        ``idle_timeout`` is dropped (TimeoutError)."""
         if not data or self._transport is None or self._transport.is_closing():
             return
         self._transport.write(data)
-        await self._can_write.wait()
+        async with asyncio.timeout(self._server.deps.settings.idle_timeout):
+            await self._can_write.wait()
 
     async def _run(self) -> None:
         server = self._server
@@ -135,15 +138,15 @@ class _Connection(asyncio.Protocol):
         session: Session | None = None
         try:
             if not admitted:
-                await self._write(replies.ERR_TOO_MANY_CONNECTIONS_SYS_TEMP.render())
+                self._say(None, replies.ERR_TOO_MANY_CONNECTIONS_SYS_TEMP)
                 return
             session = Session(server.deps, remote_ip=self._ip, tls_active=self._implicit_tls)
             await self._serve(session)
         except TimeoutError:
-            await self._say(session, replies.ERR_TIMEOUT)
+            self._say(session, replies.ERR_TIMEOUT)
         except _Closed:
             if server._closing.is_set():
-                await self._say(session, replies.ERR_SHUTTING_DOWN_SYS_TEMP)
+                self._say(session, replies.ERR_SHUTTING_DOWN_SYS_TEMP)
         except (ConnectionError, ssl.SSLError) as e:
             log.debug("pop3 %s connection error: %s", self._ip, e)
         except Exception:
@@ -160,7 +163,7 @@ class _Connection(asyncio.Protocol):
         parser = Parser(self._server.deps.settings.max_line_length)
         await self._write(session.greeting())
         while not session.closing:
-            events = parser.feed(await self._read(session.timeout))
+            events = parser.feed(await self._read(self._server.deps.settings.idle_timeout))
             for event in events:
                 await session.handle(event)
                 await self._write(session.take_output())
@@ -175,10 +178,12 @@ class _Connection(asyncio.Protocol):
                 if self._server._closing.is_set():
                     raise _Closed
 
-    async def _say(self, session: Session | None, reply: Reply) -> None:
+    def _say(self, session: Session | None, reply: Reply) -> None:
+        """A last line, not waited for: the transport flushes it while closing."""
         data = session.shutdown(reply) if session is not None else reply.render()
-        with contextlib.suppress(ConnectionError, ssl.SSLError):
-            await self._write(data)
+        if self._transport is not None and not self._transport.is_closing():
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
+                self._transport.write(data)
 
     async def _start_tls(self) -> bool:
         """Enter TLS with no await between clearing the buffer and the handshake."""

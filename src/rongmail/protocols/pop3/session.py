@@ -8,7 +8,8 @@ socket: ``server.py`` feeds it events and writes what :meth:`Session.take_output
 
 Invariants:
 
-* Exactly one status line per command, in command order (pipelining, RFC 2449 §6.6).
+* Exactly one reply per command, in command order (pipelining, RFC 2449 §6.6); a last
+  ``-ERR`` line may follow it when a limit closes the connection.
 * Plain-text credentials are refused on a connection without TLS unless
   ``allow_plaintext_auth`` is set (RFC 2595 §2.3); USER and SASL are then not advertised.
 * After ``+OK`` to STLS (:attr:`Session.starttls`) the shell drops every byte and command
@@ -89,11 +90,6 @@ class Session:
     def auth_allowed(self) -> bool:
         """May credentials be sent now (RFC 2595 §2.3)?"""
         return self.tls_active or self.deps.settings.allow_plaintext_auth
-
-    @property
-    def timeout(self) -> float:
-        s = self.deps.settings
-        return s.login_timeout if self.state is State.AUTHORIZATION else s.idle_timeout
 
     def tls_started(self) -> None:
         """TLS is up: forget everything learned before it (RFC 2595 §4)."""

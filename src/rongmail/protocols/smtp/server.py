@@ -126,6 +126,8 @@ class _Connection(asyncio.Protocol):
 
     async def _read(self, deadline: float) -> bytes | None:
         idle = self._server._ctx.settings.idle_timeout
+        if time.monotonic() >= deadline:  # also for a client that never lets the buffer drain
+            raise _SessionTooLong
         while not self._buf:
             if self._eof:
                 return None

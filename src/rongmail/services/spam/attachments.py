@@ -18,6 +18,8 @@ from __future__ import annotations
 import base64
 import binascii
 import email
+import email.header
+import email.message
 import email.policy
 import io
 import logging
@@ -256,7 +258,6 @@ class _Budget:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.expanded = 0
-        self.bomb = False
 
 
 def _read_capped(f: IO[bytes], cap: int) -> bytes:

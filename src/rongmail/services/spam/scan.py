@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from rongmail.mime.model import ParsedMessage
 
@@ -78,14 +78,22 @@ async def _external_tags(ctx: ScanContext) -> list[Tag]:
     return [t for r in results for t in r]
 
 
-async def analyze(msg: ParsedMessage, ctx: ScanContext) -> list[Tag]:
-    """All tags for ``msg``: ``Policy.decide(await analyze(msg, ctx))`` gives the verdict."""
+async def analyze(msg: ParsedMessage, ctx: ScanContext, *, timeout: float = 20.0) -> list[Tag]:
+    """All tags for ``msg``: ``Policy.decide(await analyze(msg, ctx))`` gives the verdict.
+
+    Each step is bounded by ``timeout`` seconds (the analyzers' own limits keep them far below
+    it); a step that overruns is logged and contributes no tags.
+    """
+
+    async def bounded(aw: Awaitable[list[Tag]]) -> list[Tag]:
+        return await asyncio.wait_for(aw, timeout)
+
     sync = asyncio.to_thread(analyze_sync, msg, ctx)
     results = await asyncio.gather(
-        sync,
-        dnsbl.dnsbl_tags(msg, ctx),
-        _virus_tags(msg, ctx),
-        _external_tags(ctx),
+        bounded(sync),
+        bounded(dnsbl.dnsbl_tags(msg, ctx)),
+        bounded(_virus_tags(msg, ctx)),
+        bounded(_external_tags(ctx)),
         return_exceptions=True,
     )
     out: list[Tag] = []

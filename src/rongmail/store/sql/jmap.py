@@ -14,8 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from rongmail.core.changes import Change
+from rongmail.core.models import Message
 from rongmail.errors import NotFound
-from rongmail.store.sql.mail import bump, log
+from rongmail.store.sql.mail import (
+    account_modseq,
+    bump,
+    get_mailbox,
+    get_messages,
+    log,
+    query_mailbox,
+)
 from rongmail.store.sql.q import Op, Q, one, placeholders
 
 IDENTITY = "Identity"
@@ -323,3 +331,26 @@ def set_vacation(row: VacationRow) -> Op[list[Change]]:
          row.text_body, row.html_body, int(row.is_enabled), row.from_date, row.to_date,
          row.subject, row.text_body, row.html_body))
     return (yield from _log_one(row.account_id, "VacationResponse", "updated", 1))
+
+
+# -- composite reads (one snapshot, one round trip: the webmail's hot path) ------------------------
+
+def mailbox_page(account_id: int, mailbox_id: int, position: int, limit: int, *,
+                 descending: bool) -> Op[tuple[int, list[int], int] | None]:
+    """(account modseq, message ids sorted by receivedAt, total) of one mailbox of the
+    account, read in one transaction; None when the mailbox is not the account's."""
+    modseq = yield from account_modseq(account_id)
+    mb = yield from get_mailbox(mailbox_id)
+    if mb is None or mb.account_id != account_id:
+        return None
+    ids, total = yield from query_mailbox(mailbox_id, position=position, limit=limit,
+                                          descending=descending)
+    return modseq, ids, total
+
+
+def messages_at_state(account_id: int, message_ids: Sequence[int]
+                      ) -> Op[tuple[int, list[Message]]]:
+    """(account modseq, messages) read in one transaction (JMAP /get: state matches data)."""
+    modseq = yield from account_modseq(account_id)
+    msgs = yield from get_messages(account_id, message_ids)
+    return modseq, msgs

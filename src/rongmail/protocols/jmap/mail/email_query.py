@@ -212,15 +212,18 @@ def is_fast(f: dict[str, Any] | None, sort: list[Any], collapse: bool) -> bool:
 
 
 async def fast_query(call: Call, f: dict[str, Any], sort: list[Any], position: int,
-                     limit: int) -> tuple[list[str], int]:
+                     limit: int) -> tuple[str, list[str], int]:
+    """(queryState, page of ids, total) from one indexed read of one snapshot."""
     mbid = call.resolve(ids.MAILBOX, f["inMailbox"])
-    mb = await call.deps.reader.mailbox(mbid) if mbid is not None else None
-    if mb is None or mb.account_id != call.account_id:
-        return [], 0
-    found, total = await call.deps.reader.query_mailbox(
-        mb.id, position=position, limit=limit,
-        descending=sort[0].get("isAscending", True) is False)
-    return [ids.encode(ids.EMAIL, i) for i in found], total
+    got = None
+    if mbid is not None:
+        got = await call.deps.reader.mailbox_page(
+            call.account_id, mbid, position=position, limit=limit,
+            descending=sort[0].get("isAscending", True) is False)
+    if got is None:
+        return str(await call.deps.reader.modseq(call.account_id)), [], 0
+    modseq, found, total = got
+    return str(modseq), [ids.encode(ids.EMAIL, i) for i in found], total
 
 
 async def query_ids(call: Call, f: dict[str, Any] | None, sort: list[Any],

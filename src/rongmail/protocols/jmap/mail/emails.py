@@ -13,9 +13,9 @@ properties are asked for, from the raw message.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from rongmail.core.flags import jmap_keywords
@@ -45,9 +45,10 @@ _INLINE_MEDIA = ("image", "audio", "video")
 
 
 def utc_date(ts: int | None) -> str | None:
+    """RFC 8620 §1.4 UTCDate."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def addresses(pairs: Sequence[tuple[str, str]] | Sequence[Addr]) -> list[dict[str, Any]] | None:
@@ -263,48 +264,69 @@ def body_properties(raw: bytes | None, root: MimePart, store_blob: str, props: S
 
 # -- whole emails ------------------------------------------------------------------------------------
 
+_KEYWORDS_CACHE: dict[tuple[int, frozenset[str]], dict[str, bool]] = {}
+
+
+def _keywords(m: Message) -> dict[str, bool]:
+    """``keywords`` of a message; the few distinct (flags, keywords) pairs are memoized."""
+    key = (m.flags, m.keywords)
+    got = _KEYWORDS_CACHE.get(key)
+    if got is None:
+        if len(_KEYWORDS_CACHE) > 4096:
+            _KEYWORDS_CACHE.clear()
+        got = _KEYWORDS_CACHE[key] = jmap_keywords(m.flags, m.keywords)
+    return dict(got)
+
+
+def _addr_list(pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any]] | None:
+    return [{"name": n or None, "email": e} for n, e in pairs] or None
+
+
+#: Email/get properties computed from the stored row alone (no raw message), by name.
+_ROW_GETTERS: dict[str, Callable[[Message], Any]] = {
+    "id": lambda m: f"{ids.EMAIL}{m.id}",
+    "blobId": lambda m: ids.blob_id(m.blob_id),
+    "threadId": lambda m: f"{ids.THREAD}{m.thread_id}",
+    "mailboxIds": lambda m: {f"{ids.MAILBOX}{b}": True for b in m.mailbox_ids},
+    "keywords": _keywords,
+    "size": lambda m: m.size,
+    "receivedAt": lambda m: utc_date(m.received_at),
+    "messageId": lambda m: [m.msgid] if m.msgid else None,
+    "inReplyTo": lambda m: list(m.in_reply_to) or None,
+    "references": lambda m: list(m.references) or None,
+    "sender": lambda m: _addr_list(m.sender),
+    "from": lambda m: _addr_list(m.from_),
+    "to": lambda m: _addr_list(m.to),
+    "cc": lambda m: _addr_list(m.cc),
+    "bcc": lambda m: _addr_list(m.bcc),
+    "replyTo": lambda m: _addr_list(m.reply_to),
+    "subject": lambda m: m.subject,
+    "sentAt": lambda m: utc_date(m.sent_at),
+    "hasAttachment": lambda m: m.has_attachment,
+    "preview": lambda m: m.preview,
+}
+
+
 def email_from_message(m: Message, props: Sequence[str], raw: bytes | None,
                        opts: BodyOptions) -> dict[str, Any]:
     """Email object for a stored message (Email/get)."""
     out: dict[str, Any] = {}
-    fields = raw_headers(raw, 0, m.header_size or None) if raw is not None else None
+    fields: list[tuple[str, str]] | None = None
+    body_props: list[str] = []
     for p in props:
-        if p == "id":
-            out[p] = ids.encode(ids.EMAIL, m.id)
-        elif p == "blobId":
-            out[p] = ids.blob_id(m.blob_id)
-        elif p == "threadId":
-            out[p] = ids.encode(ids.THREAD, m.thread_id)
-        elif p == "mailboxIds":
-            out[p] = {ids.encode(ids.MAILBOX, b): True for b in m.mailbox_ids}
-        elif p == "keywords":
-            out[p] = jmap_keywords(m.flags, m.keywords)
-        elif p == "size":
-            out[p] = m.size
-        elif p == "receivedAt":
-            out[p] = utc_date(m.received_at)
-        elif p == "messageId":
-            out[p] = [m.msgid] if m.msgid else None
-        elif p == "inReplyTo":
-            out[p] = list(m.in_reply_to) or None
-        elif p == "references":
-            out[p] = list(m.references) or None
-        elif p in ("sender", "from", "to", "cc", "bcc", "replyTo"):
-            attr = {"from": "from_", "replyTo": "reply_to"}.get(p, p)
-            out[p] = addresses(getattr(m, attr))
-        elif p == "subject":
-            out[p] = m.subject
-        elif p == "sentAt":
-            out[p] = utc_date(m.sent_at)
-        elif p == "hasAttachment":
-            out[p] = m.has_attachment
-        elif p == "preview":
-            out[p] = m.preview
-        elif p == "headers":
-            out[p] = [{"name": n, "value": v} for n, v in fields or []]
+        getter = _ROW_GETTERS.get(p)
+        if getter is not None:
+            out[p] = getter(m)
+            continue
+        if p in BODY:
+            body_props.append(p)
+            continue
+        if fields is None:
+            fields = raw_headers(raw, 0, m.header_size or None) if raw is not None else []
+        if p == "headers":
+            out[p] = [{"name": n, "value": v} for n, v in fields]
         elif p.startswith("header:"):
-            out[p] = header_value(fields or [], p)
-    body_props = [p for p in props if p in BODY]
+            out[p] = header_value(fields, p)
     if body_props:
         root = MimePart.from_json(m.bodystructure())
         out.update(body_properties(raw, root, m.blob_id, body_props, opts))

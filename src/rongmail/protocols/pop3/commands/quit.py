@@ -3,14 +3,16 @@
 
 The removal is one action, ``do_destroy_messages`` (one transaction with its change rows, then
 published on the bus, so IMAP IDLE and JMAP see it). If it fails the reply is ``-ERR`` with
-``[SYS/TEMP]`` and nothing was removed; the connection closes either way.
+``[SYS/TEMP]`` and nothing was removed; the connection closes either way. Before it, the kept
+messages RETR sent are flagged ``\\Seen`` (``do_set_flags``) when ``mark_seen`` is on.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rongmail.actions.messages import do_destroy_messages
+from rongmail.actions.messages import do_destroy_messages, do_set_flags
+from rongmail.core.flags import SEEN
 
 from .. import replies
 from ..base import State
@@ -28,7 +30,11 @@ async def handle(session: Session, command: Command) -> None:
         session.reply(replies.OK_QUIT, hostname=hostname)
         return
     session.state = State.UPDATE
+    ctx = session.deps.ctx
+    read = drop.newly_read_ids()
+    if read and session.deps.settings.mark_seen:
+        await do_set_flags(ctx, drop.account_id, read, add=SEEN)
     ids = drop.deleted_ids()
     if ids:
-        await do_destroy_messages(session.deps.ctx, drop.account_id, ids)
+        await do_destroy_messages(ctx, drop.account_id, ids)
     session.reply(replies.OK_QUIT_UPDATED, hostname=hostname, count=len(ids))

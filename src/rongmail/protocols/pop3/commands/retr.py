@@ -1,7 +1,8 @@
 """RETR msg: the whole message as a multi-line response (RFC 1939 §5).
 
 The message is sent in canonical form (CRLF line ends) and byte-stuffed; the octet count in the
-``+OK`` line and in LIST is the canonical size before stuffing. RETR does not change flags.
+``+OK`` line and in LIST is the canonical size before stuffing. The message is remembered as
+retrieved; QUIT flags it ``\\Seen`` (``quit.py``).
 """
 
 from __future__ import annotations
@@ -25,3 +26,4 @@ async def handle(session: Session, command: Command) -> None:
     item = drop.get(command.args[0])
     data = await message_data(session.deps.reader, drop, item)
     session.send(await render_message(replies.OK_RETR.render(octets=len(data)), data))
+    item.retrieved = True

@@ -22,7 +22,6 @@ from rongmail.protocols.jmap.standard import (
     check_get_all,
     get_ids,
     get_properties,
-    state,
 )
 
 ARGS = (*GET_ARGS, "bodyProperties", "fetchTextBodyValues", "fetchHTMLBodyValues",
@@ -59,15 +58,16 @@ async def email_get(call: Call, data: dict[str, Any]) -> dict[str, Any]:
     want, db_ids = get_ids(call, args, ids.EMAIL)
     props = get_properties(args, PROPERTIES, DEFAULT_PROPERTIES)
     opts = body_options(args)
-    st = await state(call)
     reader = call.deps.reader
     if want is None:
         rows = await reader.email_index(call.account_id)
         check_get_all(call, len(rows))
         want = [ids.encode(ids.EMAIL, r.id) for r in rows]
         db_ids = [r.id for r in rows]
-    msgs = {m.id: m for m in await reader.messages(call.account_id,
-                                                    [i for i in db_ids if i is not None])}
+    modseq, found = await reader.messages_at_state(call.account_id,
+                                                   [i for i in db_ids if i is not None])
+    st = str(modseq)
+    msgs = {m.id: m for m in found}
     raw_wanted = needs_raw(props, opts)
     out: list[dict[str, Any]] = []
     not_found: list[str] = []

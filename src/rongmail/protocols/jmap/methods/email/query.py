@@ -18,22 +18,22 @@ async def email_query(call: Call, data: dict[str, Any]) -> dict[str, Any]:
     f = args.opt_obj("filter")
     sort = args.opt_list("sort") or DEFAULT_SORT
     collapse = args.boolean("collapseThreads")
-    st = await state(call)
-    head = {"accountId": call.jmap_account_id, "queryState": st, "canCalculateChanges": True,
-            "collapseThreads": collapse}
     position = args.integer("position", 0)
     limit = args.opt_int("limit", minimum=0)
+    head = {"accountId": call.jmap_account_id, "canCalculateChanges": True,
+            "collapseThreads": collapse}
     if (f is not None and is_fast(f, sort, collapse) and args.opt_str("anchor") is None
             and position >= 0):
         if not isinstance(f.get("inMailbox"), str):
             raise MethodError(INVALID_ARGUMENTS, "inMailbox must be an id")
-        page, total = await fast_query(call, f, sort, position,
-                                       limit if limit is not None else 2**31)
-        out: dict[str, Any] = {**head, "position": position, "ids": page}
+        st, page, total = await fast_query(call, f, sort, position,
+                                           limit if limit is not None else 2**31)
+        out: dict[str, Any] = {**head, "queryState": st, "position": position, "ids": page}
         if args.boolean("calculateTotal"):
             out["total"] = total
         if limit is not None:
             out["limit"] = limit
         return out
+    st = await state(call)
     all_ids = await query_ids(call, f, sort, collapse)
-    return {**head, **window(call, args, all_ids)}
+    return {**head, "queryState": st, **window(call, args, all_ids)}
