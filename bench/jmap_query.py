@@ -186,6 +186,11 @@ def dovecot_setup(count: int, workdir: Path) -> Any:
         f = maildir / "cur" / f"{when}.{n}.bench:2,"
         f.write_bytes(raw.replace(b"\r\n", b"\n"))
         os.utime(f, (when, when))
+    # Dovecot's mail processes run as an unprivileged user when we are root: let them read
+    for d in (workdir.parent, workdir, maildir, *(maildir / s for s in ("cur", "new", "tmp"))):
+        d.chmod(0o777)  # it also writes its index files next to the source mail
+    for f in (maildir / "cur").iterdir():
+        f.chmod(0o644)
     dv = DovecotServer(address="127.0.0.1", users={"bench@peer.test": "secret"},
                        login_performance_mode=True).start()
     dv.import_maildir("bench@peer.test", maildir, layout_fs=False)

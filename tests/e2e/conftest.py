@@ -38,16 +38,22 @@ class RunningServer:
         return f"http://127.0.0.1:{self.ports['http']}{path}"
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "rongmail", *args, "--data-dir",
-                               str(self.data_dir)], capture_output=True, text=True, check=check,
-                              env={**os.environ, "RONGMAIL_LOCALE": "en"}, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "rongmail", *args, "--data-dir", str(self.data_dir)],
+            capture_output=True,
+            text=True,
+            check=check,
+            env={**os.environ, "RONGMAIL_LOCALE": "en"},
+            timeout=120,
+        )
 
     def add_user(self, email: str, password: str, name: str = "") -> None:
         self.cli("user", "add", email, "--password", password, "--name", name)
 
 
-def _wait_ports(ports: dict[str, int], proc: subprocess.Popen[bytes], log: Path,
-                timeout: float = 60) -> None:
+def _wait_ports(
+    ports: dict[str, int], proc: subprocess.Popen[bytes], log: Path, timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
     pending = dict(ports)
     while pending and time.monotonic() < deadline:
@@ -62,13 +68,36 @@ def _wait_ports(ports: dict[str, int], proc: subprocess.Popen[bytes], log: Path,
 
 
 @contextlib.contextmanager
-def run_server(tmp: Path, *, domain: str = "corp.test", wait_for: tuple[str, ...] = ("http",),
-               extra_env: dict[str, str] | None = None) -> Iterator[RunningServer]:
+def run_server(
+    tmp: Path,
+    *,
+    domain: str = "corp.test",
+    wait_for: tuple[str, ...] = ("http",),
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[RunningServer]:
     data = tmp / "data"
     admin, password = f"admin@{domain}", "Admin-pass-2026"
-    subprocess.run([sys.executable, "-m", "rongmail", "init", "--data-dir", str(data),
-                    "--domain", domain, "--admin-email", admin, "--admin-password", password,
-                    "--hostname", "127.0.0.1"], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rongmail",
+            "init",
+            "--data-dir",
+            str(data),
+            "--domain",
+            domain,
+            "--admin-email",
+            admin,
+            "--admin-password",
+            password,
+            "--hostname",
+            "127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     ports = {name: free_port() for name in LISTENERS}
     env = {**os.environ, "RONGMAIL_LOCALE": "en", "RONGMAIL_LOG": "INFO"}
     for name, port in ports.items():
@@ -76,8 +105,12 @@ def run_server(tmp: Path, *, domain: str = "corp.test", wait_for: tuple[str, ...
     env.update(extra_env or {})
     log = tmp / "serve.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "rongmail", "serve", "--data-dir",
-                                 str(data)], stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rongmail", "serve", "--data-dir", str(data)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     try:
         _wait_ports({n: ports[n] for n in wait_for}, proc, log)
         yield RunningServer(data, ports, admin, password, proc, log)

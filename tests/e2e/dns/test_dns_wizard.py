@@ -35,9 +35,11 @@ class UpdatableKnot:
         class _K(KnotServer):  # type: ignore[misc,valid-type]
             def _config(self) -> str:
                 conf = super()._config()
-                keys = (f"key:\n  - id: {KEY}\n    algorithm: hmac-sha256\n"
-                        f"    secret: {secret}\nacl:\n  - id: upd\n    key: {KEY}\n"
-                        f"    action: update\n")
+                keys = (
+                    f"key:\n  - id: {KEY}\n    algorithm: hmac-sha256\n"
+                    f"    secret: {secret}\nacl:\n  - id: upd\n    key: {KEY}\n"
+                    f"    action: update\n"
+                )
                 conf = conf.replace("zone:\n", keys + "zone:\n")
                 return conf.replace(f"  - domain: {ZONE}.", f"  - domain: {ZONE}.\n    acl: upd")
 
@@ -67,7 +69,9 @@ def make_plan() -> plan.PlanInput:
         hosts=(plan.MailHost("mail.corp.test", ipv4=("127.0.0.1",)),),
         dkim=(plan.DkimSelector("rm2026r", rsa.txt), plan.DkimSelector("rm2026e", ed.txt)),
         relays_ip4=("203.0.113.5",),
-        dmarc_stage="quarantine", dmarc_pct=50, mta_sts_id="20261127000000",
+        dmarc_stage="quarantine",
+        dmarc_pct=50,
+        mta_sts_id="20261127000000",
         caa_iodef="mailto:security@corp.test",
     )
 
@@ -82,8 +86,9 @@ async def test_push_check_break_fix(knot) -> None:  # type: ignore[no-untyped-de
 
     d = await push.diff(records, res, owned=set())
     assert len(d.add) == len(records) and not d.remove and not d.conflicts
-    owned = await push.apply(ZONE, d, server=srv.address, port=srv.port, keyname=KEY,
-                             secret_b64=knot.secret)
+    owned = await push.apply(
+        ZONE, d, server=srv.address, port=srv.port, keyname=KEY, secret_b64=knot.secret
+    )
     after = await check.check_plan(records, res)
     bad = [(r.record.name, r.record.rtype, r.status) for r in after.results if r.status != "ok"]
     assert bad == []
@@ -92,8 +97,7 @@ async def test_push_check_break_fix(knot) -> None:  # type: ignore[no-untyped-de
     # a human deletes the DKIM key and replaces SPF with their own value
     dkim = next(r for r in records if r.name.startswith("rm2026r._domainkey"))
     spf = next(r for r in records if r.rtype == "TXT" and "v=spf1" in r.value)
-    human = dns.update.UpdateMessage(ZONE, keyring=push.tsig_keyring(KEY, knot.secret),
-                                     keyname=KEY)
+    human = dns.update.UpdateMessage(ZONE, keyring=push.tsig_keyring(KEY, knot.secret), keyname=KEY)
     human.delete(dkim.name, "TXT")
     human.delete(spf.name, "TXT", spf.value)
     human.add(spf.name, 300, "TXT", '"v=spf1 a -all"')
@@ -111,8 +115,9 @@ async def test_push_check_break_fix(knot) -> None:  # type: ignore[no-untyped-de
     assert {r.name for r in d2.add} == {dkim.name, spf.name}
     assert d2.remove == []  # the human's SPF is not ours: never deleted...
     assert [c[1] for c in d2.conflicts] == ['"v=spf1 a -all"']  # ...but reported
-    owned |= await push.apply(ZONE, d2, server=srv.address, port=srv.port, keyname=KEY,
-                              secret_b64=knot.secret)
+    owned |= await push.apply(
+        ZONE, d2, server=srv.address, port=srv.port, keyname=KEY, secret_b64=knot.secret
+    )
     fixed = await check.check_plan(records, res)
     assert all(r.status == "ok" for r in fixed.results)
     live, _ = await check.lookup(res, spf.name, "TXT")
@@ -122,8 +127,9 @@ async def test_push_check_break_fix(knot) -> None:  # type: ignore[no-untyped-de
     pi2 = plan.PlanInput(**{**pi.__dict__, "dmarc_stage": "reject"})
     d3 = await push.diff(plan.build_plan(pi2), res, owned=owned)
     assert any("_dmarc" in n for n, _, _ in d3.remove)
-    await push.apply(ZONE, d3, server=srv.address, port=srv.port, keyname=KEY,
-                     secret_b64=knot.secret)
+    await push.apply(
+        ZONE, d3, server=srv.address, port=srv.port, keyname=KEY, secret_b64=knot.secret
+    )
     final = await check.check_plan(plan.build_plan(pi2), res)
     assert all(r.status == "ok" for r in final.results)
 
@@ -134,8 +140,14 @@ async def test_wrong_tsig_key_is_refused(knot) -> None:  # type: ignore[no-untyp
     res = check.make_resolver([srv.address], srv.port)
     d = await push.diff(records, res, owned=set())
     with pytest.raises(Exception):  # noqa: B017 - dnspython raises its TSIG/refusal errors
-        await push.apply(ZONE, d, server=srv.address, port=srv.port, keyname=KEY,
-                         secret_b64=base64.b64encode(secrets.token_bytes(32)).decode())
+        await push.apply(
+            ZONE,
+            d,
+            server=srv.address,
+            port=srv.port,
+            keyname=KEY,
+            secret_b64=base64.b64encode(secrets.token_bytes(32)).decode(),
+        )
     assert {r.status for r in (await check.check_plan(records, res)).results} == {"missing"}
 
 
@@ -144,7 +156,11 @@ def test_zone_export_parses_back() -> None:
 
     records = plan.build_plan(make_plan())
     text = render_zone(ZONE, records, locale="en")
-    z = dns.zone.from_text("$TTL 3600\n@ IN SOA ns. h. 1 1 1 1 1\n@ IN NS ns.\n" + text,
-                           origin=ZONE + ".", relativize=False, check_origin=False)
+    z = dns.zone.from_text(
+        "$TTL 3600\n@ IN SOA ns. h. 1 1 1 1 1\n@ IN NS ns.\n" + text,
+        origin=ZONE + ".",
+        relativize=False,
+        check_origin=False,
+    )
     assert z.get_rdataset(ZONE + ".", "MX") is not None
     assert "; " in text

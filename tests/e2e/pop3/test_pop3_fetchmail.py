@@ -46,8 +46,15 @@ class Fetchmail:
         self.mda = home / "mda.py"
         self.mda.write_text(MDA)
 
-    def run(self, mbox: Path, *, keep: bool, implicit_tls: bool, idfile: str = "ids",
-            fetchall: bool = False) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        mbox: Path,
+        *,
+        keep: bool,
+        implicit_tls: bool,
+        idfile: str = "ids",
+        fetchall: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
         stack = self.stack
         port = stack.ports.pop3s if implicit_tls else stack.ports.pop3
         options = ["keep" if keep else "no keep"]
@@ -60,17 +67,25 @@ class Fetchmail:
             f"poll mail.demo.test via 127.0.0.1 proto POP3 port {port} uidl auth password\n"
             f'  user "{USER}" there with password "{PASSWORD}" is "{getpass.getuser()}" here\n'
             f"  {' '.join(options)}\n"
-            f"  {' '.join(tls)} sslcertck sslcertfile \"{stack.cert}\""
+            f'  {" ".join(tls)} sslcertck sslcertfile "{stack.cert}"'
             f" sslcommonname mail.demo.test\n"
-            f"  mda \"{sys.executable} {self.mda} {mbox}\"\n"
+            f'  mda "{sys.executable} {self.mda} {mbox}"\n'
         )
         rc.chmod(0o600)
         env = dict(os.environ, HOME=str(self.home), FETCHMAILHOME=str(self.home))
         return subprocess.run(
-            [self.binary, "-f", str(rc), "--idfile", str(self.home / idfile), "-v",
-             "--nodetach"],
-            env=env, capture_output=True, text=True, timeout=120,
+            [self.binary, "-f", str(rc), "--idfile", str(self.home / idfile), "-v", "--nodetach"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
+
+
+def payload(msg: mailbox.mboxMessage) -> bytes:
+    data = msg.get_payload(decode=True)
+    assert isinstance(data, bytes)
+    return data
 
 
 def subjects(mbox: Path) -> list[str]:
@@ -89,8 +104,11 @@ def server(tmp_path: Path) -> Iterator[Pop3Stack]:
 def test_keep_then_delete(fetchmail_bin: str, server: Pop3Stack, tmp_path: Path) -> None:
     stack = server
     stack.deliver(message("one", ".leading dot\r\n..two dots\r\n.\r\nafter"))
-    stack.deliver(message("two", CHINESE).replace(b"\r\n\r\n",
-                  b"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n", 1))
+    stack.deliver(
+        message("two", CHINESE).replace(
+            b"\r\n\r\n", b"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n", 1
+        )
+    )
     stack.deliver(b"Subject: three\n\nbare LF line\nlast\n")
     fm = Fetchmail(fetchmail_bin, tmp_path / "fm", stack)
     kept = tmp_path / "kept.mbox"
@@ -102,10 +120,10 @@ def test_keep_then_delete(fetchmail_bin: str, server: Pop3Stack, tmp_path: Path)
     assert subjects(kept) == ["one", "two", "three"]
     assert len(stack.inbox_uids()) == 3
     box = list(mailbox.mbox(kept))
-    body = box[0].get_payload(decode=True)
-    assert body.splitlines()[:4] == [b".leading dot", b"..two dots", b".", b"after"]
-    assert box[1].get_payload(decode=True).decode("utf-8").strip() == CHINESE
-    assert box[2].get_payload(decode=True).splitlines() == [b"bare LF line", b"last"]
+    bodies = [payload(m) for m in box]
+    assert bodies[0].splitlines()[:4] == [b".leading dot", b"..two dots", b".", b"after"]
+    assert bodies[1].decode("utf-8").strip() == CHINESE
+    assert bodies[2].splitlines() == [b"bare LF line", b"last"]
 
     # 2. again: nothing new (exit 1 = no mail), nothing duplicated
     run = fm.run(kept, keep=True, implicit_tls=False)

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from topology import POSTFIX_IP, SENDER_IP, STS_IP
 
 from peers import PeerUnavailable, skip_or_fail
 from peers.dns_server import DnsmasqValidator, KnotServer, Record, free_port, spf
@@ -31,12 +32,6 @@ from peers.postfix import PostfixServer
 from peers.tlsca import TestCA
 from rongmail.queue import dane
 from rongmail.services.mailauth import GeneratedKey, generate_dkim_key
-
-SENDER_IP = "127.0.0.20"
-SPOOF_IP = "127.0.0.21"
-ROUTE_IP = "127.0.0.22"
-POSTFIX_IP = "127.0.0.30"
-STS_IP = "127.0.0.31"
 
 POLICIES = {
     "peer.test": "version: STSv1\r\nmode: enforce\r\nmx: mx.peer.test\r\nmax_age: 86400\r\n",

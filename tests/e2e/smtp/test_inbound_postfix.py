@@ -13,8 +13,8 @@ import shutil
 import subprocess
 
 import pytest
+from topology import POSTFIX_IP
 
-from conftest import POSTFIX_IP
 from peers import PeerUnavailable, skip_or_fail
 from peers.dns_server import free_port
 from peers.postfix import PostfixServer

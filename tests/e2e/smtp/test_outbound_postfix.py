@@ -13,8 +13,8 @@ import re
 import time
 
 import pytest
+from topology import POSTFIX_IP, ROUTE_IP, SENDER_IP, SPOOF_IP
 
-from conftest import POSTFIX_IP, ROUTE_IP, SENDER_IP, SPOOF_IP
 from rongmail.actions import accounts as acc
 from rongmail.actions import queue as qa
 from rongmail.config.queue import QueueSettings

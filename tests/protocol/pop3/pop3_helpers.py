@@ -11,6 +11,7 @@ Used by ``tests/protocol/pop3``, ``tests/fuzz/test_pop3_*.py`` and ``tests/e2e/p
 from __future__ import annotations
 
 import asyncio
+import poplib
 import secrets
 import socket
 import ssl
@@ -18,7 +19,7 @@ import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -142,6 +143,15 @@ class Pop3Stack:
 
         return self.run(go())
 
+    def inbox_flags(self, user: str = USER) -> dict[int, int]:
+        """uid -> flags bitmask (``rongmail.core.flags``)."""
+
+        async def go() -> dict[int, int]:
+            entries = await self.reader.mailbox_entries(self.inboxes[user].id)
+            return {e.uid: e.flags for e in entries}
+
+        return self.run(go())
+
     @property
     def uidvalidity(self) -> int:
         return int(self.inboxes[USER].uidvalidity)
@@ -152,6 +162,17 @@ class Pop3Stack:
         ctx = ssl.create_default_context(cafile=str(self.cert))
         ctx.check_hostname = False
         return ctx
+
+
+def command(client: poplib.POP3, line: str) -> bytes:
+    """Send any command through poplib; ``-ERR`` raises ``poplib.error_proto``."""
+    return cast(bytes, client._shortcmd(line))  # type: ignore[attr-defined]
+
+
+def single(response: object) -> bytes:
+    """poplib's ``list(n)``/``uidl(n)`` return a status line (typeshed says a tuple)."""
+    assert isinstance(response, bytes)
+    return response
 
 
 class Wire:
@@ -174,7 +195,7 @@ class Wire:
 
     def multi(self) -> list[bytes]:
         """The lines of a multi-line body, un-stuffed, up to the terminator."""
-        out = []
+        out: list[bytes] = []
         while True:
             raw = self.file.readline()
             if raw in (b".\r\n", b""):

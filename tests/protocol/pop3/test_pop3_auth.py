@@ -11,7 +11,7 @@ import poplib
 from collections.abc import Callable
 
 import pytest
-from pop3_helpers import PASSWORD, PASSWORD2, USER, USER2, Pop3Stack, Wire, message
+from pop3_helpers import PASSWORD, PASSWORD2, USER, USER2, Pop3Stack, Wire, command, message
 
 Factory = Callable[..., Pop3Stack]
 
@@ -31,7 +31,7 @@ def test_greeting_and_capa_before_tls(pop3: Pop3Stack) -> None:
         with pytest.raises(poplib.error_proto, match=r"-ERR \[AUTH\] Plaintext"):
             client.user(USER)
         with pytest.raises(poplib.error_proto, match=r"-ERR \[AUTH\]"):
-            client._shortcmd("AUTH PLAIN " + b64(f"\0{USER}\0{PASSWORD}".encode()))
+            command(client, "AUTH PLAIN " + b64(f"\0{USER}\0{PASSWORD}".encode()))
     finally:
         client.quit()
 
@@ -53,7 +53,7 @@ def test_stls_twice_and_after_login(pop3: Pop3Stack) -> None:
     client = poplib.POP3("127.0.0.1", pop3.ports.pop3, timeout=10)
     client.stls(pop3.client_tls())
     with pytest.raises(poplib.error_proto, match="TLS is already active"):
-        client._shortcmd("STLS")
+        command(client, "STLS")
     client.quit()
 
 

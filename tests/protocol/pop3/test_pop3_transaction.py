@@ -12,9 +12,10 @@ RFC 1939 §5-§7. Properties checked on the wire:
 from __future__ import annotations
 
 import poplib
+from collections.abc import Callable
 
 import pytest
-from pop3_helpers import PASSWORD, USER, Pop3Stack, Wire, message
+from pop3_helpers import PASSWORD, USER, Pop3Stack, Wire, command, message, single
 
 TRICKY = [
     message("plain"),
@@ -53,7 +54,7 @@ def test_stat_list_retr_sizes_agree(pop3_plain: Pop3Stack) -> None:
         body = b"".join(line + b"\r\n" for line in lines)
         assert body == canonical(raw)
         assert len(body) == sizes[n] == int(resp.split()[1])
-        assert client.list(n) == f"+OK {n} {sizes[n]}".encode()
+        assert single(client.list(n)) == f"+OK {n} {sizes[n]}".encode()
     client.quit()
 
 
@@ -81,9 +82,9 @@ def test_top(pop3_plain: Pop3Stack) -> None:
     assert client.top(1, 99)[1] == [b"Subject: t", b"X: y", b"", b"1", b".2", b"3"]
     assert client.top(2, 5)[1] == [b"Subject: no body"]
     with pytest.raises(poplib.error_proto, match="Syntax error"):
-        client._shortcmd("TOP 1")
+        command(client, "TOP 1")
     with pytest.raises(poplib.error_proto, match="Syntax error"):
-        client._shortcmd("TOP 1 -1")
+        command(client, "TOP 1 -1")
     client.quit()
 
 
@@ -94,7 +95,7 @@ def test_uidl_stable_across_sessions_and_restart(pop3_plain: Pop3Stack) -> None:
     first = [entry.decode() for entry in listing]
     v = pop3_plain.uidvalidity
     assert first == [f"{n} {v}.{uid}" for n, uid in enumerate(uids, start=1)]
-    assert client.uidl(2) == f"+OK 2 {v}.{uids[1]}".encode()
+    assert single(client.uidl(2)) == f"+OK 2 {v}.{uids[1]}".encode()
     client.dele(1)
     client.quit()
     pop3_plain.restart()
@@ -108,7 +109,7 @@ def test_uidl_stable_across_sessions_and_restart(pop3_plain: Pop3Stack) -> None:
 def test_leave_a_copy_dele_rset_quit(pop3_plain: Pop3Stack) -> None:
     uids = [pop3_plain.deliver(message(f"m{i}")) for i in range(3)]
     client = login(pop3_plain)
-    size1 = int(client.list(1).split()[2])
+    size1 = int(single(client.list(1)).split()[2])
     total = client.stat()[1]
     assert client.dele(1) == b"+OK Message 1 deleted"
     assert client.stat() == (2, total - size1)
@@ -161,11 +162,11 @@ def test_message_number_syntax(pop3_plain: Pop3Stack) -> None:
     client = login(pop3_plain)
     for bad in ("0", "2", "99999999999", "-1", "1x", "\uff11"):
         with pytest.raises(poplib.error_proto, match="-ERR"):
-            client._shortcmd(f"RETR {bad}")
+            command(client, f"RETR {bad}")
     with pytest.raises(poplib.error_proto, match="Syntax error"):
-        client._shortcmd("LIST 1 2")
+        command(client, "LIST 1 2")
     with pytest.raises(poplib.error_proto, match="Syntax error"):
-        client._shortcmd("DELE")
+        command(client, "DELE")
     client.quit()
 
 
@@ -175,3 +176,22 @@ def test_empty_maildrop(pop3_plain: Pop3Stack) -> None:
     assert client.list()[:2] == (b"+OK 0 messages (0 octets)", [])
     assert client.uidl()[1] == []
     client.quit()
+
+
+def test_retr_marks_seen_at_quit(pop3_factory: Callable[..., Pop3Stack]) -> None:
+    from rongmail.core.flags import SEEN
+
+    for stack, expect_seen in ((pop3_factory(allow_plaintext_auth=True), True),
+                               (pop3_factory(allow_plaintext_auth=True, mark_seen=False), False)):
+        uids = [stack.deliver(message(f"m{i}")) for i in range(3)]
+        client = login(stack)
+        client.retr(1)
+        client.top(2, 0)
+        client.retr(3)
+        client.dele(3)
+        assert all(not f & SEEN for f in stack.inbox_flags().values())  # nothing before QUIT
+        client.quit()
+        flags = stack.inbox_flags()
+        assert set(flags) == {uids[0], uids[1]}
+        assert bool(flags[uids[0]] & SEEN) is expect_seen
+        assert not flags[uids[1]] & SEEN  # TOP does not mark

@@ -14,6 +14,7 @@ def test_commands_and_arguments() -> None:
         Command("LIST", (), "", "List"),
         Command("TOP", ("1", "10"), "1 10", "TOP 1 10"),
     ]
+    assert isinstance(events[1], Command)
     assert events[1].rest == " two  spaces "  # PASS keeps spaces (RFC 1939 §7)
 
 

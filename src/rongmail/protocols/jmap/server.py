@@ -205,14 +205,29 @@ async def eventsource_handler(request: web.Request) -> web.StreamResponse:
     await resp.prepare(request)
     await resp.write(b": rongmail\n\n")
     stream = _state_changes(deps, p.account.id, wanted).__aiter__()
+
+    async def send(sc: dict[str, Any]) -> None:
+        # the event id is the newest state, so a reconnecting client's Last-Event-ID tells us
+        # whether it missed anything
+        states = [s for a in sc["changed"].values() for s in a.values()]
+        await resp.write(f"event: state\nid: {max(states, key=int)}\ndata: ".encode()
+                         + dumps(sc) + b"\n\n")
+
     try:
+        last = request.headers.get("Last-Event-ID")
+        if last is not None:
+            current = str(await deps.reader.modseq(p.account.id))
+            if last != current:
+                await send(full_state_change(p.account.id, current, wanted))
+                if close_after:
+                    return resp
         while True:
             try:
                 sc = await asyncio.wait_for(stream.__anext__(), timeout=ping or None)
             except TimeoutError:
                 await resp.write(b"event: ping\ndata: " + dumps({"interval": ping}) + b"\n\n")
                 continue
-            await resp.write(b"event: state\ndata: " + dumps(sc) + b"\n\n")
+            await send(sc)
             if close_after:
                 break
     except (ConnectionResetError, asyncio.CancelledError):

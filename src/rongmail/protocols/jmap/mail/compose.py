@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from rongmail.mime.build import OutgoingPart, build_message
+from rongmail.mime.html import html_to_text
 from rongmail.mime.model import Addr
 from rongmail.protocols.jmap.call import Call
 from rongmail.protocols.jmap.mail.blobs import read_blob
@@ -98,7 +99,7 @@ async def compose(call: Call, obj: dict[str, Any], domain: str) -> bytes:
         raise SetError("invalidProperties", "bad subject", properties=["subject"])
     return build_message(
         from_=from_[0], to=_addrs(obj, "to"), cc=_addrs(obj, "cc"), subject=subject,
-        text=text if text is not None else ("" if html is None else ""), html=html,
+        text=text if text is not None else html_to_text(html or ""), html=html,
         domain=domain, reply_to=reply_to[0] if reply_to else None,
         in_reply_to=in_reply_to[0] if in_reply_to else None, references=references,
         attachments=attachments, extra_headers=extra, date=when,

@@ -39,8 +39,6 @@ BODY_PROPERTIES = ("partId", "blobId", "size", "headers", "name", "type", "chars
                    "disposition", "cid", "language", "location", "subParts")
 DEFAULT_BODY_PROPERTIES = ("partId", "blobId", "size", "name", "type", "charset", "disposition",
                            "cid", "language", "location")
-#: properties needing the raw message
-RAW_NEEDED = frozenset({"bodyValues", "headers"})
 _INLINE_MEDIA = ("image", "audio", "video")
 
 

@@ -11,7 +11,6 @@ from rongmail.protocols.jmap.mail.emails import (
     DEFAULT_BODY_PROPERTIES,
     DEFAULT_PROPERTIES,
     PROPERTIES,
-    RAW_NEEDED,
     BodyOptions,
     email_from_message,
 )
@@ -44,12 +43,13 @@ def body_options(args: Args) -> BodyOptions:
 
 
 def needs_raw(props: list[str], opts: BodyOptions) -> bool:
-    if any(p in RAW_NEEDED or p.startswith("header:") for p in props):
-        return ("bodyValues" not in props or opts.fetch_all or opts.fetch_text
-                or opts.fetch_html or "headers" in props
-                or any(p.startswith("header:") for p in props))
-    body = {"bodyStructure", "textBody", "htmlBody", "attachments"}
-    return "headers" in opts.body_properties and bool(body & set(props))
+    """Whether the raw message must be read (list views never need it)."""
+    if "headers" in props or any(p.startswith("header:") for p in props):
+        return True
+    if "bodyValues" in props and (opts.fetch_all or opts.fetch_text or opts.fetch_html):
+        return True
+    parts = {"bodyStructure", "textBody", "htmlBody", "attachments"} & set(props)
+    return bool(parts) and "headers" in opts.body_properties
 
 
 async def email_get(call: Call, data: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,8 @@
+"""Loopback addresses of the SMTP end-to-end topology (one place, imported by fixtures and
+tests; RongMail's SPF record authorises only ``SENDER_IP``)."""
+
+SENDER_IP = "127.0.0.20"  # RongMail's queue source address
+SPOOF_IP = "127.0.0.21"  # a sender that is not authorised
+ROUTE_IP = "127.0.0.22"  # source address of the smart-host route
+POSTFIX_IP = "127.0.0.30"  # the Postfix peer (mx.peer.test)
+STS_IP = "127.0.0.31"  # HTTPS MTA-STS policy host (port 443)
