@@ -118,6 +118,20 @@ def rss_kb(pid: int) -> int:
 
 
 # -- RongMail ------------------------------------------------------------------------------------
+_REFERENCE: str | None = None
+
+
+def known_settings(env: dict[str, str]) -> dict[str, str]:
+    """Only the ``RONGMAIL_*`` overrides this build knows (unknown keys fail validation):
+    checked against ``rongmail config-reference``."""
+    global _REFERENCE
+    if _REFERENCE is None:
+        proc = subprocess.run([RONGMAIL, "config-reference"], capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+        _REFERENCE = proc.stdout
+    return {k: v for k, v in env.items() if f"`{k}`" in _REFERENCE}
+
+
 class RongMail:
     """A throw-away RongMail data directory with one domain and user, optionally served."""
 

@@ -97,7 +97,24 @@ def run_rongmail(tree: Path, backend: str, tmpbase: Path) -> dict[str, float]:
         failed = int(m.group(2)) if m else -1
         inner = float(m.group(3)) if m else float("nan")
         _ = REPO
+        if backend == "postgres":
+            drop_schema(env["RONGMAIL_STORAGE__POSTGRES_SCHEMA"])
         return {"messages": imported, "failed": failed, "wall": wall, "inner": inner}
+
+
+def drop_schema(schema: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    async def go() -> None:
+        con = await asyncpg.connect(PG_DSN)
+        try:
+            await con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await con.close()
+
+    asyncio.run(go())
 
 
 def run_dovecot(maildir: Path, expected: int) -> dict[str, float]:

@@ -192,7 +192,8 @@ def dovecot_setup(count: int, workdir: Path) -> Any:
     for f in (maildir / "cur").iterdir():
         f.chmod(0o644)
     dv = DovecotServer(address="127.0.0.1", users={"bench@peer.test": "secret"},
-                       login_performance_mode=True).start()
+                       login_performance_mode=True,
+                       extra={"mail_max_userip_connections": "100"}).start()
     dv.import_maildir("bench@peer.test", maildir, layout_fs=False)
     return dv
 
@@ -289,6 +290,9 @@ def main() -> int:
         wall = time.perf_counter() - t
         cpu = cpu_seconds(server.pid) - cpu0
         rows.append(summary("RongMail JMAP query+get(50)", lat, wall))
+        t = time.perf_counter()
+        solo = asyncio.run(jmap_clients(port, token, 1, args.requests * 2))
+        rows.append(summary("RongMail JMAP, 1 client", solo, time.perf_counter() - t))
         load = os.getloadavg()[0]
         served = len(lat) + 3 * args.clients + 2  # plus warm-up and setup requests
         print(f"server CPU per request: {cpu / served * 1000:.2f} ms "

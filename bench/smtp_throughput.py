@@ -41,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
-    HarnessError, RongMail, fmt, free_port, median, percentile, ratio, table,
+    HarnessError, RongMail, fmt, free_port, known_settings, median, percentile, ratio, table,
 )
 
 RM_ADDR = "127.0.0.51"
@@ -165,6 +165,7 @@ def bench_rongmail(phases: list[Phase], runs: int, reuse: bool, timeout: float,
     env = {"RONGMAIL_SMTP__MAX_CONNECTIONS_PER_IP": "1000",
            "RONGMAIL_SMTP__MESSAGES_PER_MINUTE_PER_IP": "0",
            "RONGMAIL_LIMITS__MAX_CONNECTIONS_PER_IP": "1000"}
+    env = known_settings(env)
     with RongMail(env=env) as rm:
         rm.init()
         port = free_port(RM_ADDR)

@@ -25,6 +25,7 @@ from rongmail.config import load
 from rongmail.config.settings import Settings
 from rongmail.errors import ConfigError
 from rongmail.services.auth.authenticate import Authenticator
+from rongmail.services.dns import DnsResolver
 from rongmail.services.tls.certs import server_context
 from rongmail.store.fs.blobs import FsBlobStore
 from rongmail.store.fs.keys import (
@@ -49,10 +50,16 @@ class App:
     tls: ssl.SSLContext | None
     #: the one authentication port for every protocol (throttles across protocols)
     auth: Authenticator
+    #: the DNS resolver every service shares (one TTL cache)
+    resolver: DnsResolver
     servers: list[Any] = field(default_factory=list)
     background: list[asyncio.Task[Any]] = field(default_factory=list)
+    scheduler: Any = None
 
     async def close(self) -> None:
+        if self.scheduler is not None:
+            with contextlib.suppress(Exception):
+                await self.scheduler.stop()
         for t in self.background:
             t.cancel()
         for t in self.background:
@@ -111,7 +118,25 @@ async def open_app(data_dir: Path, settings: Settings | None = None, *,
     if cert.exists() and key.exists():
         tls = server_context(cert, key, min_version=settings.tls.min_version)
     reader = Reader(meta, blobs)
-    return App(data_dir, settings, ctx, reader, tls, Authenticator(reader))
+    resolver = DnsResolver.from_config(settings.queue.dns)
+    auth = build_authenticator(data_dir, settings, ctx, reader)
+    return App(data_dir, settings, ctx, reader, tls, auth, resolver)
+
+
+def build_authenticator(data_dir: Path, settings: Settings, ctx: ActionContext,
+                        reader: Reader) -> Authenticator:
+    """The one auth port with the identity layer: audit chain key (outside the database),
+    offline GeoIP, risk settings and the action-backed recorder (issue 8)."""
+    from rongmail.actions.auth import AuthRecorder
+    from rongmail.services.auth.audit import load_or_create_audit_key
+    from rongmail.services.auth.authenticate import SecurityDeps
+    from rongmail.services.auth.geoip import GeoIp
+
+    sec = settings.security
+    key = load_or_create_audit_key(data_dir / sec.audit_key_file)
+    recorder = AuthRecorder(ctx, key, webhook=sec.alert_webhook, alert_mail=sec.alert_mail)
+    return Authenticator(reader, security=SecurityDeps(
+        sec, recorder, GeoIp(data_dir / sec.geoip_path), settings.server.timezone))
 
 
 async def start_listeners(app: App) -> list[str]:
@@ -136,6 +161,15 @@ async def start_listeners(app: App) -> list[str]:
                       if n in enabled}
     if smtp_listeners:
         started += await _start_smtp(app, smtp_listeners)
+    # -- IMAP (protocols/imap): "imap" with STARTTLS, "imaps" with implicit TLS --
+    if "imap" in enabled or "imaps" in enabled:
+        from rongmail.protocols.imap.server import start_imap
+
+        imap = await start_imap(ctx=app.ctx, reader=app.reader, settings=app.settings,
+                                authenticator=app.auth, tls=app.tls)
+        app.servers.extend(imap)
+        started += [f"{n} {enabled[n][0]}:{enabled[n][1]}" for n in ("imap", "imaps")
+                    if n in enabled and (n == "imap" or app.tls is not None)]
     # -- POP3 (protocols/pop3): "pop3" with STLS, "pop3s" with implicit TLS (needs app.tls) --
     pop3_listeners = {n: enabled[n] for n in ("pop3", "pop3s")
                       if n in enabled and (n == "pop3" or app.tls is not None)}
@@ -182,15 +216,20 @@ async def _start_smtp(app: App, listeners: dict[str, tuple[str, int]]) -> list[s
 
 def data_stages(app: App) -> list[Any]:
     """Stages run on the message content, in order (mail authentication, spam, ...)."""
-    return []
+    from rongmail.pipeline.stages.mailauth import MailAuthStage
+    from rongmail.services.mailauth import MailAuthenticator
+
+    hostname = app.settings.smtp.hostname or app.settings.server.hostname
+    return [MailAuthStage(MailAuthenticator(app.resolver, authserv_id=hostname))]
 
 
 def http_registrars() -> list[Callable[..., None]]:
     """Route registrations of the HTTP feature packages, in order."""
     from rongmail.protocols import jmap  # JMAP + web login (issue 5)
-    from rongmail.protocols.http import autoconfig, login, static_web
+    from rongmail.protocols.http import admin, autoconfig, login, security, static_web
 
-    return [login.register, jmap.register, autoconfig.register, static_web.register]
+    return [login.register, security.register, jmap.register, autoconfig.register,
+            static_web.register, admin.register]
 
 
 class _RunnerServer:
@@ -209,9 +248,14 @@ class _RunnerServer:
 
 
 def start_workers(app: App) -> None:
-    """Background workers of a serving node."""
+    """Background workers of a serving node: the outbound queue and blob GC."""
+    from rongmail.queue import build_scheduler
     from rongmail.workers.gc import run_forever as blob_gc
 
+    hostname = app.settings.smtp.hostname or app.settings.server.hostname
+    scheduler = build_scheduler(app.ctx, app.resolver, app.settings.queue, hostname=hostname)
+    app.scheduler = scheduler
+    app.background.append(asyncio.create_task(scheduler.run()))
     blobs = app.ctx.blobs
     if isinstance(blobs, FsBlobStore):
         app.background.append(asyncio.create_task(blob_gc(app.ctx.meta, blobs)))

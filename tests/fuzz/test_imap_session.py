@@ -125,17 +125,20 @@ _FRAGMENTS = [
     b"{3+}\r\nabc", b"{3}\r\n", b"INBOX", b"&U9F5aA-", b"RETURN (MIN MAX COUNT SAVE) ",
     b"(REVERSE DATE) UTF-8 ALL", b"REFERENCES UTF-8 ALL", b"OR SEEN NOT DELETED", b" ", b"\r\n",
     b"\xff\x00", b'"" *', b"(QRESYNC (1 1 1:5))", b"CONDSTORE QRESYNC UTF8=ACCEPT",
+    b"AUTHENTICATE PLAIN ", b"AUTHENTICATE LOGIN", b"AGZ1enpAZGVtby50ZXN0AHg=", b"=", b"*\r\n",
+    b"LOGIN fuzz@demo.test Secret-pass-123", b"IDLE\r\n", b"DONE\r\n", b"COMPRESS FOO",
 ]
 streams = st.lists(st.sampled_from(_FRAGMENTS), max_size=30).map(b"".join)
 
 
-def _exchange(port: int, data: bytes) -> bytes:
+def _exchange(port: int, data: bytes, *, login: bool) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         f = sock.makefile("rb")
         f.readline()
-        sock.sendall(b"l LOGIN fuzz@demo.test Secret-pass-123\r\ns SELECT INBOX\r\n")
-        while not f.readline().startswith(b"s "):
-            pass
+        if login:
+            sock.sendall(b"l LOGIN fuzz@demo.test Secret-pass-123\r\ns SELECT INBOX\r\n")
+            while not f.readline().startswith(b"s "):
+                pass
         # A synchronizing literal left open would swallow the probe; close it off first.
         sock.sendall(data + b"\r\n" + b"x" * 8 + b"\r\nDONE\r\nzz NOOP\r\n")
         out = b""
@@ -148,10 +151,12 @@ def _exchange(port: int, data: bytes) -> bytes:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=streams)
-def test_sessions_survive_random_commands(server: tuple[int, _Errors], data: bytes) -> None:
+@given(data=streams, login=st.booleans())
+def test_sessions_survive_random_commands(
+    server: tuple[int, _Errors], data: bytes, login: bool
+) -> None:
     port, errors = server
-    out = _exchange(port, data)
+    out = _exchange(port, data, login=login)
     assert b"zz OK" in out or b"* BYE" in out
     assert b"SERVERBUG" not in out, out
     assert not errors.records, [r.getMessage() for r in errors.records]

@@ -36,3 +36,25 @@ async def test_gc_keeps_referenced_and_recent_blobs(stack) -> None:  # type: ign
     # the same content delivered again is stored again and readable
     again = await msg.do_append_message(stack.ctx, a.id, [inbox.id], b"Subject: gone\r\n\r\ng\r\n")
     assert await stack.ctx.blobs.get(a.tenant_id, again.blob_id)
+
+
+@pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
+async def test_gc_keeps_blobs_held_by_the_outbound_queue(stack) -> None:  # type: ignore[no-untyped-def]
+    from rongmail.actions.queue import do_enqueue_message
+
+    t = await acc.do_create_tenant(stack.ctx, "demo")
+    await acc.do_create_domain(stack.ctx, t.id, "demo.test")
+    a = await acc.do_create_account(stack.ctx, "q@demo.test", "Queue-pass-123")
+    from rongmail.actions.queue import EnvelopeRecipient
+
+    raw = b"From: q@demo.test\r\nTo: x@remote.test\r\nSubject: held\r\n\r\nbody\r\n"
+    await do_enqueue_message(stack.ctx, tenant_id=a.tenant_id, raw=raw, mail_from="q@demo.test",
+                             recipients=[EnvelopeRecipient("x@remote.test")])
+    store = stack.ctx.blobs
+    old = time.time() - 7200
+    files = [p for p in store.root.rglob("*") if p.is_file()]
+    assert files
+    for p in files:
+        os.utime(p, (old, old))
+    assert await collect(stack.ctx.meta, store, grace=3600) == 0
+    assert all(p.exists() for p in files)

@@ -9,6 +9,7 @@ from rongmail.errors import ValidationError
 from rongmail.store.sql import mail as ml
 
 MAX_NAME = 255
+USER_SORT_ORDER = 100
 
 
 def _check_name(name: str) -> str:
@@ -24,8 +25,10 @@ async def do_create_mailbox(
 ) -> Mailbox:
     if role is not None and role not in ROLES:
         raise ValidationError(what="role")
+    # user folders sort after the special-use ones (RFC 8621 §2 sortOrder)
     mb, changes = await ctx.meta.write(ml.create_mailbox(
-        account_id, _check_name(name), parent_id, role, new_uidvalidity(), subscribed=subscribed))
+        account_id, _check_name(name), parent_id, role, new_uidvalidity(), subscribed=subscribed,
+        sort_order=USER_SORT_ORDER))
     ctx.bus.publish(changes)
     return mb
 

@@ -11,7 +11,7 @@ from rongmail.cli.common import locale
 from rongmail.i18n import t
 
 #: Optional command groups contributed by other packages: (module, attribute).
-_OPTIONAL = [("rongmail.cli.queue", "register")]
+_OPTIONAL = [("rongmail.cli.queue", "register"), ("rongmail.cli.audit", "register")]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from rongmail.config.base import Section
 from rongmail.config.pop3 import Pop3Settings
 from rongmail.config.queue import QueueSettings
+from rongmail.config.security import SecuritySettings
 from rongmail.config.smtp import SmtpSettings
 
 LISTENER_NAMES = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http",
@@ -101,3 +102,4 @@ class Settings(Section):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
     queue: QueueSettings = Field(default_factory=QueueSettings)  # type: ignore[arg-type]
     pop3: Pop3Settings = Field(default_factory=Pop3Settings)  # type: ignore[arg-type]
+    security: SecuritySettings = Field(default_factory=SecuritySettings)  # type: ignore[arg-type]

@@ -2,7 +2,8 @@
 
 A blob file may be deleted when no message references it: its ``blob_ref.refs`` dropped to 0,
 or (after a crash between the blob write and the metadata commit) it has no ``blob_ref`` row at
-all. Deduplicating writers touch an existing file's mtime before committing, and GC only
+all — and the outbound queue does not hold it either (``queue_message.blob_id``). Deduplicating
+writers touch an existing file's mtime before committing, and GC only
 deletes files untouched for ``grace`` seconds, so GC can never remove a blob that an append in
 flight is about to reference (appends finish in seconds; the grace is an hour by default).
 """

@@ -9,100 +9,46 @@ conversion unchanged.
 
 from __future__ import annotations
 
-import getpass
 import mailbox
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
+from subprocess import CompletedProcess
+from typing import Any
 
 import pytest
+from fetchmail_client import Account, Fetchmail, payload, subjects
 
 from protocol.pop3.pop3_helpers import PASSWORD, USER, Pop3Stack, message
 
 pytestmark = pytest.mark.peer
 
-MDA = """\
-import mailbox, sys
-box = mailbox.mbox(sys.argv[1])
-box.lock()
-try:
-    box.add(sys.stdin.buffer.read())
-    box.flush()
-finally:
-    box.unlock()
-"""
-
 CHINESE = "\u53d1\u7968\u5df2\u5f00\uff0c\u8bf7\u67e5\u6536"
 
 
-class Fetchmail:
+class Client:
+    """fetchmail for USER on ``stack``; ports are read at each run (a restart changes them)."""
+
     def __init__(self, binary: str, home: Path, stack: Pop3Stack) -> None:
-        self.binary = binary
-        self.home = home
         self.stack = stack
-        home.mkdir(parents=True, exist_ok=True)
-        self.mda = home / "mda.py"
-        self.mda.write_text(MDA)
+        account = Account("mail.demo.test", stack.cert, USER, PASSWORD)
+        self.fetchmail = Fetchmail(binary, home, account)
 
-    def run(
-        self,
-        mbox: Path,
-        *,
-        keep: bool,
-        implicit_tls: bool,
-        idfile: str = "ids",
-        fetchall: bool = False,
-    ) -> subprocess.CompletedProcess[str]:
-        stack = self.stack
-        port = stack.ports.pop3s if implicit_tls else stack.ports.pop3
-        options = ["keep" if keep else "no keep"]
-        if fetchall:
-            options.append("fetchall")
-        tls = ["ssl"] if implicit_tls else ['sslproto "TLS1.2+"']
-        rc = self.home / "fetchmailrc"
-        rc.write_text(
-            "set no syslog\nset no bouncemail\n"
-            f"poll mail.demo.test via 127.0.0.1 proto POP3 port {port} uidl auth password\n"
-            f'  user "{USER}" there with password "{PASSWORD}" is "{getpass.getuser()}" here\n'
-            f"  {' '.join(options)}\n"
-            f'  {" ".join(tls)} sslcertck sslcertfile "{stack.cert}"'
-            f" sslcommonname mail.demo.test\n"
-            f'  mda "{sys.executable} {self.mda} {mbox}"\n'
-        )
-        rc.chmod(0o600)
-        env = dict(os.environ, HOME=str(self.home), FETCHMAILHOME=str(self.home))
-        return subprocess.run(
-            [self.binary, "-f", str(rc), "--idfile", str(self.home / idfile), "-v", "--nodetach"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-
-def payload(msg: mailbox.mboxMessage) -> bytes:
-    data = msg.get_payload(decode=True)
-    assert isinstance(data, bytes)
-    return data
-
-
-def subjects(mbox: Path) -> list[str]:
-    if not mbox.exists():
-        return []
-    return [str(m["Subject"]) for m in mailbox.mbox(mbox)]
+    def run(self, mbox: Path, *, implicit_tls: bool, **kw: Any) -> CompletedProcess[str]:
+        ports = self.stack.ports
+        port = ports.pop3s if implicit_tls else ports.pop3
+        assert port is not None
+        return self.fetchmail.run(mbox, port=port, implicit_tls=implicit_tls, **kw)
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Pop3Stack]:
+def pop3_server(tmp_path: Path) -> Iterator[Pop3Stack]:
     stack = Pop3Stack(tmp_path / "server")
     yield stack
     stack.stop()
 
 
-def test_keep_then_delete(fetchmail_bin: str, server: Pop3Stack, tmp_path: Path) -> None:
-    stack = server
+def test_keep_then_delete(fetchmail_bin: str, pop3_server: Pop3Stack, tmp_path: Path) -> None:
+    stack = pop3_server
     stack.deliver(message("one", ".leading dot\r\n..two dots\r\n.\r\nafter"))
     stack.deliver(
         message("two", CHINESE).replace(
@@ -110,7 +56,7 @@ def test_keep_then_delete(fetchmail_bin: str, server: Pop3Stack, tmp_path: Path)
         )
     )
     stack.deliver(b"Subject: three\n\nbare LF line\nlast\n")
-    fm = Fetchmail(fetchmail_bin, tmp_path / "fm", stack)
+    fm = Client(fetchmail_bin, tmp_path / "fm", stack)
     kept = tmp_path / "kept.mbox"
 
     # 1. POP3 + STLS with keep: everything arrives, everything stays
@@ -148,11 +94,11 @@ def test_keep_then_delete(fetchmail_bin: str, server: Pop3Stack, tmp_path: Path)
     assert stack.inbox_uids() == []
 
 
-def test_no_keep_over_stls(fetchmail_bin: str, server: Pop3Stack, tmp_path: Path) -> None:
-    stack = server
+def test_no_keep_over_stls(fetchmail_bin: str, pop3_server: Pop3Stack, tmp_path: Path) -> None:
+    stack = pop3_server
     stack.deliver(message("a"))
     stack.deliver(message("b"))
-    fm = Fetchmail(fetchmail_bin, tmp_path / "fm", stack)
+    fm = Client(fetchmail_bin, tmp_path / "fm", stack)
     mbox = tmp_path / "inbox.mbox"
     run = fm.run(mbox, keep=False, implicit_tls=False)
     assert run.returncode == 0, run.stdout + run.stderr

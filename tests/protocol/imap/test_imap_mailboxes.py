@@ -138,3 +138,19 @@ async def test_create_special_use(imap: ImapEnv) -> None:
         c.logout()
 
     await imap.run(client)
+
+
+async def test_list_recursivematch_childinfo(imap: ImapEnv) -> None:
+    # RFC 5258 §5 example 5: Foo is not subscribed but has a subscribed child.
+    def client() -> list[bytes]:
+        c = imaplib.IMAP4(imap.host, imap.port)
+        c.login(USER, PASSWORD)
+        c.create("Foo/Bar")
+        c.unsubscribe("Foo")
+        typ, data = c._simple_command("LIST", '(SUBSCRIBED RECURSIVEMATCH) "" "%"')
+        lines = c._untagged_response(typ, data, "LIST")[1]
+        c.logout()
+        return [x for x in lines if isinstance(x, bytes)]
+
+    lines = await imap.run(client)
+    assert b'(\\HasChildren) "/" "Foo" ("CHILDINFO" ("SUBSCRIBED"))' in lines

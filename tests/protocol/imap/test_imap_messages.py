@@ -39,8 +39,9 @@ async def test_append_select_fetch_rfc_example(imap: ImapEnv) -> None:
         typ, data = c.fetch("1", "(FLAGS INTERNALDATE RFC822.SIZE ENVELOPE UID)")
         head = data[0] if isinstance(data[0], bytes) else data[0][0]
         assert b"FLAGS (\\Seen)" in head
-        # the instant is kept; the store keeps UTC seconds, so the zone is rendered as +0000
-        assert b'INTERNALDATE "08-Feb-1994 05:52:25 +0000"' in head
+        # The instant is kept; the store keeps UTC seconds, so it is shown in the server's
+        # zone (Asia/Shanghai by default) rather than the -0800 it was appended with.
+        assert b'INTERNALDATE "08-Feb-1994 13:52:25 +0800"' in head
         assert b"RFC822.SIZE %d" % len(raw) in head
         assert b'"afternoon meeting" (("Fred Foobar" NIL "foobar" "Blurdybloop.example"))' in head
         typ, data = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY[TEXT]<0.5>)")

@@ -136,3 +136,52 @@ async def test_implicit_tls(imap: ImapEnv, client_tls) -> None:  # type: ignore[
         c.logout()
 
     await imap.run(client)
+
+
+async def test_sasl_bad_utf8_and_proxy_authzid(imap: ImapEnv) -> None:
+    import base64
+
+    bad = base64.b64encode(b"\0\xff\xfe\0pw")
+    proxy = base64.b64encode(f"boss@demo.test\0{USER}\0{PASSWORD}".encode())
+    replies = await imap.run(lambda: _raw(imap, [
+        b"a1 AUTHENTICATE PLAIN " + bad + b"\r\n",
+        b"a2 AUTHENTICATE PLAIN " + proxy + b"\r\n",
+    ], expect=2))
+    assert replies[1].startswith(b"a1 BAD")
+    assert replies[2].startswith(b"a2 NO [AUTHORIZATIONFAILED]")
+
+
+async def test_starttls_discards_pipelined_plaintext(imap: ImapEnv, client_tls) -> None:  # type: ignore[no-untyped-def]
+    """CVE-2011-0411 class: commands sent in clear text after STARTTLS must not run."""
+
+    def client() -> list[bytes]:
+        raw = socket.create_connection((imap.host, imap.port), timeout=10)
+        f = raw.makefile("rb")
+        f.readline()
+        raw.sendall(b"a STARTTLS\r\nb LOGIN lisi@demo.test Secret-pass-123\r\n")
+        assert f.readline().startswith(b"a OK")
+        tls = client_tls.wrap_socket(raw, server_hostname="mail.demo.test")
+        tf = tls.makefile("rb")
+        tls.sendall(b"c NOOP\r\n")
+        lines = [tf.readline()]
+        tls.close()
+        return lines
+
+    lines = await imap.run(client)
+    assert lines == [b"c OK NOOP completed\r\n"]  # no reply to "b": it was dropped
+
+
+async def test_login_timeout_says_bye(imap: ImapEnv) -> None:
+    from dataclasses import replace
+
+    server = imap.extra["server"]
+    server.deps.options = replace(server.deps.options, login_timeout=0.3)
+
+    def client() -> bytes:
+        with socket.create_connection((imap.host, imap.port), timeout=5) as sock:
+            f = sock.makefile("rb")
+            f.readline()
+            return f.readline()
+
+    line = await imap.run(client)
+    assert line.startswith(b"* BYE")

@@ -180,3 +180,11 @@ async def test_web_login_cookie_and_csrf(jmap: JmapEnv) -> None:
             assert r.status == 200
         async with s.get(jmap.base + "/api/me") as r:
             assert r.status == 401
+
+
+async def test_eventsource_last_event_id_resync(jmap: JmapEnv) -> None:
+    await jmap.deliver("before reconnect")
+    url = jmap.base + "/jmap/eventsource?types=*&closeafter=state&ping=0"
+    async with jmap.http.get(url, headers={**jmap.headers(), "Last-Event-ID": "1"}) as r:
+        text = (await r.read()).decode()
+    assert "event: state" in text and '"Email"' in text and "id: " in text

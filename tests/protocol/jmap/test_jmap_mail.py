@@ -225,7 +225,7 @@ async def test_send_later_is_sent_when_due(jmap: JmapEnv) -> None:
     from rongmail.protocols.jmap.mail.submissions import send_due
     from rongmail.protocols.jmap.proto.request import Limits
 
-    eid = f"E{await jmap.deliver('later', 'x')}"
+    eid = f"E{await jmap.deliver('later', 'x', sender=jmap.account.address)}"
     res = await jmap.one("EmailSubmission/set", {"create": {"s": {
         "identityId": "I0", "emailId": eid,
         "envelope": {"mailFrom": {"email": jmap.account.address, "parameters": {
@@ -238,3 +238,66 @@ async def test_send_later_is_sent_when_due(jmap: JmapEnv) -> None:
     assert await send_due(deps, int(time.time()) + 7200) == 1
     got = await jmap.one("EmailSubmission/get", {"ids": [sid]})
     assert got["list"][0]["undoStatus"] == "final"
+
+
+async def test_threads_collapse_and_thread_keywords(jmap: JmapEnv) -> None:
+    root = await jmap.deliver("Plan", "v1", extra="")
+    msgid = (await jmap.reader.messages(jmap.account.id, [root]))[0].msgid
+    reply = await jmap.deliver("Re: Plan", "v2", extra=f"In-Reply-To: <{msgid}>\r\n",
+                               date="Tue, 03 Mar 2026 10:00:00 +0800")
+    other = await jmap.deliver("Other", "x", date="Wed, 04 Mar 2026 10:00:00 +0800")
+    m = (await jmap.reader.messages(jmap.account.id, [root, reply]))
+    assert m[0].thread_id == m[1].thread_id
+    t = await jmap.one("Thread/get", {"ids": [f"T{m[0].thread_id}"]})
+    assert t["list"][0]["emailIds"] == [f"E{root}", f"E{reply}"]
+    q = await jmap.one("Email/query", {"collapseThreads": True, "sort": [
+        {"property": "receivedAt", "isAscending": False}]})
+    assert q["ids"] == [f"E{other}", f"E{reply}"] and q["collapseThreads"] is True
+    await jmap.one("Email/set", {"update": {f"E{root}": {"keywords/$seen": True}}})
+    some = await jmap.one("Email/query", {"filter": {"someInThreadHaveKeyword": "$seen"}})
+    assert set(some["ids"]) == {f"E{root}", f"E{reply}"}
+    every = await jmap.one("Email/query", {"filter": {"allInThreadHaveKeyword": "$seen"}})
+    assert every["ids"] == []
+    none = await jmap.one("Email/query", {"filter": {"noneInThreadHaveKeyword": "$seen"}})
+    assert none["ids"] == [f"E{other}"]
+
+
+async def test_identity_lifecycle_and_changes(jmap: JmapEnv) -> None:
+    from rongmail.actions.accounts import do_create_alias
+
+    await do_create_alias(jmap.ctx, "sales@demo.test", [jmap.account.address])
+    state = (await jmap.one("Identity/get", {"ids": []}))["state"]
+    res = await jmap.one("Identity/set", {"create": {"s": {
+        "name": "Sales", "email": "sales@demo.test", "textSignature": "-- sales"}}})
+    iid = res["created"]["s"]["id"]
+    await jmap.one("Identity/set", {"update": {iid: {"name": "Sales team"}}})
+    ch = await jmap.one("Identity/changes", {"sinceState": state})
+    assert ch["created"] == [iid] and ch["updated"] == []
+    got = await jmap.one("Identity/get", {"ids": [iid]})
+    assert got["list"][0]["name"] == "Sales team"
+    res = await jmap.one("Identity/set", {"destroy": [iid, "I0"]})
+    assert res["destroyed"] == [iid] and res["notDestroyed"]["I0"]["type"] == "forbidden"
+    ch = await jmap.one("Identity/changes", {"sinceState": state})
+    assert ch["created"] == ch["updated"] == ch["destroyed"] == []
+
+
+async def test_mailbox_changes_and_query_changes(jmap: JmapEnv) -> None:
+    q = await jmap.one("Mailbox/query", {"sort": [{"property": "name"}]})
+    res = await jmap.one("Mailbox/set", {"create": {"n": {"name": "AAA first"}}})
+    mid = res["created"]["n"]["id"]
+    ch = await jmap.one("Mailbox/changes", {"sinceState": q["queryState"]})
+    assert ch["created"] == [mid] and ch["updatedProperties"] is None
+    qc = await jmap.one("Mailbox/queryChanges", {"sort": [{"property": "name"}],
+                                                 "sinceQueryState": q["queryState"]})
+    assert qc["added"] == [{"id": mid, "index": 0}]
+
+
+async def test_submission_refuses_foreign_from(jmap: JmapEnv) -> None:
+    eid = f"E{await jmap.deliver('spoof', 'x', sender='boss@example.org')}"
+    res = await jmap.one("EmailSubmission/set", {"create": {"s": {
+        "identityId": "I0", "emailId": eid}}})
+    assert res["notCreated"]["s"]["type"] == "forbiddenFrom"
+    res = await jmap.one("EmailSubmission/set", {"create": {"s": {
+        "identityId": "I0", "emailId": eid, "envelope": {
+            "mailFrom": {"email": "boss@example.org"}, "rcptTo": [{"email": USER2}]}}}})
+    assert res["notCreated"]["s"]["type"] == "forbiddenFrom"

@@ -10,7 +10,10 @@ import pytest
 from rongmail import errors
 from rongmail.protocols.jmap.proto import ids
 from rongmail.protocols.jmap.proto.errors import (
-    MethodError, RequestError, method_error_from, set_error_from,
+    MethodError,
+    RequestError,
+    method_error_from,
+    set_error_from,
 )
 from rongmail.protocols.jmap.proto.refs import evaluate_pointer, resolve_references
 from rongmail.protocols.jmap.proto.request import Limits, parse_request
@@ -118,3 +121,25 @@ def test_ids() -> None:
     assert ids.parse_blob_id(ids.blob_id(hexid)) == (hexid, None)
     for bad in ("G", "Gxyz", f"G{hexid}_a", f"X{hexid}", f"G{hexid}_1..2"):
         assert ids.parse_blob_id(bad) is None
+
+
+def test_max_concurrent_requests_slot() -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from rongmail.protocols.jmap.proto.errors import RequestError
+    from rongmail.protocols.jmap.server import _INFLIGHT, slot
+
+    app = web.Application()
+    app[_INFLIGHT] = {}
+    req = make_mocked_request("POST", "/jmap/api", app=app)
+    with slot(req, 1, "request", 2, "maxConcurrentRequests"):
+        with slot(req, 1, "request", 2, "maxConcurrentRequests"):
+            with pytest.raises(RequestError) as e:
+                with slot(req, 1, "request", 2, "maxConcurrentRequests"):
+                    pass
+            assert e.value.extra == {"limit": "maxConcurrentRequests"}
+            with slot(req, 2, "request", 2, "maxConcurrentRequests"):  # other account
+                pass
+    assert app[_INFLIGHT][(1, "request")] == 0
+

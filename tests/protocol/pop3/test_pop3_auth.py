@@ -126,6 +126,9 @@ def test_sasl_login_and_cancel(pop3_plain: Pop3Stack) -> None:
     assert w.cmd("*") == b"-ERR Authentication cancelled"
     assert w.cmd("AUTH LOGIN") == b"+ VXNlcm5hbWU6"
     assert w.cmd("not base64!") == b"-ERR Invalid base64 in authentication response"
+    assert w.cmd("AUTH LOGIN") == b"+ VXNlcm5hbWU6"
+    w.send(b"\xff\xfe\r\n")
+    assert w.line() == b"-ERR Invalid base64 in authentication response"
     assert w.cmd("AUTH LOGIN " + b64(USER2.encode())) == b"+ " + b64(b"Password:").encode()
     assert w.cmd(b64(PASSWORD2.encode())).startswith(b"+OK Logged in")
     w.close()

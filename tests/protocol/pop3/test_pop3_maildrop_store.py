@@ -43,3 +43,31 @@ async def test_load_maildrop(stack: Any) -> None:
 
     again = await load_maildrop(NoBlobs(), account, sizes)  # type: ignore[arg-type]
     assert [i.size for i in again.live()] == [i.size for i in drop.live()]
+
+
+@pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
+async def test_unreadable_blob_does_not_block_the_maildrop(stack: Any) -> None:
+    from rongmail.actions import accounts as acc
+    from rongmail.actions.messages import do_append_message
+
+    ctx, reader = stack.ctx, stack.reader
+    tenant = await acc.do_create_tenant(ctx, "t")
+    await acc.do_create_domain(ctx, tenant.id, "t.test")
+    account = await acc.do_create_account(ctx, "a@t.test", "Long-enough-pass-1")
+    inbox = await reader.mailbox_by_role(account.id, "inbox")
+    good = await do_append_message(ctx, account.id, [inbox.id], b"Subject: ok\r\n\r\nx\r\n")
+    bad = await do_append_message(ctx, account.id, [inbox.id], b"Subject: bad\n\ny\n")
+
+    class Broken:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(reader, name)
+
+        async def message_bytes(self, tenant_id: int, blob_id: str) -> bytes:
+            if blob_id == bad.blob_id:
+                raise OSError("disk error")
+            return bytes(await reader.message_bytes(tenant_id, blob_id))
+
+    sizes = WireSizes()
+    drop = await load_maildrop(Broken(), account, sizes)  # type: ignore[arg-type]
+    assert [i.size for i in drop.live()] == [good.size, bad.size]  # stored size as fallback
+    assert sizes.get(account.tenant_id, bad.blob_id) is None  # not cached: retried next time

@@ -129,3 +129,11 @@ async def test_cancelled_caller_does_not_cancel_the_shared_lookup() -> None:
     gate.set()
     assert (await second).records == ("192.0.2.1",)
     assert first.cancelled() and zone.queries == [("x.test", "A")]
+
+
+def test_from_config_uses_the_queue_dns_settings() -> None:
+    from rongmail.config.queue import QueueSettings
+
+    cfg = QueueSettings.model_validate({"dns": {"nameservers": ["192.0.2.53"], "port": 5300}})
+    r = DnsResolver.from_config(cfg.dns)
+    assert r.transport.nameservers == ["192.0.2.53"]  # type: ignore[attr-defined]

@@ -17,8 +17,15 @@ of every API request); a logout drops its entry at once, other revocations and a
 disabling take effect within that time on this node.
 
 Endpoints: ``POST /api/login`` JSON ``{username, password}`` → ``{csrfToken, accountId,
-displayName}`` plus the cookie; ``POST /api/logout``; ``GET /api/me``. The identity issue
-extends this layer (app passwords, TOTP step-up, OIDC) without touching its callers.
+displayName}`` plus the cookie; ``POST /api/logout``; ``GET /api/me``.
+
+Risk-based step-up (issue 8, backward compatible): when the authenticator finds a login risky
+and the account has a second factor, ``POST /api/login`` answers 401 with ``{"stepUp": "totp",
+"methods": ["totp", "recovery"], "ticket": ...}`` and no cookie; ``POST /api/login/step-up``
+JSON ``{ticket, code}`` (a TOTP code, RFC 6238, or a recovery code) then answers exactly like a
+successful login. The ticket is bound to the source IP, expires, and allows a few attempts.
+Every web session records its device, IP, country and last-seen time for the session list and
+remote sign-out (``protocols/http/security.py``).
 """
 
 from __future__ import annotations
@@ -32,16 +39,19 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from rongmail.actions import auth as auth_actions
 from rongmail.actions import jmap as jact
 from rongmail.core.models import Account
 from rongmail.errors import AuthError, MailError, PermissionDenied, RateLimited
 from rongmail.i18n import normalize_locale, t
 from rongmail.protocols.http.server import DEPS_KEY, HttpDeps
+from rongmail.services.auth.authenticate import AuthResult, StepUpRequired
 
 COOKIE = "rongmail_session"
 CSRF_HEADER = "X-CSRF-Token"
 BASIC_CACHE_TTL = 300.0
 CACHE_TTL = 10.0
+TOUCH_EVERY = 60.0
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -67,6 +77,7 @@ class HttpAuth:
         self._basic: dict[str, tuple[int, float]] = {}
         self._tokens: dict[str, tuple[Account, str, str, float]] = {}
         self._accounts: dict[int, tuple[Account, float]] = {}
+        self._touched: dict[str, float] = {}
 
     async def _account(self, account_id: int) -> Account:
         now = time.monotonic()
@@ -81,8 +92,26 @@ class HttpAuth:
         self._accounts[account_id] = (acct, now + CACHE_TTL)
         return acct
 
+    async def _touch(self, token: str, ip: str) -> None:
+        """Record the session's last-seen time and IP (at most once a minute per session)."""
+        if getattr(self.deps.auth, "security", None) is None:
+            return
+        key = jact.token_hash(token)
+        now = time.monotonic()
+        if self._touched.get(key, 0.0) > now:
+            return
+        if len(self._touched) > 10_000:
+            self._touched.clear()
+        self._touched[key] = now + TOUCH_EVERY
+        await auth_actions.do_touch_session(self.deps.ctx, key, ip)
+
     def forget_token(self, token: str) -> None:
         self._tokens.pop(jact.token_hash(token), None)
+
+    def forget_hashes(self, hashes: list[str]) -> None:
+        """Drop cached sessions/tokens by stored hash (remote sign-out, frozen account)."""
+        for h in hashes:
+            self._tokens.pop(h, None)
 
     async def _basic_login(self, request: web.Request, value: str) -> Principal:
         try:
@@ -96,8 +125,9 @@ class HttpAuth:
             return Principal(await self._account(hit[0]), "basic")
         if self.deps.auth is None:
             raise AuthError(detail="no authenticator configured")
-        result = await self.deps.auth.authenticate(user, password, protocol="jmap",
-                                                   remote_ip=request.remote or "")
+        result = await self.deps.auth.authenticate(
+            user, password, protocol="jmap", remote_ip=request.remote or "",
+            user_agent=request.headers.get("User-Agent", ""))
         if len(self._basic) > 10_000:
             self._basic = {k: v for k, v in self._basic.items() if v[1] > now}
         self._basic[key] = (result.account.id, now + BASIC_CACHE_TTL)
@@ -132,6 +162,7 @@ class HttpAuth:
         if not cookie:
             raise AuthError()
         acct, csrf = await self._token(cookie, "session")
+        await self._touch(cookie, request.remote or "")
         if request.method not in _SAFE_METHODS:
             sent = request.headers.get(CSRF_HEADER, "")
             if not sent or not hmac.compare_digest(sent, csrf):
@@ -191,17 +222,62 @@ async def login(request: web.Request) -> web.Response:
         return auth_failure(AuthError(), locale)
     try:
         result = await deps.auth.authenticate(body["username"], body["password"],
-                                              protocol="web", remote_ip=request.remote or "")
+                                              protocol="web", remote_ip=request.remote or "",
+                                              user_agent=request.headers.get("User-Agent", ""))
+    except StepUpRequired as exc:
+        return step_up_response(exc, locale)
     except MailError as exc:
         return auth_failure(exc, locale)
+    return await _start_session(request, result)
+
+
+def step_up_response(exc: StepUpRequired, locale: str) -> web.Response:
+    body = {"type": "about:blank#stepUp", "status": 401, "detail": exc.public(locale),
+            "stepUp": exc.methods[0], "methods": list(exc.methods), "ticket": exc.ticket}
+    return web.json_response(body, status=401, headers={"Cache-Control": "no-store"})
+
+
+async def _start_session(request: web.Request, result: AuthResult) -> web.Response:
+    deps = request.app[DEPS_KEY]
+    ua = request.headers.get("User-Agent", "")
     token, csrf = await jact.do_create_token(deps.ctx, result.account.id, kind="session",
-                                             name=request.headers.get("User-Agent", "")[:200])
+                                             name=ua[:200])
+    security = getattr(deps.auth, "security", None)
+    if security is not None:
+        ip = request.remote or ""
+        await auth_actions.do_record_session(
+            deps.ctx, jact.token_hash(token), result.account, ip=ip, user_agent=ua,
+            country=security.geoip.country(ip), method=result.method)
     resp = web.json_response({"csrfToken": csrf, "accountId": account_jmap_id(result.account),
                               "displayName": result.account.display_name,
                               "username": result.account.address})
     _cookie(resp, request, token, jact.SESSION_TTL)
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+async def login_step_up(request: web.Request) -> web.Response:
+    """Second step of a risky login: ``{ticket, code}`` → the session, as ``/api/login``."""
+    deps = request.app[DEPS_KEY]
+    locale = locale_of(request)
+    bad = {"type": "about:blank#badRequest", "detail": t("web.login.bad_request", locale)}
+    if request.content_type != "application/json":
+        return web.json_response({**bad, "status": 415}, status=415)
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if (not isinstance(body, dict) or not isinstance(body.get("ticket"), str)
+            or not isinstance(body.get("code"), str) or len(body["code"]) > 64):
+        return web.json_response({**bad, "status": 400}, status=400)
+    if deps.auth is None or not hasattr(deps.auth, "complete_step_up"):
+        return auth_failure(AuthError(), locale)
+    try:
+        result = await deps.auth.complete_step_up(body["ticket"], body["code"],
+                                                   remote_ip=request.remote or "")
+    except MailError as exc:
+        return auth_failure(exc, locale)
+    return await _start_session(request, result)
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -234,5 +310,6 @@ async def me(request: web.Request) -> web.Response:
 def register(app: web.Application, deps: HttpDeps) -> None:
     http_auth(app)
     app.router.add_post("/api/login", login)
+    app.router.add_post("/api/login/step-up", login_step_up)
     app.router.add_post("/api/logout", logout)
     app.router.add_get("/api/me", me)

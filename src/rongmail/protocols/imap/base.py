@@ -76,6 +76,9 @@ class ImapOptions:
 
     hostname: str = "localhost"
     locale: str = "zh-CN"  # for clients that enabled UTF-8; others get English (7-bit text)
+    #: Zone for INTERNALDATE and for the calendar days of SEARCH BEFORE/ON/SINCE (the store
+    #: keeps UTC seconds, not the zone a message arrived with).
+    timezone: str = "Asia/Shanghai"
     limits: Limits = field(default_factory=Limits)
     #: Allow LOGIN/AUTHENTICATE without TLS (RFC 9051 §11.1 LOGINDISABLED otherwise).
     allow_plaintext_auth: bool = False

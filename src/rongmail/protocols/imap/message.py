@@ -20,9 +20,8 @@ from rongmail.mime.model import MimePart
 from rongmail.mime.parse import decode_transfer
 
 from .proto.fetch import Section
-from .proto.response import Atom
 
-__all__ = ["body_structure", "envelope", "find_part", "section_bytes"]
+__all__ = ["binary_bytes", "body_structure", "envelope", "find_part", "partial", "section_bytes"]
 
 
 # -- ENVELOPE (RFC 9051 §7.5.2) ----------------------------------------------------------------
@@ -194,7 +193,3 @@ def partial(data: bytes, span: tuple[int, int] | None) -> bytes:
         return data
     origin, count = span
     return data[origin : origin + count]
-
-
-def flag_atoms(names: list[str]) -> list[Atom]:
-    return [Atom(n) for n in names]

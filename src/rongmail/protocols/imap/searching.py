@@ -14,7 +14,7 @@ empty substring does); nothing here writes.
 from __future__ import annotations
 
 import time
-from datetime import UTC, date, datetime
+from datetime import date, datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from rongmail.core.flags import IMAP_FLAGS
@@ -32,8 +32,8 @@ __all__ = ["Evaluator"]
 _FTS_FIELDS = {"FROM": "from_", "TO": "to_", "CC": "cc", "BCC": "bcc", "SUBJECT": "subject"}
 
 
-def _day(ts: int | None) -> date | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).date()
+def _day(ts: int | None, zone: tzinfo) -> date | None:
+    return None if ts is None else datetime.fromtimestamp(ts, zone).date()
 
 
 class Evaluator:
@@ -140,7 +140,7 @@ class Evaluator:
             }
         out = set()
         for uid, ts in stamps.items():
-            d = _day(ts)
+            d = _day(ts, self.s.zone)
             if d is None:
                 continue
             if (

@@ -243,6 +243,7 @@ def options_from_settings(settings: Settings) -> ImapOptions:
     return ImapOptions(
         hostname=settings.server.hostname,
         locale=settings.server.default_locale,
+        timezone=settings.server.timezone,
         limits=Limits(
             max_append=limits.max_message_bytes, max_append_command=4 * limits.max_message_bytes
         ),

@@ -21,7 +21,9 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rongmail.bus import Subscription
 from rongmail.errors import MailError
@@ -83,6 +85,7 @@ class Session:
         self.client_id: dict[str, str | None] = {}
         self._flush = flush
         self.registry = registry
+        self.zone = _zone(self.options.timezone)
 
     # -- output ----------------------------------------------------------------------------
     @property
@@ -222,21 +225,19 @@ class Session:
         if self.state is State.SELECTED:
             self.state = State.AUTHENTICATED
 
-    def drain_bus(self) -> None:
-        """Move every queued bus batch into the view (non-blocking)."""
+    async def drain_bus(self) -> None:
+        """Move every queued bus batch into the view without waiting for new ones."""
         sub = self.subscription
         if sub is None:
             return
         while not sub.queue.empty():
-            batch = sub.queue.get_nowait()
-            if batch is None:
-                sub.overflowed = False
+            batch = await sub.get()  # does not block: the queue is not empty
             if self.view is not None:
                 self.view.note(batch)
 
     async def send_updates(self, *, expunges: bool) -> None:
         """Tell the client what changed in the selected mailbox (RFC 9051 §7.4.1, §7.5)."""
-        self.drain_bus()
+        await self.drain_bus()
         view = self.view
         if view is None or not view.dirty:
             return
@@ -280,6 +281,13 @@ class Session:
         if self.subscription is not None:
             self.subscription.close()
             self.subscription = None
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
 def _is_uid(cmd: c.Command) -> bool:

@@ -156,9 +156,6 @@ class SelectedView:
         i = bisect_left(self.uids, uid)
         return i + 1 if i < len(self.uids) and self.uids[i] == uid else None
 
-    def uid_at(self, msn: int) -> int:
-        return self.uids[msn - 1]
-
     def resolve(self, seq: SequenceSet, *, uid: bool, saved: list[int] | None = None) -> list[int]:
         """UIDs (ascending) that ``seq`` denotes, as sequence numbers or UIDs.
 
@@ -205,9 +202,6 @@ class SelectedView:
         if entry is not None:
             self._own()
             self.entries[uid] = replace(entry, flags=flags, keywords=keywords, modseq=modseq)
-
-    def message_ids(self, uids: Iterable[int]) -> list[int]:
-        return [self.entries[u].message_id for u in uids if u in self.entries]
 
     # -- changes ---------------------------------------------------------------------------
     def note(self, batch: list[Change] | None) -> None:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from rongmail.core.changes import Change
 from rongmail.protocols.jmap.call import Args, Call
 from rongmail.protocols.jmap.proto import ids
 from rongmail.protocols.jmap.proto.errors import (
@@ -92,40 +93,50 @@ async def changes(call: Call, args: Args, type_: str, prefix: str) -> dict[str, 
     rows = await reader.changes_since(call.account_id, since)
     complete = len(rows) < 10000
     upto = current if complete else rows[-1].modseq - 1
+    if upto <= since and not complete:
+        # one write logged more rows than we page through: the client must resync
+        raise MethodError(CANNOT_CALCULATE_CHANGES, "too many changes in one state")
+    mine = [c for c in rows if c.type == type_ and c.modseq <= upto]
+    has_more = not complete
+    if max_changes is not None:
+        # the newest modseq boundary at which at most max_changes objects changed
+        seen: set[int] = set()
+        boundary = since
+        for i, c in enumerate(mine):
+            seen.add(c.object_id)
+            if len(seen) > max_changes:
+                break
+            if i + 1 == len(mine) or mine[i + 1].modseq != c.modseq:
+                boundary = c.modseq
+        else:
+            boundary = upto
+        if boundary != upto:
+            if boundary == since:
+                raise MethodError(CANNOT_CALCULATE_CHANGES, "too many changes in one state")
+            upto, has_more = boundary, True
+            mine = [c for c in mine if c.modseq <= upto]
+    out = fold(mine, prefix)
+    return {"accountId": call.jmap_account_id, "oldState": str(since), "newState": str(upto),
+            "hasMoreChanges": has_more, **out}
+
+
+def fold(rows: Sequence[Change], prefix: str) -> dict[str, list[str]]:
+    """Per object, the net effect of its logged changes: created then destroyed = omitted,
+    created then updated = created (RFC 8620 §5.2)."""
     folded: dict[int, str] = {}
-    order: list[int] = []
-    mod_of: dict[int, int] = {}
     for c in rows:
-        if c.modseq > upto or c.type != type_:
-            continue
         prev = folded.get(c.object_id)
         if prev is None:
             folded[c.object_id] = c.action
-            order.append(c.object_id)
         elif prev == "created" and c.action == "destroyed":
             folded[c.object_id] = "gone"
-        elif prev == "gone" and c.action == "created":
-            folded[c.object_id] = "created"
         elif c.action == "destroyed":
             folded[c.object_id] = "destroyed"
-        mod_of[c.object_id] = c.modseq
-    has_more = not complete
-    if max_changes is not None:
-        listed = [o for o in order if folded[o] != "gone"]
-        if len(listed) > max_changes:
-            # cut at a modseq boundary so the new state is exact
-            cut = mod_of[listed[max_changes]]
-            keep = [o for o in listed if mod_of[o] < cut]
-            if not keep:
-                raise MethodError(CANNOT_CALCULATE_CHANGES, "too many changes in one state")
-            order, upto, has_more = keep, cut - 1, True
     out: dict[str, list[str]] = {"created": [], "updated": [], "destroyed": []}
-    for o in order:
-        action = folded[o]
+    for oid, action in folded.items():
         if action != "gone":
-            out[action].append(ids.encode(prefix, o))
-    return {"accountId": call.jmap_account_id, "oldState": str(since), "newState": str(upto),
-            "hasMoreChanges": has_more, **out}
+            out[action].append(ids.encode(prefix, oid))
+    return out
 
 
 # -- /query ---------------------------------------------------------------------------------------

@@ -167,24 +167,32 @@ async def load_maildrop(reader: Reader, account: Account, sizes: WireSizes) -> M
     if inbox is None:
         raise NotFound("pop3.err.no_inbox", detail=f"account {account.id} has no inbox")
     entries = sorted(await reader.mailbox_entries(inbox.id), key=lambda e: e.uid)
-    blob_of: dict[int, str] = {}
+    stored: dict[int, tuple[str, int]] = {}  # message id -> (blob id, stored size)
     ids = [e.message_id for e in entries]
     for start in range(0, len(ids), _BATCH):
         for msg in await reader.messages(account.id, ids[start:start + _BATCH]):
-            blob_of[msg.id] = msg.blob_id
+            stored[msg.id] = (msg.blob_id, msg.size)
     tenant = account.tenant_id
     items: list[Item] = []
     for e in entries:
-        blob_id = blob_of.get(e.message_id)
-        if blob_id is None:  # destroyed between the two reads
+        if e.message_id not in stored:  # destroyed between the two reads
             continue
-        items.append(Item(len(items) + 1, e.uid, e.message_id, blob_id, -1,
+        items.append(Item(len(items) + 1, e.uid, e.message_id, stored[e.message_id][0], -1,
                           seen=bool(e.flags & SEEN)))
     limit = asyncio.Semaphore(_PARALLEL)
 
     async def fill(item: Item) -> None:
         async with limit:
-            item.size = await measure(await reader.message_bytes(tenant, item.blob_id))
+            try:
+                raw = await reader.message_bytes(tenant, item.blob_id)
+            except Exception:
+                # one unreadable blob must not lock the user out of the whole maildrop: list
+                # it with its stored size; RETR of it fails on its own
+                log.exception("pop3: message %d of account %d is unreadable", item.message_id,
+                              account.id)
+                item.size = stored[item.message_id][1]
+                return
+            item.size = await measure(raw)
         sizes.put(tenant, item.blob_id, item.size)
 
     missing = []

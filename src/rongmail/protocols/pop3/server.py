@@ -9,9 +9,10 @@ Invariants:
 * Built on ``asyncio.Protocol`` so the bytes received before a TLS upgrade are provably ours to
   drop: after ``+OK`` to STLS the local buffer and the parser are cleared and ``loop.start_tls``
   is entered without yielding to the loop (RFC 2595 §4; the CVE-2011-0411 class of bugs).
-* Output is written after every command and its drain awaited, so a pipelined burst of RETRs
-  holds at most one message in memory; reading pauses while unparsed input exceeds
-  ``_HIGH_WATER``.
+* The replies to the commands of one read are written together (fewer packets for pipelining
+  clients), but never more than ``_FLUSH_AT`` octets are held before a write and its drain, so
+  a pipelined burst of RETRs holds about one message in memory; reading pauses while unparsed
+  input exceeds ``_HIGH_WATER``.
 * Each read waits at most ``idle_timeout`` (RFC 1939 §3 asks for at least ten minutes), then
   ``-ERR`` and close.
 * Limits at accept: ``max_connections`` overall and ``max_connections_per_ip``; one maildrop
@@ -44,6 +45,8 @@ log = logging.getLogger("rongmail.pop3")
 __all__ = ["Pop3Server", "start_pop3"]
 
 _HIGH_WATER = 256 * 1024
+#: Replies to pipelined commands are written together up to this many octets.
+_FLUSH_AT = 64 * 1024
 #: Settings.listeners names we serve -> implicit TLS?
 LISTENER_NAMES: Mapping[str, bool] = {"pop3": False, "pop3s": True}
 
@@ -166,17 +169,21 @@ class _Connection(asyncio.Protocol):
             events = parser.feed(await self._read(self._server.deps.settings.idle_timeout))
             for event in events:
                 await session.handle(event)
-                await self._write(session.take_output())
                 if session.starttls:
+                    await self._write(session.take_output())
                     parser.take_buffered()
                     if not await self._start_tls():
                         return
                     session.tls_started()
                     break  # commands pipelined after STLS are dropped (RFC 2595 §4)
                 if session.closing:
-                    return
+                    break
+                if session.pending >= _FLUSH_AT:
+                    await self._write(session.take_output())
                 if self._server._closing.is_set():
                     raise _Closed
+            # the replies to one read go out together (RFC 2449 §6.6)
+            await self._write(session.take_output())
 
     def _say(self, session: Session | None, reply: Reply) -> None:
         """A last line, not waited for: the transport flushes it while closing."""

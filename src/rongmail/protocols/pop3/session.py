@@ -59,6 +59,7 @@ class Session:
         #: Set when the connection must close after the output is written.
         self.closing = False
         self._out: list[bytes] = []
+        self._pending = 0
         self._commands = 0
         self._errors = 0
         self._auth_failures = 0
@@ -67,13 +68,20 @@ class Session:
 
     def send(self, data: bytes) -> None:
         self._out.append(data)
+        self._pending += len(data)
 
     def reply(self, reply: Reply, **params: object) -> None:
-        self._out.append(reply.render(**params))
+        self.send(reply.render(**params))
+
+    @property
+    def pending(self) -> int:
+        """Octets of output not yet taken."""
+        return self._pending
 
     def take_output(self) -> bytes:
         out = b"".join(self._out)
         self._out.clear()
+        self._pending = 0
         return out
 
     def greeting(self) -> bytes:
@@ -82,7 +90,8 @@ class Session:
     def shutdown(self, reply: Reply) -> bytes:
         """A last line before the shell closes (timeout, server shutdown)."""
         self.closing = True
-        return self.take_output() + reply.render()
+        self.reply(reply)
+        return self.take_output()
 
     # -- state -------------------------------------------------------------------------------
 
@@ -159,6 +168,8 @@ class Session:
         try:
             if isinstance(event, BadLine) and event.reason == "too_long":
                 raise ValidationError("pop3.err.line_too_long")
+            if isinstance(event, BadLine) and event.reason == "encoding":
+                raise ValidationError("pop3.err.sasl_base64")
             text = event.line.strip()
             if text == sasl.CANCEL:
                 raise ValidationError("pop3.err.auth_cancelled")

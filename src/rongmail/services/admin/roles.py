@@ -8,8 +8,8 @@ Roles (stored in ``account.role``):
 * ``domain_admin`` — users, aliases, groups and DNS of the domains in its scope
   (``admin_scope``; its own domain when the scope is empty);
 * ``helpdesk`` — reads users and resets passwords in its tenant; no mail access at all;
-* ``auditor`` — reads the admin audit log and the mail-flow (queue) log of its tenant; never
-  mail content, never a write;
+* ``auditor`` — reads the admin audit log, the mail-flow (queue) log and the password policy
+  of its tenant; never mail content, never a write;
 * ``user`` — no admin access.
 
 Sensitive groups (finance, HR): the mailboxes of their members cannot be delegated, searched, or
@@ -88,8 +88,8 @@ ROLE_PERMS: Mapping[Role, frozenset[Perm]] = {
     Role.DOMAIN_ADMIN: _DIRECTORY,
     Role.HELPDESK: frozenset({Perm.TENANT_READ, Perm.DOMAIN_READ, Perm.USER_READ,
                               Perm.USER_PASSWORD, Perm.ALIAS_READ, Perm.POLICY_READ}),
-    Role.AUDITOR: frozenset({Perm.TENANT_READ, Perm.DOMAIN_READ, Perm.AUDIT_READ,
-                             Perm.QUEUE_READ}),
+    Role.AUDITOR: frozenset({Perm.TENANT_READ, Perm.DOMAIN_READ, Perm.POLICY_READ,
+                             Perm.AUDIT_READ, Perm.QUEUE_READ}),
     Role.USER: frozenset(),
 }
 

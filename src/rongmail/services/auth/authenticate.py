@@ -2,30 +2,108 @@
 
 ``Authenticator.authenticate`` checks a user name and secret and returns an
 :class:`AuthResult` or raises :class:`~rongmail.errors.AuthError` (whose public text never says
-which part was wrong). It applies throttling that an attacker cannot turn against the user:
+which part was wrong) or :class:`~rongmail.errors.RateLimited`. In order:
 
-* failures are counted per (account, source IP) and per source IP; a pair that failed
-  ``lock_after`` times is refused for an exponentially growing delay — *only from that IP*, so a
-  brute force from elsewhere never locks the real user out of their own network;
-* an IP that failed against many accounts (password spraying) is refused for all accounts.
+1. **Throttling** that an attacker cannot turn against the user: failures are counted per
+   (account, source IP) and per source IP; a pair that failed ``lock_after`` times is refused for
+   an exponentially growing delay, *only from that IP*, so a brute force from elsewhere never
+   locks the real user out of their own network; an IP that failed against many accounts
+   (password spraying) is refused for all accounts.
+2. **Credentials**: an app password (scoped per protocol, SHA-256 lookup) or the account
+   password (argon2id, RFC 9106, equal timing for unknown users). The account password is
+   refused on protocols outside ``security.legacy_password_protocols`` and, for accounts with a
+   second factor, on protocols that cannot ask for one (use an app password there).
+3. Only after valid credentials (so nothing leaks to a guesser): **frozen** accounts, **allowed
+   networks** of the tenant and role, and **risk scoring** (``services.auth.risk``). A risky
+   web login raises :class:`StepUpRequired` with a short-lived challenge answered through
+   :meth:`Authenticator.complete_step_up` (TOTP, RFC 6238, or a recovery code); a risky IMAP /
+   SMTP / POP3 / JMAP-Basic login with the account password is refused and the admins alerted;
+   a very risky one freezes the account, revokes its sessions and alerts the admins.
 
-Counters live in memory (one node); the identity issue moves them to the store for clusters and
-adds app passwords, TOTP, risk scoring and audit. Plain passwords are never logged.
+Every decision is written to the hash-chained audit log with its reasons, through the
+:class:`SecurityRecorder` port (implemented by ``actions.auth``; this layer never writes the
+store). Without ``security`` deps (unit tests of protocols) only steps 1-2 (account password)
+run. Counters and step-up challenges live in memory (one node). Secrets are never logged.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
+from rongmail.config.security import SecuritySettings
 from rongmail.core.address import normalize_address
 from rongmail.core.models import Account
 from rongmail.errors import AuthError, MailError, RateLimited
+from rongmail.services.auth import risk, totp
+from rongmail.services.auth.geoip import GeoIp
 from rongmail.services.auth.passwords import verify_password_async
 from rongmail.store.reader import Reader
+from rongmail.store.sql import auth as sa
 
 PROTOCOLS = ("smtp", "imap", "pop3", "jmap", "web", "dav", "managesieve", "admin")
+#: protocols that can run an interactive second-factor step (the rest get refusals)
+INTERACTIVE = frozenset({"web", "admin"})
+STEP_UP_ATTEMPTS = 5
+BURST_WINDOW = 900
+
+
+class StepUpRequired(AuthError):
+    """Valid credentials, but the login looks risky: answer ``ticket`` with a second factor."""
+
+    default_key = "auth.step_up_required"
+
+    def __init__(self, ticket: str, methods: Sequence[str]) -> None:
+        super().__init__(detail="step-up")
+        self.ticket = ticket
+        self.methods = tuple(methods)
+
+
+class SecurityRecorder(Protocol):
+    """The writes the authenticator needs (implemented by ``actions.auth.AuthRecorder``)."""
+
+    async def audit(self, *, category: str, action: str, outcome: str, account: Account | None,
+                    remote: str, detail: dict[str, Any]) -> None: ...
+
+    async def login_event(self, account: Account, ctx: risk.LoginContext, *, protocol: str,
+                          method: str, outcome: str, score: int) -> None: ...
+
+    async def freeze(self, account: Account, *, reasons: Sequence[str], remote: str) -> None: ...
+
+    async def alert(self, account: Account, *, event: str, remote: str,
+                    detail: dict[str, Any]) -> None: ...
+
+    async def touch_app_password(self, ap_id: int, remote: str) -> None: ...
+
+    async def totp_secret(self, account: Account) -> str | None: ...
+
+    async def accept_totp_step(self, account: Account, step: int) -> bool: ...
+
+    async def use_recovery_code(self, account: Account, code_hash: str) -> bool: ...
+
+
+@dataclass
+class SecurityDeps:
+    settings: SecuritySettings
+    recorder: SecurityRecorder
+    geoip: GeoIp
+    timezone: str = "Asia/Shanghai"
+
+
+@dataclass
+class _Challenge:
+    account: Account
+    protocol: str
+    ip: str
+    ctx: risk.LoginContext
+    decision: risk.Decision
+    expires: float
+    attempts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +112,9 @@ class AuthResult:
     protocol: str
     remote_ip: str
     method: str = "password"
+    #: risk score and fired signals of this login (0 / () when scoring is off)
+    score: int = 0
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass
@@ -65,9 +146,12 @@ def _ip_key(ip: str) -> str:
 
 
 class Authenticator:
-    def __init__(self, reader: Reader, policy: ThrottlePolicy | None = None) -> None:
+    def __init__(self, reader: Reader, policy: ThrottlePolicy | None = None, *,
+                 security: SecurityDeps | None = None) -> None:
         self.reader = reader
         self.policy = policy or ThrottlePolicy()
+        self.security = security
+        self._challenges: dict[str, _Challenge] = {}
         self._pair: dict[tuple[str, str], _Counter] = {}
         self._ip: dict[str, set[str]] = {}
         self._ip_block: dict[str, float] = {}
@@ -110,8 +194,9 @@ class Authenticator:
         self._pair.pop((username.lower(), _ip_key(remote_ip)), None)
 
     async def authenticate(self, username: str, password: str, *, protocol: str,
-                           remote_ip: str) -> AuthResult:
-        """Verify a password login. Raises AuthError or RateLimited."""
+                           remote_ip: str, user_agent: str = "") -> AuthResult:
+        """Verify a login. Raises AuthError (StepUpRequired for risky web logins) or
+        RateLimited. ``user_agent`` (web) feeds the new-device signal."""
         self.check_allowed(username, remote_ip)
         try:
             address = normalize_address(username)
@@ -120,10 +205,227 @@ class Authenticator:
             await verify_password_async(None, password)  # equal timing
             raise AuthError() from None
         acct = await self.reader.account_by_address(address)
-        stored = acct.password_hash if acct and not acct.disabled and acct.kind == "user" else None
-        ok = await verify_password_async(stored, password)
-        if not ok or acct is None:
-            self._fail(address, remote_ip)
-            raise AuthError()
+        usable = acct is not None and not acct.disabled and acct.kind == "user"
+        sec = self.security
+        method = ""
+        if sec is not None and acct is not None and usable:
+            method = await self._app_password(acct, password, protocol, remote_ip)
+        if not method:
+            stored = acct.password_hash if acct is not None and usable else None
+            ok = await verify_password_async(stored, password)
+            if not ok or acct is None:
+                self._fail(address, remote_ip)
+                if sec is not None and acct is not None:
+                    await self._record_failure(acct, protocol, remote_ip, user_agent,
+                                               "bad_credentials")
+                raise AuthError()
+            method = "password"
+            if sec is not None:
+                await self._password_allowed(acct, protocol, remote_ip)
+        assert acct is not None
         self._succeed(address, remote_ip)
-        return AuthResult(acct, protocol, remote_ip)
+        if sec is None:
+            return AuthResult(acct, protocol, remote_ip, method)
+        return await self._after_credentials(acct, protocol, method, remote_ip, user_agent)
+
+    # -- credentials ----------------------------------------------------------------------------
+
+    async def _app_password(self, acct: Account, secret: str, protocol: str,
+                            remote_ip: str) -> str:
+        digest = hashlib.sha256(secret.strip().encode()).hexdigest()
+        row = await self.reader.meta.read(sa.app_password_by_hash(acct.id, digest))
+        if row is None:
+            return ""
+        assert self.security is not None
+        if protocol not in row.protocols:
+            self._fail(acct.address, remote_ip)
+            await self.security.recorder.audit(
+                category="login", action="login.app_password", outcome="refused",
+                account=acct, remote=remote_ip,
+                detail={"protocol": protocol, "app_password": row.id, "reason": "scope"})
+            raise AuthError(detail=f"app password {row.id} not valid for {protocol}")
+        await self.security.recorder.touch_app_password(row.id, remote_ip)
+        return "app_password"
+
+    async def _password_allowed(self, acct: Account, protocol: str, remote_ip: str) -> None:
+        """The account password is valid; may it be used on this protocol?"""
+        sec = self.security
+        assert sec is not None
+        reason = ""
+        if protocol not in sec.settings.legacy_password_protocols \
+                and protocol not in INTERACTIVE:
+            reason = "protocol"
+        elif protocol not in INTERACTIVE and await self._has_second_factor(acct):
+            reason = "second_factor_enrolled"
+        if reason:
+            await sec.recorder.audit(category="login", action="login.password", outcome="refused",
+                                     account=acct, remote=remote_ip,
+                                     detail={"protocol": protocol, "reason": reason})
+            raise AuthError("auth.app_password_required")
+
+    async def _has_second_factor(self, acct: Account) -> bool:
+        row = await self.reader.meta.read(sa.totp(acct.id))
+        return row is not None and row.confirmed
+
+    # -- after valid credentials ----------------------------------------------------------------
+
+    def _context(self, remote_ip: str, user_agent: str, protocol: str) -> risk.LoginContext:
+        assert self.security is not None
+        return risk.LoginContext(
+            ip=remote_ip, net=risk.network_of(remote_ip),
+            country=self.security.geoip.country(remote_ip),
+            device=risk.device_of(user_agent) if protocol in INTERACTIVE else "",
+            now=int(time.time()))
+
+    async def _record_failure(self, acct: Account, protocol: str, remote_ip: str,
+                              user_agent: str, reason: str) -> None:
+        assert self.security is not None
+        ctx = self._context(remote_ip, user_agent, protocol)
+        rec = self.security.recorder
+        await rec.login_event(acct, ctx, protocol=protocol, method="password", outcome="failure",
+                              score=0)
+        await rec.audit(category="login", action="login.failed", outcome="failure",
+                        account=acct, remote=remote_ip,
+                        detail={"protocol": protocol, "reason": reason,
+                                "country": ctx.country})
+
+    async def _after_credentials(self, acct: Account, protocol: str, method: str,
+                                 remote_ip: str, user_agent: str) -> AuthResult:
+        sec = self.security
+        assert sec is not None
+        rec = sec.recorder
+        ctx = self._context(remote_ip, user_agent, protocol)
+        base = {"protocol": protocol, "method": method, "country": ctx.country}
+        if await self.reader.meta.read(sa.frozen(acct.id)) is not None:
+            await rec.audit(category="login", action="login.refused", outcome="refused",
+                            account=acct, remote=remote_ip, detail={**base, "reason": "frozen"})
+            raise AuthError("auth.frozen")
+        if not await self._network_allowed(acct, remote_ip):
+            await rec.audit(category="login", action="login.refused", outcome="refused",
+                            account=acct, remote=remote_ip,
+                            detail={**base, "reason": "network"})
+            raise AuthError("auth.network_refused")
+        decision = await self._score(acct, ctx)
+        detail = {**base, "score": decision.score, "reasons": list(decision.reasons),
+                  "decision": decision.outcome}
+        if decision.outcome == risk.FREEZE:
+            await rec.login_event(acct, ctx, protocol=protocol, method=method,
+                                  outcome="refused", score=decision.score)
+            await rec.audit(category="login", action="login.refused", outcome="frozen",
+                            account=acct, remote=remote_ip, detail=detail)
+            await rec.freeze(acct, reasons=decision.reasons, remote=remote_ip)
+            raise AuthError("auth.frozen")
+        if decision.outcome == risk.STEP_UP:
+            if protocol in INTERACTIVE:
+                if await self._has_second_factor(acct):
+                    ticket = secrets.token_urlsafe(24)
+                    self._gc_challenges()
+                    self._challenges[ticket] = _Challenge(
+                        acct, protocol, remote_ip, ctx, decision,
+                        time.monotonic() + sec.settings.step_up_ttl_seconds)
+                    await rec.audit(category="login", action="login.step_up",
+                                    outcome="challenge", account=acct, remote=remote_ip,
+                                    detail=detail)
+                    raise StepUpRequired(ticket, ["totp", "recovery"])
+                if sec.settings.risk.refuse_without_factor:
+                    await self._refuse_risky(acct, ctx, protocol, method, decision, detail)
+            elif method == "password":
+                await self._refuse_risky(acct, ctx, protocol, method, decision, detail)
+        await rec.login_event(acct, ctx, protocol=protocol, method=method, outcome="success",
+                              score=decision.score)
+        await rec.audit(category="login", action="login.success", outcome="success",
+                        account=acct, remote=remote_ip, detail=detail)
+        return AuthResult(acct, protocol, remote_ip, method, decision.score, decision.reasons)
+
+    async def _refuse_risky(self, acct: Account, ctx: risk.LoginContext, protocol: str,
+                            method: str, decision: risk.Decision, detail: dict[str, Any]
+                            ) -> None:
+        assert self.security is not None
+        rec = self.security.recorder
+        await rec.login_event(acct, ctx, protocol=protocol, method=method, outcome="refused",
+                              score=decision.score)
+        await rec.audit(category="login", action="login.refused", outcome="refused",
+                        account=acct, remote=ctx.ip, detail=detail)
+        await rec.alert(acct, event="risky_login_refused", remote=ctx.ip, detail=detail)
+        raise AuthError("auth.risk_refused")
+
+    async def _network_allowed(self, acct: Account, remote_ip: str) -> bool:
+        rows = await self.reader.meta.read(sa.allowed_networks(acct.tenant_id))
+        nets = [cidr for role, cidr in rows if role in ("", acct.role)]
+        if not nets:
+            return True
+        try:
+            addr = ipaddress.ip_address(remote_ip)
+        except ValueError:
+            return False
+        for cidr in nets:
+            try:
+                if addr in ipaddress.ip_network(cidr, strict=False):
+                    return True
+            except ValueError:
+                continue
+        return False
+
+    async def _score(self, acct: Account, ctx: risk.LoginContext) -> risk.Decision:
+        assert self.security is not None
+        cfg = self.security.settings.risk
+        if not cfg.enabled:
+            return risk.Decision(risk.ALLOW, 0, ())
+        history = await self.reader.meta.read(
+            sa.login_events(acct.id, ctx.now - cfg.history_days * 86400))
+        failures = sum(1 for h in history
+                       if h.outcome == "failure" and ctx.now - h.at < BURST_WINDOW)
+        from_ip = await self.reader.meta.read(sa.accounts_from_ip(ctx.ip, ctx.now - 3600))
+        failed_here = len(self._ip.get(_ip_key(ctx.ip), set()))
+        return risk.score(cfg, ctx, history, recent_failures=failures,
+                          accounts_from_ip=max(from_ip, failed_here),
+                          timezone=self.security.timezone)
+
+    # -- step-up --------------------------------------------------------------------------------
+
+    def _gc_challenges(self) -> None:
+        now = time.monotonic()
+        if len(self._challenges) > 1000:
+            self._challenges = {k: v for k, v in self._challenges.items() if v.expires > now}
+
+    async def complete_step_up(self, ticket: str, code: str, *, remote_ip: str) -> AuthResult:
+        """Answer a :class:`StepUpRequired` challenge with a TOTP or recovery code. The
+        challenge is bound to the source IP, expires, and allows a few attempts."""
+        sec = self.security
+        ch = self._challenges.get(ticket)
+        if sec is None or ch is None or ch.expires < time.monotonic() or ch.ip != remote_ip:
+            raise AuthError("auth.step_up_expired")
+        self.check_allowed(ch.account.address, remote_ip)
+        rec = sec.recorder
+        acct = ch.account
+        factor = ""
+        if totp.looks_like_recovery_code(code):
+            if await rec.use_recovery_code(acct, totp.recovery_hash(code)):
+                factor = "recovery"
+        else:
+            secret = await rec.totp_secret(acct)
+            step = totp.matching_step(secret, code, window=sec.settings.totp_window) \
+                if secret else None
+            if step is not None and await rec.accept_totp_step(acct, step):
+                factor = "totp"
+        detail = {"protocol": ch.protocol, "score": ch.decision.score,
+                  "reasons": list(ch.decision.reasons)}
+        if not factor:
+            ch.attempts += 1
+            self._fail(acct.address, remote_ip)
+            if ch.attempts >= STEP_UP_ATTEMPTS:
+                self._challenges.pop(ticket, None)
+            await rec.audit(category="login", action="login.step_up", outcome="failure",
+                            account=acct, remote=remote_ip, detail=detail)
+            raise AuthError("auth.step_up_failed")
+        self._challenges.pop(ticket, None)
+        self._succeed(acct.address, remote_ip)
+        if await self.reader.meta.read(sa.frozen(acct.id)) is not None:
+            raise AuthError("auth.frozen")
+        method = f"password+{factor}"
+        await rec.login_event(acct, ch.ctx, protocol=ch.protocol, method=method,
+                              outcome="success", score=ch.decision.score)
+        await rec.audit(category="login", action="login.success", outcome="success",
+                        account=acct, remote=remote_ip, detail={**detail, "method": method})
+        return AuthResult(acct, ch.protocol, remote_ip, method, ch.decision.score,
+                          ch.decision.reasons)

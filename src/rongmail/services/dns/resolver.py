@@ -20,11 +20,27 @@ import functools
 import ipaddress
 import random
 from collections.abc import Sequence
+from typing import Protocol
 
 from rongmail.services.dns.cache import CacheKey, TtlCache
 from rongmail.services.dns.errors import DnsNameError
 from rongmail.services.dns.transport import DnspythonTransport
 from rongmail.services.dns.types import Answer, DnsTransport, MxRecord, MxResult, TlsaRecord
+
+
+class DnsConfig(Protocol):
+    """The fields of ``config.queue.DnsSettings`` this module reads (no config import here)."""
+
+    @property
+    def nameservers(self) -> Sequence[str]: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def cache_size(self) -> int: ...
+    @property
+    def max_ttl(self) -> int: ...
 
 
 def normalize_name(name: str) -> str:
@@ -72,6 +88,14 @@ class DnsResolver:
         return cls(
             transport, cache=TtlCache(max_entries=cache_size, min_ttl=min_ttl, max_ttl=max_ttl)
         )
+
+    @classmethod
+    def from_config(cls, cfg: DnsConfig) -> DnsResolver:
+        """Build from ``settings.queue.dns`` (:class:`rongmail.config.queue.DnsSettings`)."""
+        return cls.from_settings(
+            cfg.nameservers, port=cfg.port, timeout=cfg.timeout, cache_size=cfg.cache_size,
+            max_ttl=cfg.max_ttl,
+        )  # fmt: skip
 
     async def query(self, name: str, rdtype: str) -> Answer:
         """One question, served from the cache when fresh; identical questions share one

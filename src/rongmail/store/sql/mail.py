@@ -414,30 +414,36 @@ class _LazyRows(Sequence[tuple[Any, ...]]):
 
 _CHUNK = 16000
 _OVERLAP = 64
+_MAX_SPLITS = 64  # chunks per field cut early for the 256-positions limit
 
 
 def _tsvector_chunks(tokens: str) -> list[str]:
     """PostgreSQL tsvector literals with explicit positions (no text-search parser involved,
-    so CJK survives any server locale). Positions are capped at 16383 per tsvector, so long
-    texts are split into overlapping chunks (a phrase spanning < 64 tokens is never cut)."""
+    so CJK survives any server locale). A tsvector keeps at most 256 positions per lexeme
+    and positions up to 16383, so a chunk ends before any token's 257th occurrence (common
+    bigrams such as ``le`` reach that in a few KB of English) or at ``_CHUNK`` tokens; chunks
+    overlap by ``_OVERLAP`` tokens, so a phrase spanning < 64 tokens is never cut."""
     toks = tokens.split()
-    if not toks:
-        return []
-    out = []
-    start = 0
-    while start < len(toks):
-        part = toks[start:start + _CHUNK]
+    out: list[str] = []
+    start, n = 0, len(toks)
+    while start < n:
         pos: dict[str, list[int]] = {}
-        for i, t in enumerate(part, start=1):
-            lst = pos.setdefault(t, [])
+        end = start
+        while end < n and end - start < _CHUNK:
+            lst = pos.setdefault(toks[end], [])
             if len(lst) < 256:
-                lst.append(i)
+                lst.append(end - start + 1)
+            elif len(out) < _MAX_SPLITS:
+                break
+            # else (pathological repetition, e.g. 50 KB of one letter): stop splitting and
+            # let later occurrences of this token go unpositioned, as PostgreSQL would
+            end += 1
         out.append(" ".join(
             "'" + t.replace("\\", "\\\\").replace("'", "''") + "':" + ",".join(map(str, p))
             for t, p in pos.items()))
-        if start + _CHUNK >= len(toks):
+        if end >= n:
             break
-        start += _CHUNK - _OVERLAP
+        start = max(end - _OVERLAP, start + 1)
     return out
 
 

@@ -23,6 +23,7 @@ from ..proto import commands as c
 from ..proto.events import SaslResponse
 from ..proto.response import continuation
 from ..replies import BadCommand, NoCommand, error_reply
+from .any_state import capabilities
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -78,16 +79,25 @@ def _challenge(s: Session, state: SaslState) -> None:
     s.parser.expect_sasl_response()
 
 
+def _utf8(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadCommand("imap.bad.sasl") from None
+
+
 def _consume(state: SaslState, data: bytes) -> bool:
     """Take one client response; True when the credentials are complete."""
     if state.mechanism == "PLAIN":
         parts = data.split(b"\x00")
         if len(parts) != 3:
             raise BadCommand("imap.bad.sasl")
-        _authzid, user, password = (p.decode("utf-8", "strict") for p in parts)
+        authzid, user, password = (_utf8(p) for p in parts)
+        if authzid and authzid.lower() != user.lower():
+            raise NoCommand("imap.no.authzid", code="AUTHORIZATIONFAILED")  # no proxy logins
         state.username, state.password = user, password
         return True
-    text = data.decode("utf-8", "strict")
+    text = _utf8(data)
     if state.username is None:
         state.username = text
         return False
@@ -112,10 +122,6 @@ async def sasl_step(s: Session, event: SaslResponse) -> None:
             return
         s.sasl = None
         await _verify(s, state.username or "", state.password or "")
-    except UnicodeDecodeError:
-        s.sasl = None
-        s.tagged(state.tag, "BAD", "imap.bad.sasl")
-        return
     except MailError as err:
         s.sasl = None
         status, code = error_reply(err)
@@ -125,8 +131,6 @@ async def sasl_step(s: Session, event: SaslResponse) -> None:
 
 
 def _capability_code(s: Session) -> str:
-    from . import capabilities
-
     return "CAPABILITY " + " ".join(capabilities(s))
 
 

@@ -16,7 +16,7 @@ Invariants:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rongmail.actions import messages as msg
@@ -78,7 +78,7 @@ def _item(s: Session, att: FetchAtt, uid: int, entry: MailboxEntry, loaded: _Loa
     if name == "FLAGS":
         return _flags(entry)
     if name == "INTERNALDATE":
-        return r.internal_date(datetime.fromtimestamp(entry.received_at, UTC))
+        return r.internal_date(datetime.fromtimestamp(entry.received_at, s.zone))
     if name == "RFC822.SIZE":
         return entry.size
     if name == "MODSEQ":

@@ -48,14 +48,36 @@ async def list_(s: Session, cmd: c.ListMailboxes) -> Ok:
             if node.mailbox.id not in seen:
                 seen.add(node.mailbox.id)
                 matches.append(node)
-    if "SUBSCRIBED" in cmd.selection:
-        matches = [n for n in matches if n.mailbox.subscribed]
-    if "SPECIAL-USE" in cmd.selection:
-        matches = [n for n in matches if n.mailbox.role in SPECIAL_USE]
+    # RFC 5258 §3.5 RECURSIVEMATCH: a match that fails the selection but has a descendant
+    # that passes it is returned with CHILDINFO naming the criteria.
+    childinfo: dict[int, list[str]] = {}
+    for criterion, test in (
+        ("SUBSCRIBED", lambda n: n.mailbox.subscribed),
+        ("SPECIAL-USE", lambda n: n.mailbox.role in SPECIAL_USE),
+    ):
+        if criterion not in cmd.selection:
+            continue
+        kept = []
+        for n in matches:
+            if test(n):
+                kept.append(n)
+            elif "RECURSIVEMATCH" in cmd.selection and any(
+                test(d) for d in tree.nodes if d.path.startswith(n.path + SEPARATOR)
+            ):
+                kept.append(n)
+                childinfo.setdefault(n.mailbox.id, []).append(criterion)
+        matches = kept
     show_sub = "SUBSCRIBED" in cmd.selection or "SUBSCRIBED" in cmd.returns
     counts = None
     for node in matches:
-        _list_line(s, "LIST", _attributes(node, subscribed=show_sub), node.path)
+        attrs = _attributes(node, subscribed=show_sub)
+        info = childinfo.get(node.mailbox.id)
+        if info:
+            s.untagged(
+                Atom("LIST"), attrs, SEPARATOR, MailboxName(node.path), ["CHILDINFO", list(info)]
+            )
+        else:
+            _list_line(s, "LIST", attrs, node.path)
         if cmd.status_items:
             if counts is None:
                 counts = await s.deps.reader.mailbox_counts(s.account_id)

@@ -35,7 +35,7 @@ async def select(s: Session, cmd: c.Select) -> Ok:
     if s.view is not None:
         s.deselect()
         s.untagged_status("OK", "imap.ok.closed", code="CLOSED")
-    s.drain_bus()
+    await s.drain_bus()
     tree = await s.tree()
     mb = tree.resolve(cmd.mailbox)
     listing = await s.deps.listings.listing(s.deps.reader, mb)

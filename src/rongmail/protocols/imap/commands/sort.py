@@ -4,9 +4,8 @@ Invariants: the candidate set is the SEARCH result of the same criteria; ties ar
 sequence number (RFC 5256 §3); base subjects come from ``core.thread.subject_key``, the one
 definition shared with the store's threading.
 
-Known approximation: THREAD=REFERENCES groups by the store's thread id (threading by
-Message-ID/References with a subject fallback, computed at delivery) rather than re-running
-RFC 5256 §2.2 per request; within a thread messages are children of the oldest, by date.
+THREAD runs the algorithms of :mod:`..threads` over the stored Message-ID, References /
+In-Reply-To and base subject of the matching messages.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from ..base import Ok
 from ..proto import commands as c
 from ..proto.response import Atom
 from ..searching import Evaluator
+from ..threads import ThreadInput, ordered_subject, references, render
 from .search import emit_esearch
 
 if TYPE_CHECKING:
@@ -91,26 +91,24 @@ async def thread(s: Session, cmd: c.Thread) -> Ok:
     view = s.view
     assert view is not None
     uids, rows = await _candidates(s, cmd.criteria)
-    groups: dict[object, list[int]] = {}
+    items = []
     for u in uids:
         m = rows[u]
-        key = subject_key(m.subject) if cmd.algorithm == "ORDEREDSUBJECT" else m.thread_id
-        groups.setdefault(key, []).append(u)
-    threads = []
-    for members in groups.values():
-        members.sort(key=lambda u: (rows[u].sent_at or rows[u].received_at, u))
-        threads.append(members)
-    threads.sort(key=lambda t: (rows[t[0]].sent_at or rows[t[0]].received_at, t[0]))
-    out = b"".join(_render(t if cmd.uid else [view.msn(u) or 0 for u in t]) for t in threads)
+        refs = m.references or m.in_reply_to
+        items.append(
+            ThreadInput(
+                number=u if cmd.uid else view.msn(u) or 0,
+                message_id=m.msgid,
+                references=tuple(refs),
+                subject=subject_key(m.subject),
+                date=m.sent_at or m.received_at,
+                is_reply=subject_key(m.subject) != m.subject.strip().casefold(),
+            )
+        )
+    if cmd.algorithm == "ORDEREDSUBJECT":
+        roots = ordered_subject(items)
+    else:
+        roots = references(items)
+    out = render(roots)
     s.send(b"* THREAD " + out + b"\r\n" if out else b"* THREAD\r\n")
     return Ok()
-
-
-def _render(members: list[int]) -> bytes:
-    """RFC 5256 §4: ``(parent child)`` or ``(parent (c1)(c2))`` for siblings."""
-    first, rest = members[0], members[1:]
-    if not rest:
-        return b"(%d)" % first
-    if len(rest) == 1:
-        return b"(%d %d)" % (first, rest[0])
-    return b"(%d " % first + b"".join(b"(%d)" % x for x in rest) + b")"

@@ -34,6 +34,7 @@ TEXT_FIELDS = {"text": None, "from": "from_", "to": "to_", "cc": "cc", "bcc": "b
                "subject": "subject", "body": "body"}
 _KEYWORD_FILTERS = ("hasKeyword", "notKeyword", "allInThreadHaveKeyword",
                     "someInThreadHaveKeyword", "noneInThreadHaveKeyword")
+_THREAD_KEYWORD = frozenset(_KEYWORD_FILTERS[2:])
 CONDITIONS = frozenset({"inMailbox", "inMailboxOtherThan", "before", "after", "minSize",
                         "maxSize", "hasAttachment", *TEXT_FIELDS, *_KEYWORD_FILTERS})
 SORTS = frozenset({"receivedAt", "sentAt", "size", "from", "to", "subject", "hasKeyword",
@@ -236,10 +237,9 @@ async def query_ids(call: Call, f: dict[str, Any] | None, sort: list[Any],
     pinned = _pinned_mailbox(call, f)
     if pinned == -1:
         return []
-    needs_threads = any(k in c for c in (_conditions(f) if f else [])
-                        for k in _KEYWORD_FILTERS[2:]) or any(
-        isinstance(s, dict) and s.get("property") in SORTS - {"hasKeyword"}
-        and "InThread" in str(s.get("property")) for s in sort)
+    needs_threads = (any(k in _THREAD_KEYWORD for c in (_conditions(f) if f else ()) for k in c)
+                     or any(isinstance(s, dict) and s.get("property") in _THREAD_KEYWORD
+                            for s in sort))
     rows = await reader.email_index(call.account_id, None if needs_threads else pinned)
     kws = {r.id: _keywords(r) for r in rows}
     if needs_threads:

@@ -8,10 +8,11 @@ the server does not know) or ``limit`` (``maxSizeRequest``, ``maxCallsInRequest`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from rongmail.protocols.jmap.proto.errors import RequestError
 
@@ -61,8 +62,8 @@ def parse_request(body: bytes, limits: Limits, known_capabilities: Collection[st
     if len(body) > limits.max_size_request:
         raise RequestError("limit", "request too large", limit="maxSizeRequest")
     try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        data = orjson.loads(body)  # strict RFC 8259 JSON, UTF-8 only (RFC 8620 §3.1)
+    except orjson.JSONDecodeError:
         raise RequestError("notJSON", "the request body is not UTF-8 JSON") from None
     return request_from_json(data, limits, known_capabilities)
 

@@ -13,6 +13,7 @@ from rongmail.protocols.jmap.mail.emails import (
     PROPERTIES,
     BodyOptions,
     email_from_message,
+    row_renderer,
 )
 from rongmail.protocols.jmap.proto import ids
 from rongmail.protocols.jmap.proto.errors import INVALID_ARGUMENTS, MethodError
@@ -69,15 +70,18 @@ async def email_get(call: Call, data: dict[str, Any]) -> dict[str, Any]:
     st = str(modseq)
     msgs = {m.id: m for m in found}
     raw_wanted = needs_raw(props, opts)
+    fast = row_renderer(props)
     out: list[dict[str, Any]] = []
     not_found: list[str] = []
     for jid, mid in zip(want, db_ids, strict=True):
         m = msgs.get(mid) if mid is not None else None
         if m is None:
             not_found.append(jid)
-            continue
-        raw = (await reader.message_bytes(call.account.tenant_id, m.blob_id)
-               if raw_wanted else None)
-        out.append(email_from_message(m, props, raw, opts))
+        elif fast is not None:
+            out.append(fast(m))
+        else:
+            raw = (await reader.message_bytes(call.account.tenant_id, m.blob_id)
+                   if raw_wanted else None)
+            out.append(email_from_message(m, props, raw, opts))
     return {"accountId": call.jmap_account_id, "state": st, "list": out,
             "notFound": not_found}

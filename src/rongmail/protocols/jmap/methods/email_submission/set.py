@@ -55,6 +55,8 @@ async def submission_set(call: Call, data: dict[str, Any]) -> dict[str, Any]:
         if not found:
             raise SetError("invalidEmail", properties=["emailId"])
         m = found[0]
+        if m.from_ and identity["email"].lower() not in {a[1].lower() for a in m.from_}:
+            raise SetError("forbiddenFrom")
         now = int(time.time())
         env = obj.get("envelope")
         envelope: dict[str, Any]

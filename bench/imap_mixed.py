@@ -1,0 +1,479 @@
+"""Benchmark: IMAP mixed load on one 10,000-message mailbox, RongMail vs Dovecot mdbox (issue 4).
+
+The mailbox: 10,000 generated messages of 2–8 KB (mixed Chinese/English business mail, a fixed
+seed; no corpus data). RongMail gets them with ``rongmail import`` and serves IMAP with
+``rongmail serve`` (only ``[listeners] imap`` enabled, 127.0.0.52); the peer is a private
+Dovecot (tests/peers/dovecot.py, mdbox, stock Debian settings) filled with ``doveadm import``.
+
+Load: ``--clients`` (20) concurrent asyncio clients, each logged in with INBOX selected, each
+running ``--ops`` operations drawn at random (fixed seed) with the weights of issue 4:
+50% ``FETCH n BODY[]``, 30% ``STORE n ±FLAGS (\\Seen)``, 10% re-``SELECT INBOX``,
+8% ``LOGOUT`` + new connection + ``LOGIN`` + ``SELECT``, 2% ``FETCH 1:* (FLAGS ENVELOPE)``.
+Printed: ops/s over the whole run, p50/p99 latency per command, and RongMail/Dovecot ratios.
+The same client code drives both servers (a minimal asyncio IMAP client below).
+
+Memory: ``--idle`` (10,000) idle connections are opened to RongMail's IMAP listener (each has
+read the greeting; ``--idle-auth`` of them also LOGIN and SELECT) and the RSS of the
+``rongmail serve`` process tree is measured before and after (goal: ≤300 MB).
+
+If RongMail's IMAP listener does not answer (not wired into ``app.py`` yet) the script prints
+"RongMail IMAP not available" and still measures Dovecot.
+
+Usage: ``python bench/imap_mixed.py [--runs 3] [--quick] [--only rongmail|peer] [--idle N]``.
+``--quick``: 2,000 messages, 20 clients x 50 ops, 1,000 idle connections, one run.
+Exit status 0 unless the harness fails (2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import email.utils
+import os
+import random
+import re
+import resource
+import shutil
+import ssl
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import (  # noqa: E402
+    HarnessError, RongMail, fmt, free_port, known_settings, median, percentile, ratio, rss_kb, table,
+)
+
+RM_ADDR = "127.0.0.52"
+DV_ADDR = "127.0.0.44"
+OPS = [("fetch_body", 50), ("store_seen", 30), ("select", 10), ("relogin", 8),
+       ("fetch_all_env", 2)]  # fmt: skip
+
+# -- messages ------------------------------------------------------------------------------------
+ZH = ("关于下季度报价单的确认 请查收附件中的发票 会议时间改到周三下午 合同条款需要法务审核 "
+      "成都办公室的网络升级 项目进度汇报 客户反馈已经整理完毕 请尽快回复 谢谢 市场部 财务部 "
+      "采购流程 年度预算 培训安排 新员工入职 服务器维护通知 差旅报销 产品发布会 供应商名单").split()
+EN = ("the quarterly report is attached please review the contract before friday meeting "
+      "schedule invoice payment shipment customer support server maintenance budget "
+      "approval regards thanks project update deadline conference call agenda notes "
+      "sales pipeline forecast delivery warehouse Chengdu office network upgrade").split()
+NAMES = [("王伟", "wang.wei"), ("李娜", "li.na"), ("张敏", "zhang.min"), ("刘洋", "liu.yang"),
+         ("Alice Chen", "alice"), ("Bob Smith", "bob"), ("陈静", "chen.jing"),
+         ("David Li", "david")]  # fmt: skip
+
+
+def make_messages(n: int, seed: int = 42) -> list[bytes]:
+    from email.header import Header
+
+    rnd = random.Random(seed)
+    out = []
+    base_t = 1_700_000_000
+    for i in range(n):
+        name, local = rnd.choice(NAMES)
+        zh = rnd.random() < 0.5
+        words = ZH if zh else EN
+        subj = " ".join(rnd.choice(words) for _ in range(rnd.randint(2, 6)))
+        target = rnd.randint(2048, 8192)
+        head = (
+            f"From: {Header(name, 'utf-8').encode()} <{local}@example.cn>\r\n"
+            f"To: bench@bench.test\r\n"
+            f"Subject: {Header(subj, 'utf-8').encode()}\r\n"
+            f"Date: {email.utils.formatdate(base_t + i * 37, localtime=False)}\r\n"
+            f"Message-ID: <bench.{i}.{seed}@example.cn>\r\n"
+            "MIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\n"
+        ).encode()
+        body = bytearray()
+        while len(head) + len(body) < target:
+            line = (("，" if zh else " ").join(rnd.choice(words) for _ in range(rnd.randint(4, 9)))
+                    + ("。" if zh else "."))  # fmt: skip
+            body += line.encode() + b"\r\n"
+        out.append(head + bytes(body))
+    return out
+
+
+def write_maildir(msgs: list[bytes], root: Path) -> Path:
+    for d in ("cur", "new", "tmp"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    for i, raw in enumerate(msgs):
+        (root / "cur" / f"{1_700_000_000 + i}.bench{i:05d}:2,").write_bytes(raw)
+    return root
+
+
+# -- a minimal asyncio IMAP client ---------------------------------------------------------------
+class ImapError(Exception):
+    pass
+
+
+class Client:
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.r: asyncio.StreamReader | None = None
+        self.w: asyncio.StreamWriter | None = None
+        self.n = 0
+        self.caps = ""
+
+    async def connect(self) -> None:
+        self.r, self.w = await asyncio.open_connection(self.host, self.port, limit=1 << 20)
+        greet = await self.r.readline()
+        if not greet.startswith(b"* OK"):
+            raise ImapError(f"greeting: {greet[:100]!r}")
+        self.caps = greet.decode(errors="replace")
+
+    async def cmd(self, text: str) -> tuple[str, int]:
+        """Send one command; return (tagged status line, bytes of response)."""
+        assert self.r is not None and self.w is not None
+        self.n += 1
+        tag = f"b{self.n}"
+        self.w.write(f"{tag} {text}\r\n".encode())
+        await self.w.drain()
+        size = 0
+        tb = tag.encode() + b" "
+        while True:
+            line = await self.r.readline()
+            if not line:
+                raise ImapError(f"connection closed during {text[:30]}")
+            size += len(line)
+            if line.endswith(b"}\r\n"):
+                m = re.search(rb"\{(\d+)\+?\}\r\n$", line)
+                if m:
+                    lit = int(m.group(1))
+                    await self.r.readexactly(lit)
+                    size += lit
+                    continue
+            if line.startswith(tb):
+                status = line.decode(errors="replace").strip()
+                if not status.split(" ", 2)[1:2] == ["OK"]:
+                    raise ImapError(status[:200])
+                return status, size
+
+    async def login(self, user: str, pw: str) -> None:
+        if "LOGINDISABLED" in self.caps or "STARTTLS" in self.caps and "LOGINDISABLED" in (
+            await self.cmd("CAPABILITY"))[0]:
+            await self.starttls()
+        try:
+            await self.cmd(f'LOGIN "{user}" "{pw}"')
+        except ImapError as e:
+            if "PRIVACY" in str(e).upper() or "TLS" in str(e).upper():
+                await self.starttls()
+                await self.cmd(f'LOGIN "{user}" "{pw}"')
+            else:
+                raise
+
+    async def starttls(self) -> None:
+        assert self.w is not None
+        await self.cmd("STARTTLS")
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        await self.w.start_tls(ctx)
+
+    async def close(self) -> None:
+        if self.w is not None:
+            with contextlib.suppress(Exception):
+                self.w.close()
+                await asyncio.wait_for(self.w.wait_closed(), 5)
+        self.w = None
+
+
+async def session(host: str, port: int, user: str, pw: str) -> tuple[Client, int]:
+    c = Client(host, port)
+    await c.connect()
+    await c.login(user, pw)
+    status, _ = await c.cmd("SELECT INBOX")
+    return c, 0
+
+
+async def run_load(host: str, port: int, user: str, pw: str, nmsgs: int, clients: int,
+                   ops: int, seed: int, time_limit: float) -> dict[str, Any]:
+    lat: dict[str, list[float]] = {name: [] for name, _ in OPS}
+    errors: list[str] = []
+    names = [n for n, _ in OPS]
+    weights = [w for _, w in OPS]
+    deadline = time.monotonic() + time_limit
+
+    async def worker(k: int) -> int:
+        rnd = random.Random(seed * 1000 + k)
+        c, _ = await session(host, port, user, pw)
+        done = 0
+        try:
+            for _ in range(ops):
+                if time.monotonic() > deadline:
+                    break
+                op = rnd.choices(names, weights)[0]
+                n = rnd.randint(1, nmsgs)
+                t = time.perf_counter()
+                try:
+                    if op == "fetch_body":
+                        await c.cmd(f"FETCH {n} BODY[]")
+                    elif op == "store_seen":
+                        await c.cmd(f"STORE {n} {rnd.choice('+-')}FLAGS (\\Seen)")
+                    elif op == "select":
+                        await c.cmd("SELECT INBOX")
+                    elif op == "relogin":
+                        await c.cmd("LOGOUT")
+                        await c.close()
+                        c, _ = await session(host, port, user, pw)
+                    else:
+                        await c.cmd("FETCH 1:* (FLAGS ENVELOPE)")
+                except (ImapError, OSError, asyncio.IncompleteReadError) as e:
+                    errors.append(f"{op}: {e}"[:200])
+                    await c.close()
+                    c, _ = await session(host, port, user, pw)
+                    continue
+                lat[op].append((time.perf_counter() - t) * 1000)
+                done += 1
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(c.cmd("LOGOUT"), 5)
+            await c.close()
+        return done
+
+    t0 = time.perf_counter()
+    counts = await asyncio.gather(*(worker(k) for k in range(clients)))
+    wall = time.perf_counter() - t0
+    return {"ops": sum(counts), "wall": wall, "lat": lat, "errors": errors}
+
+
+async def idle_connections(host: str, port: int, n: int, auth: int, user: str, pw: str,
+                           pid: int, tree_rss: Callable[[int], int]) -> dict[str, Any]:
+    before = tree_rss(pid)
+    before_pss = tree_pss(pid)
+    conns: list[Client] = []
+    failed = 0
+    t0 = time.monotonic()
+    sem = asyncio.Semaphore(200)
+
+    async def one(i: int) -> None:
+        nonlocal failed
+        async with sem:
+            c = Client(host, port)
+            try:
+                await asyncio.wait_for(c.connect(), 30)
+                if i < auth:
+                    await asyncio.wait_for(c.login(user, pw), 60)
+                    await asyncio.wait_for(c.cmd("SELECT INBOX"), 60)
+                conns.append(c)
+            except (ImapError, OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+                failed += 1
+                await c.close()
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+    await asyncio.sleep(2)
+    after = tree_rss(pid)
+    after_pss = tree_pss(pid)
+    secs = time.monotonic() - t0
+    for c in conns:
+        with contextlib.suppress(Exception):
+            assert c.w is not None
+            c.w.close()
+    return {"open": len(conns), "failed": failed, "before_kb": before, "after_kb": after,
+            "before_pss": before_pss, "after_pss": after_pss, "seconds": secs}
+
+
+def tree_rss(pid: int) -> int:
+    kids: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                kids.setdefault(ppid, []).append(int(d.name))
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(kids.get(p, []))
+        total += rss_kb(p)
+    return total
+
+
+def tree_pss(pid: int) -> int:
+    """Proportional set size (KiB) of a process tree: shared pages counted once overall."""
+    kids: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                kids.setdefault(ppid, []).append(int(d.name))
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(kids.get(p, []))
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+    return total
+
+
+def raise_nofile(n: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(max(soft, n), hard)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+# -- main ----------------------------------------------------------------------------------------
+def summarize(name: str, runs: list[dict[str, Any]]) -> tuple[list[list[Any]], dict[str, Any]]:
+    rate = median(r["ops"] / r["wall"] for r in runs)
+    rows = []
+    figs: dict[str, Any] = {"rate": rate}
+    for op, _ in OPS:
+        lat = [x for r in runs for x in r["lat"][op]]
+        p50, p99 = percentile(lat, 50), percentile(lat, 99)
+        figs[op] = (p50, p99)
+        rows.append([name, op, len(lat), fmt(p50, ".2f"), fmt(p99, ".2f")])
+    all_lat = [x for r in runs for op, _ in OPS for x in r["lat"][op]]
+    figs["all"] = (percentile(all_lat, 50), percentile(all_lat, 99))
+    rows.append([name, "ALL", len(all_lat), fmt(figs["all"][0], ".2f"),
+                 fmt(figs["all"][1], ".2f")])
+    return rows, figs
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--messages", type=int, default=10_000)
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--ops", type=int, default=500, help="operations per client per run")
+    ap.add_argument("--idle", type=int, default=10_000)
+    ap.add_argument("--idle-auth", type=int, default=0,
+                    help="how many idle connections also LOGIN + SELECT")
+    ap.add_argument("--only", choices=["rongmail", "peer"])
+    ap.add_argument("--peer-idle", type=int, default=0,
+                    help="also hold this many idle connections to Dovecot and report its RSS")
+    ap.add_argument("--dovecot-performance-mode", action="store_true",
+                    help="imap-login service_count=0 (Dovecot's high-performance login mode)")
+    ap.add_argument("--time-limit", type=float, default=600, help="per run, seconds")
+    args = ap.parse_args()
+    if args.quick:
+        args.messages, args.ops, args.runs = min(args.messages, 2000), 50, 1
+        args.idle = min(args.idle, 1000)
+    raise_nofile(args.idle + 2000)
+    user_rm, user_dv, pw = "bench@bench.test", "bench@peer.test", "secret-Bench-1"
+    tmp = Path(tempfile.mkdtemp(prefix="rongmail-bench-imap-", dir="/tmp"))
+    tmp.chmod(0o755)
+    results: dict[str, list[dict[str, Any]]] = {}
+    notes: list[str] = []
+    idle: dict[str, Any] | None = None
+    peer_idle: dict[str, Any] | None = None
+    try:
+        print(f"generating {args.messages} messages ...", flush=True)
+        msgs = make_messages(args.messages)
+        md = write_maildir(msgs, tmp / "Maildir")
+        del msgs
+        if args.only != "peer":
+            env = {"RONGMAIL_LIMITS__MAX_CONNECTIONS_PER_IP": str(args.idle + 1000),
+                   "RONGMAIL_IMAP__MAX_CONNECTIONS": str(args.idle + 1000),
+                   "RONGMAIL_IMAP__MAX_CONNECTIONS_PER_IP": str(args.idle + 1000)}
+            env = known_settings(env)
+            with RongMail(env=env, base=tmp) as rm:
+                rm.init()
+                t0 = time.monotonic()
+                rm.cli("import", str(md), "--account", rm.address, "--no-progress",
+                       timeout=3600)  # fmt: skip
+                print(f"RongMail: imported in {time.monotonic() - t0:.1f}s", flush=True)
+                port = free_port(RM_ADDR)
+                rm.serve({"imap": (RM_ADDR, port)}, wait=30)
+                if not rm.available("imap"):
+                    why = ("rongmail serve exited: " + rm.log_text()[-300:].strip()
+                           if rm.proc is None or rm.proc.poll() is not None
+                           else f"nothing listens on the [listeners] imap address "
+                                f"{RM_ADDR}:{port}")  # fmt: skip
+                    note = f"RongMail IMAP not available ({why})"
+                    print(note, flush=True)
+                    notes.append(note)
+                else:
+                    runs = []
+                    for i in range(args.runs):
+                        r = asyncio.run(run_load(RM_ADDR, port, rm.address, rm.password,
+                                                 args.messages, args.clients, args.ops, i + 1,
+                                                 args.time_limit))  # fmt: skip
+                        print(f"run {i + 1} RongMail: {r['ops']} ops in {r['wall']:.1f}s = "
+                              f"{r['ops'] / r['wall']:.0f} ops/s, {len(r['errors'])} errors "
+                              f"{r['errors'][:2]}", flush=True)
+                        runs.append(r)
+                    results["RongMail"] = runs
+                    pid = rm.pid()
+                    if pid is not None and args.idle:
+                        idle = asyncio.run(idle_connections(
+                            RM_ADDR, port, args.idle, args.idle_auth, rm.address, rm.password,
+                            pid, tree_rss))
+        if args.only != "rongmail":
+            from peers.dovecot import DovecotServer
+
+            # 20 clients share one user and IP: lift the stock per-user+IP cap of 10
+            with DovecotServer(address=DV_ADDR, users={user_dv: pw},
+                               login_performance_mode=args.dovecot_performance_mode,
+                               extra={"mail_max_userip_connections": "1000"}) as dv:
+                if os.geteuid() == 0:
+                    import pwd
+                    nb = pwd.getpwnam("nobody")
+                    for r_, dirs, files in os.walk(md):
+                        for x in [r_, *[os.path.join(r_, f) for f in dirs + files]]:
+                            os.chown(x, nb.pw_uid, nb.pw_gid)
+                t0 = time.monotonic()
+                dv.import_maildir(user_dv, md, layout_fs=False)
+                print(f"Dovecot: imported {dv.count(user_dv)} in {time.monotonic() - t0:.1f}s",
+                      flush=True)  # fmt: skip
+                runs = []
+                for i in range(args.runs):
+                    r = asyncio.run(run_load(DV_ADDR, dv.imap_port, user_dv, pw, args.messages,
+                                             args.clients, args.ops, i + 1, args.time_limit))
+                    print(f"run {i + 1} Dovecot: {r['ops']} ops in {r['wall']:.1f}s = "
+                          f"{r['ops'] / r['wall']:.0f} ops/s, {len(r['errors'])} errors "
+                          f"{r['errors'][:2]}", flush=True)
+                    runs.append(r)
+                results["Dovecot"] = runs
+                if args.peer_idle:
+                    pid = int((dv.base / "run" / "master.pid").read_text().strip())
+                    peer_idle = asyncio.run(idle_connections(
+                        DV_ADDR, dv.imap_port, args.peer_idle, args.idle_auth, user_dv, pw,
+                        pid, tree_rss))
+        print()
+        print(f"== imap_mixed summary: {args.messages} messages, {args.clients} clients x "
+              f"{args.ops} ops, median of {args.runs} run(s) (latency ms) ==")
+        rows: list[list[Any]] = []
+        figs: dict[str, dict[str, Any]] = {}
+        for name, runs in results.items():
+            r, f = summarize(name, runs)
+            rows += r
+            figs[name] = f
+        print(table(["system", "command", "count", "p50", "p99"], rows))
+        for name, f in figs.items():
+            print(f"{name}: {f['rate']:.0f} ops/s")
+        if "RongMail" in figs and "Dovecot" in figs:
+            a, b = figs["RongMail"], figs["Dovecot"]
+            print(f"ratio RongMail/Dovecot ops/s: {ratio(a['rate'], b['rate'])}  "
+                  f"(p99 all commands: {a['all'][1]:.1f} vs {b['all'][1]:.1f} ms)")
+        else:
+            print("ratio RongMail/Dovecot ops/s: n/a")
+        for label, rec in (("RongMail", idle), ("Dovecot", peer_idle)):
+            if rec is None:
+                continue
+            per = ((rec["after_kb"] - rec["before_kb"]) / rec["open"]) if rec["open"] else 0
+            print(f"{label} idle IMAP connections: {rec['open']} open ({rec['failed']} failed, "
+                  f"{min(args.idle_auth, rec['open'])} logged in), RSS "
+                  f"{rec['before_kb'] / 1024:.0f} MB -> {rec['after_kb'] / 1024:.0f} MB "
+                  f"({per:.1f} KB per connection); PSS {rec['before_pss'] / 1024:.0f} MB -> "
+                  f"{rec['after_pss'] / 1024:.0f} MB"
+                  + ("; goal: 10,000 in <= 300 MB" if label == "RongMail" else ""))
+        for n in notes:
+            print(n)
+        return 0
+    finally:
+        if not os.environ.get("RONGMAIL_KEEP_PEERS"):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except HarnessError as e:
+        print(f"harness error: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,423 @@
+"""Account security endpoints (issue 8): web sessions and remote sign-out with wipe, app
+passwords, TOTP enrolment and recovery codes; admin views of the audit log, of a user's
+sessions, freezing, and allowed networks.
+
+All endpoints need a web session (cookie + ``X-CSRF-Token`` on writes, ``HttpAuth``): managing
+credentials with a Basic or Bearer credential would let a stolen app password mint more. Admin
+endpoints check the role with ``services.admin.roles`` (``AUDIT_READ``, ``USER_READ`` /
+``USER_WRITE``, ``POLICY_READ`` / ``POLICY_WRITE``) against the target's tenant; an account of
+another tenant is "not found". Every write goes through ``actions.auth`` and is audited there.
+
+Wipe: a session signed out with ``wipe`` gets ``Clear-Site-Data: "cache", "cookies",
+"storage"`` (W3C Clear Site Data) on its next request, so the PWA on a lost phone erases its
+local mail copy; ``revokeAppPasswords`` also deletes the account's app passwords. Secrets (app
+passwords, TOTP secrets, recovery codes) appear in exactly one response and are never logged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from rongmail.actions import auth as aa
+from rongmail.actions import jmap as jact
+from rongmail.core.models import Account
+from rongmail.errors import (
+    AuthError,
+    MailError,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ValidationError,
+)
+from rongmail.protocols.http.login import COOKIE, Principal, auth_failure, http_auth, locale_of
+from rongmail.protocols.http.server import DEPS_KEY, HttpDeps
+from rongmail.services.admin.roles import AdminPrincipal, Perm, Role, Target, authorize
+from rongmail.services.auth import totp
+from rongmail.services.auth.reads import SecurityReader
+
+CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
+READER_KEY = web.AppKey("security_reader", SecurityReader)
+
+Handler = Callable[[web.Request, Principal], Awaitable[Any]]
+
+
+def _key(request: web.Request) -> bytes:
+    auth = request.app[DEPS_KEY].auth
+    sec = getattr(auth, "security", None)
+    if sec is None:
+        raise PermissionDenied(detail="identity layer not configured")
+    return bytes(sec.recorder.key)
+
+
+def _problem(exc: MailError, locale: str) -> web.Response:
+    if isinstance(exc, (AuthError, RateLimited)):
+        return auth_failure(exc, locale)
+    status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, PermissionDenied) \
+        else 400 if isinstance(exc, ValidationError) else 500
+    return web.json_response({"type": f"about:blank#{exc.key}", "status": status,
+                              "title": exc.key, "detail": exc.public(locale)}, status=status,
+                             headers={"Cache-Control": "no-store"})
+
+
+def endpoint(fn: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        locale = locale_of(request)
+        try:
+            who = await http_auth(request.app).authenticate(request)
+            if who.method != "session":
+                raise PermissionDenied("security.session_required")
+            result = await fn(request, who)
+        except MailError as exc:
+            return _problem(exc, locale)
+        resp = result if isinstance(result, web.StreamResponse) else web.json_response(result)
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    handle.__name__ = fn.__name__
+    return handle
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    if request.content_type != "application/json":
+        raise ValidationError(what="content-type")
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError(what="body") from None
+    if not isinstance(body, dict):
+        raise ValidationError(what="body")
+    return body
+
+
+def _int(value: str) -> int:
+    if not value.isdigit() or len(value) > 18:
+        raise NotFound(what="id")
+    return int(value)
+
+
+def _current_hash(request: web.Request) -> str | None:
+    cookie = request.cookies.get(COOKIE)
+    return jact.token_hash(cookie) if cookie else None
+
+
+def _session_json(s: Any, current: str | None) -> dict[str, Any]:
+    return {"id": s.id, "ip": s.ip, "userAgent": s.user_agent, "country": s.country,
+            "method": s.method, "createdAt": s.created_at, "lastSeen": s.last_seen,
+            "expiresAt": s.expires_at, "current": s.token_hash == current}
+
+
+def _ap_json(r: Any) -> dict[str, Any]:
+    return {"id": r.id, "name": r.name, "protocols": list(r.protocols),
+            "createdAt": r.created_at, "lastUsedAt": r.last_used_at, "lastIp": r.last_ip}
+
+
+# -- the user's own security --------------------------------------------------------------------
+
+async def overview(request: web.Request, who: Principal) -> dict[str, Any]:
+    reads = request.app[READER_KEY]
+    a = who.account
+    current = _current_hash(request)
+    return {"totp": await reads.totp_state(a.id),
+            "recoveryCodesLeft": await reads.recovery_codes_left(a.id),
+            "appPasswords": [_ap_json(r) for r in await reads.app_passwords(a.id)],
+            "sessions": [_session_json(s, current) for s in await reads.sessions(a.id)]}
+
+
+async def list_sessions(request: web.Request, who: Principal) -> list[dict[str, Any]]:
+    current = _current_hash(request)
+    return [_session_json(s, current)
+            for s in await request.app[READER_KEY].sessions(who.account.id)]
+
+
+async def _revoke(request: web.Request, account: Account, session_id: int,
+                  actor: Account) -> dict[str, Any]:
+    body = await _json(request)
+    wipe = body.get("wipe") is True
+    revoke_aps = body.get("revokeAppPasswords") is True
+    h = await aa.do_revoke_session(request.app[DEPS_KEY].ctx, _key(request), account,
+                                   session_id, wipe=wipe, revoke_app_passwords=revoke_aps,
+                                   actor_id=actor.id, remote=request.remote or "")
+    http_auth(request.app).forget_hashes([h])
+    return {"revoked": session_id, "wipe": wipe, "appPasswordsRevoked": revoke_aps}
+
+
+async def revoke_session(request: web.Request, who: Principal) -> dict[str, Any]:
+    return await _revoke(request, who.account, _int(request.match_info["id"]), who.account)
+
+
+async def revoke_other_sessions(request: web.Request, who: Principal) -> dict[str, Any]:
+    body = await _json(request)
+    hashes = await aa.do_revoke_other_sessions(
+        request.app[DEPS_KEY].ctx, _key(request), who.account, keep=_current_hash(request),
+        wipe=body.get("wipe") is True, remote=request.remote or "")
+    http_auth(request.app).forget_hashes(hashes)
+    return {"revoked": len(hashes)}
+
+
+async def list_app_passwords(request: web.Request, who: Principal) -> list[dict[str, Any]]:
+    return [_ap_json(r) for r in await request.app[READER_KEY].app_passwords(who.account.id)]
+
+
+async def create_app_password(request: web.Request, who: Principal) -> web.Response:
+    body = await _json(request)
+    name, protocols = body.get("name"), body.get("protocols")
+    if not isinstance(name, str) or not isinstance(protocols, list) \
+            or not all(isinstance(p, str) for p in protocols):
+        raise ValidationError(what="body")
+    deps = request.app[DEPS_KEY]
+    secret, row = await aa.do_create_app_password(
+        deps.ctx, _key(request), who.account, name, protocols, remote=request.remote or "",
+        limit=deps.settings.security.app_password_max)
+    return web.json_response({**_ap_json(row), "password": secret}, status=201)
+
+
+async def delete_app_password(request: web.Request, who: Principal) -> dict[str, Any]:
+    ap_id = _int(request.match_info["id"])
+    await aa.do_delete_app_password(request.app[DEPS_KEY].ctx, _key(request), who.account,
+                                    ap_id, actor_id=who.account.id, remote=request.remote or "")
+    return {"deleted": ap_id}
+
+
+async def totp_begin(request: web.Request, who: Principal) -> dict[str, Any]:
+    deps = request.app[DEPS_KEY]
+    secret, uri = await aa.do_begin_totp(deps.ctx, _key(request), who.account,
+                                         issuer=deps.settings.security.totp_issuer,
+                                         remote=request.remote or "")
+    return {"secret": secret, "uri": uri}
+
+
+async def totp_confirm(request: web.Request, who: Principal) -> dict[str, Any]:
+    body = await _json(request)
+    code = body.get("code")
+    if not isinstance(code, str):
+        raise ValidationError(what="code")
+    deps = request.app[DEPS_KEY]
+    sec = deps.settings.security
+    codes = await aa.do_confirm_totp(deps.ctx, _key(request), who.account, code,
+                                     window=sec.totp_window, recovery_count=sec.recovery_codes,
+                                     remote=request.remote or "")
+    return {"recoveryCodes": codes}
+
+
+async def _prove_factor(request: web.Request, account: Account, code: object) -> None:
+    """The current second factor (TOTP or a recovery code), for disabling or regenerating."""
+    if not isinstance(code, str) or len(code) > 64:
+        raise ValidationError("security.totp.bad_code")
+    rec = request.app[DEPS_KEY].auth.security.recorder
+    if totp.looks_like_recovery_code(code):
+        if await rec.use_recovery_code(account, totp.recovery_hash(code)):
+            return
+    else:
+        secret = await rec.totp_secret(account)
+        window = request.app[DEPS_KEY].settings.security.totp_window
+        step = totp.matching_step(secret, code, window=window) if secret else None
+        if step is not None and await rec.accept_totp_step(account, step):
+            return
+    raise ValidationError("security.totp.bad_code")
+
+
+async def totp_disable(request: web.Request, who: Principal) -> dict[str, Any]:
+    body = await _json(request)
+    await _prove_factor(request, who.account, body.get("code"))
+    await aa.do_disable_totp(request.app[DEPS_KEY].ctx, _key(request), who.account,
+                             actor_id=who.account.id, remote=request.remote or "")
+    return {"totp": "off"}
+
+
+async def recovery_codes(request: web.Request, who: Principal) -> dict[str, Any]:
+    body = await _json(request)
+    await _prove_factor(request, who.account, body.get("code"))
+    deps = request.app[DEPS_KEY]
+    codes = await aa.do_regenerate_recovery_codes(
+        deps.ctx, _key(request), who.account, count=deps.settings.security.recovery_codes,
+        remote=request.remote or "")
+    return {"recoveryCodes": codes}
+
+
+# -- admin --------------------------------------------------------------------------------------
+
+def _admin(who: Principal) -> AdminPrincipal:
+    a = who.account
+    role = Role.parse(a.role)
+    if role is Role.USER:
+        raise PermissionDenied("admin.not_admin")
+    return AdminPrincipal(a.id, a.address, role, a.tenant_id, frozenset({a.domain_id}))
+
+
+async def _target(request: web.Request, admin: AdminPrincipal, perm: Perm) -> Account:
+    from rongmail.core.address import normalize_address
+
+    try:
+        address = normalize_address(request.match_info["address"])
+    except MailError:
+        raise NotFound(what="account") from None
+    acct = await request.app[DEPS_KEY].reader.account_by_address(address)
+    if acct is None or (admin.role is not Role.SUPER_ADMIN and acct.tenant_id != admin.tenant_id):
+        raise NotFound(what="account")
+    authorize(admin, perm, Target(acct.tenant_id, acct.domain_id))
+    return acct
+
+
+def _opt_int(request: web.Request, name: str) -> int | None:
+    v = request.query.get(name)
+    if v is None or v == "":
+        return None
+    if not v.lstrip("-").isdigit():
+        raise ValidationError(what=name)
+    return int(v)
+
+
+async def admin_audit(request: web.Request, who: Principal) -> list[dict[str, Any]]:
+    admin = _admin(who)
+    authorize(admin, Perm.AUDIT_READ)
+    tenant = None if admin.role is Role.SUPER_ADMIN else admin.tenant_id
+    account_id = None
+    if request.query.get("account"):
+        acct = await request.app[DEPS_KEY].reader.account_by_address(
+            request.query["account"].lower())
+        account_id = acct.id if acct else -1
+    limit = min(max(_opt_int(request, "limit") or 200, 1), 1000)
+    rows = await request.app[READER_KEY].audit(
+        tenant_id=tenant, account_id=account_id, category=request.query.get("category"),
+        since=_opt_int(request, "since"), until=_opt_int(request, "until"),
+        before_seq=_opt_int(request, "before"), limit=limit)
+    return [{**e.fields(), "detail": json.loads(e.detail), "digest": e.digest} for e in rows]
+
+
+async def admin_audit_export(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Every visible entry as JSON Lines (stored columns: re-verifiable by a super admin)."""
+    admin = _admin(who)
+    authorize(admin, Perm.AUDIT_READ)
+    tenant = None if admin.role is Role.SUPER_ADMIN else admin.tenant_id
+    await aa.do_audit(request.app[DEPS_KEY].ctx, _key(request), category="export",
+                      action="audit.exported", account=who.account, actor_id=who.account.id,
+                      remote=request.remote or "", detail={"tenant": tenant})
+    resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson",
+                                       "Content-Disposition": "attachment; filename=audit.jsonl"})
+    await resp.prepare(request)
+    before: int | None = None
+    while True:
+        rows = await request.app[READER_KEY].audit(tenant_id=tenant, before_seq=before,
+                                                   limit=1000)
+        if not rows:
+            break
+        for e in rows:
+            line = {**e.fields(), "prev": e.prev, "digest": e.digest}
+            await resp.write((json.dumps(line, ensure_ascii=False) + "\n").encode())
+        before = rows[-1].seq
+    await resp.write_eof()
+    return resp
+
+
+async def admin_sessions(request: web.Request, who: Principal) -> dict[str, Any]:
+    admin = _admin(who)
+    acct = await _target(request, admin, Perm.USER_READ)
+    reads = request.app[READER_KEY]
+    frozen = await reads.frozen(acct.id)
+    return {"account": acct.address,
+            "frozen": {"at": frozen[0], "reason": frozen[1]} if frozen else None,
+            "sessions": [_session_json(s, None) for s in await reads.sessions(acct.id)],
+            "appPasswords": [_ap_json(r) for r in await reads.app_passwords(acct.id)]}
+
+
+async def admin_revoke_session(request: web.Request, who: Principal) -> dict[str, Any]:
+    admin = _admin(who)
+    acct = await _target(request, admin, Perm.USER_WRITE)
+    return await _revoke(request, acct, _int(request.match_info["id"]), who.account)
+
+
+async def admin_freeze(request: web.Request, who: Principal) -> dict[str, Any]:
+    admin = _admin(who)
+    acct = await _target(request, admin, Perm.USER_WRITE)
+    body = await _json(request)
+    reason = body.get("reason") if isinstance(body.get("reason"), str) else "admin"
+    hashes = await aa.do_freeze_account(request.app[DEPS_KEY].ctx, _key(request), acct,
+                                        reason=str(reason), actor_id=who.account.id,
+                                        remote=request.remote or "")
+    http_auth(request.app).forget_hashes(hashes)
+    return {"frozen": True, "sessionsRevoked": len(hashes)}
+
+
+async def admin_unfreeze(request: web.Request, who: Principal) -> dict[str, Any]:
+    admin = _admin(who)
+    acct = await _target(request, admin, Perm.USER_WRITE)
+    await aa.do_unfreeze_account(request.app[DEPS_KEY].ctx, _key(request), acct,
+                                 actor_id=who.account.id, remote=request.remote or "")
+    return {"frozen": False}
+
+
+async def admin_get_networks(request: web.Request, who: Principal) -> list[dict[str, Any]]:
+    admin = _admin(who)
+    authorize(admin, Perm.POLICY_READ, Target(admin.tenant_id))
+    rows = await request.app[READER_KEY].allowed_networks(admin.tenant_id)
+    return [{"role": r, "cidr": c} for r, c in rows]
+
+
+async def admin_put_networks(request: web.Request, who: Principal) -> dict[str, Any]:
+    admin = _admin(who)
+    authorize(admin, Perm.POLICY_WRITE, Target(admin.tenant_id))
+    body = await _json(request)
+    role, cidrs = body.get("role", ""), body.get("cidrs")
+    if not isinstance(role, str) or not isinstance(cidrs, list) \
+            or not all(isinstance(c, str) for c in cidrs):
+        raise ValidationError(what="body")
+    if role and role not in {r.value for r in Role}:
+        raise ValidationError(what="role")
+    saved = await aa.do_set_allowed_networks(request.app[DEPS_KEY].ctx, _key(request),
+                                             admin.tenant_id, role, cidrs,
+                                             actor_id=who.account.id,
+                                             remote=request.remote or "")
+    return {"role": role, "cidrs": saved}
+
+
+# -- wipe on next contact -----------------------------------------------------------------------
+
+@web.middleware
+async def clear_site_data(request: web.Request,
+                          handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                          ) -> web.StreamResponse:
+    """A request carrying a session cookie that was signed out with "wipe" gets
+    ``Clear-Site-Data`` (once; the browser then holds no cookie to send again)."""
+    resp = await handler(request)
+    cookie = request.cookies.get(COOKIE)
+    if resp.status == 401 and cookie and not resp.prepared:
+        deps = request.app[DEPS_KEY]
+        if await aa.do_take_wipe(deps.ctx, jact.token_hash(cookie)):
+            resp.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return resp
+
+
+def register(app: web.Application, deps: HttpDeps) -> None:
+    app[READER_KEY] = SecurityReader(deps.ctx.meta)
+    app.middlewares.append(clear_site_data)
+    sec = getattr(deps.auth, "security", None)
+    if sec is not None:
+        sec.recorder.on_revoke = http_auth(app).forget_hashes
+    r = app.router
+    r.add_get("/api/security", endpoint(overview))
+    r.add_get("/api/security/sessions", endpoint(list_sessions))
+    r.add_post("/api/security/sessions/revoke-others", endpoint(revoke_other_sessions))
+    r.add_post("/api/security/sessions/{id}/revoke", endpoint(revoke_session))
+    r.add_get("/api/security/app-passwords", endpoint(list_app_passwords))
+    r.add_post("/api/security/app-passwords", endpoint(create_app_password))
+    r.add_delete("/api/security/app-passwords/{id}", endpoint(delete_app_password))
+    r.add_post("/api/security/totp/begin", endpoint(totp_begin))
+    r.add_post("/api/security/totp/confirm", endpoint(totp_confirm))
+    r.add_post("/api/security/totp/disable", endpoint(totp_disable))
+    r.add_post("/api/security/recovery-codes", endpoint(recovery_codes))
+    r.add_get("/api/admin/security/audit", endpoint(admin_audit))
+    r.add_get("/api/admin/security/audit/export", endpoint(admin_audit_export))
+    r.add_get("/api/admin/security/networks", endpoint(admin_get_networks))
+    r.add_put("/api/admin/security/networks", endpoint(admin_put_networks))
+    r.add_get("/api/admin/security/accounts/{address}", endpoint(admin_sessions))
+    r.add_post("/api/admin/security/accounts/{address}/sessions/{id}/revoke",
+               endpoint(admin_revoke_session))
+    r.add_post("/api/admin/security/accounts/{address}/freeze", endpoint(admin_freeze))
+    r.add_post("/api/admin/security/accounts/{address}/unfreeze", endpoint(admin_unfreeze))
+

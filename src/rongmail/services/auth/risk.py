@@ -1,0 +1,115 @@
+"""Risk scoring of a login (pure: inputs in, decision out; no I/O).
+
+Every login on every protocol is scored from signals, each adding its configured weight
+(``config.security.RiskSettings``):
+
+=====================  ======================================================================
+signal                 fires when
+=====================  ======================================================================
+``new_device``         the web client (User-Agent digest) was never seen for the account
+``new_network``        the IPv4 /24 or IPv6 /48 was never seen for the account
+``new_country``        the GeoIP country was never seen for the account
+``impossible_travel``  a successful login from another country less than ``travel_hours`` ago
+``failure_burst``      ``burst_failures`` failed attempts on the account in 15 minutes
+``unusual_hour``       the local time is within the quiet hours
+``many_accounts_ip``   the IP acted as ``many_accounts`` distinct accounts in the last hour
+``country_hopping``    ``freeze_countries_per_hour`` countries within one hour: freeze at once
+=====================  ======================================================================
+
+Novelty signals (device, network, country) only fire for an account that has history (a first
+login has nothing to compare with). Decisions: ``allow`` below ``step_up_at``; ``step_up`` up to
+``freeze_at`` (the web asks for a second factor; IMAP/SMTP/POP3 refuse the account password);
+``freeze`` from ``freeze_at``. The reasons are the fired signals, always logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from rongmail.config.security import RiskSettings
+from rongmail.store.sql.auth import LoginEventRow
+
+ALLOW, STEP_UP, FREEZE = "allow", "step_up", "freeze"
+
+
+@dataclass(frozen=True, slots=True)
+class LoginContext:
+    ip: str
+    net: str
+    country: str
+    device: str  # digest of the User-Agent, "" when the protocol has none
+    now: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    outcome: str
+    score: int
+    reasons: tuple[str, ...]
+
+
+def network_of(ip: str) -> str:
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    prefix = 24 if addr.version == 4 else 48
+    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
+
+
+def device_of(user_agent: str) -> str:
+    return hashlib.sha256(user_agent.encode()).hexdigest()[:16] if user_agent else ""
+
+
+def score(cfg: RiskSettings, ctx: LoginContext, history: Sequence[LoginEventRow], *,
+          recent_failures: int, accounts_from_ip: int, timezone: str) -> Decision:
+    """Score one login that presented valid credentials."""
+    if not cfg.enabled:
+        return Decision(ALLOW, 0, ())
+    ok = [h for h in history if h.outcome == "success"]
+    reasons: list[tuple[str, int]] = []
+    if ok:
+        if ctx.device and ctx.device not in {h.device for h in ok if h.device} \
+                and any(h.device for h in ok):
+            reasons.append(("new_device", cfg.weight_new_device))
+        if ctx.net not in {h.net for h in ok}:
+            reasons.append(("new_network", cfg.weight_new_network))
+        known = {h.country for h in ok if h.country}
+        if ctx.country and known and ctx.country not in known:
+            reasons.append(("new_country", cfg.weight_new_country))
+        window = cfg.travel_hours * 3600
+        if ctx.country and any(h.country and h.country != ctx.country
+                               and ctx.now - h.at < window for h in ok):
+            reasons.append(("impossible_travel", cfg.weight_impossible_travel))
+    if recent_failures >= cfg.burst_failures:
+        reasons.append(("failure_burst", cfg.weight_failure_burst))
+    start, end = cfg.quiet_hours
+    if start != end:
+        try:
+            hour = datetime.fromtimestamp(ctx.now, ZoneInfo(timezone)).hour
+        except (KeyError, ValueError):
+            hour = datetime.fromtimestamp(ctx.now).hour
+        quiet = start <= hour < end if start < end else (hour >= start or hour < end)
+        if quiet:
+            reasons.append(("unusual_hour", cfg.weight_unusual_hour))
+    if accounts_from_ip >= cfg.many_accounts:
+        reasons.append(("many_accounts_ip", cfg.weight_many_accounts_ip))
+    total = sum(w for _, w in reasons)
+    names = tuple(n for n, w in reasons if w > 0)
+    hour_countries = {h.country for h in history
+                      if h.country and ctx.now - h.at < 3600 and h.outcome in ("success",
+                                                                               "refused")}
+    if ctx.country:
+        hour_countries.add(ctx.country)
+    if len(hour_countries) >= cfg.freeze_countries_per_hour:
+        return Decision(FREEZE, max(total, cfg.freeze_at), (*names, "country_hopping"))
+    if total >= cfg.freeze_at:
+        return Decision(FREEZE, total, names)
+    if total >= cfg.step_up_at:
+        return Decision(STEP_UP, total, names)
+    return Decision(ALLOW, total, names)
