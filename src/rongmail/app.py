@@ -39,6 +39,7 @@ from rongmail.store.reader import Reader
 from rongmail.store.sql import directory as d
 
 log = logging.getLogger("rongmail")
+SHUTDOWN_GRACE = 10.0
 
 
 @dataclass
@@ -68,8 +69,9 @@ class App:
         for s in self.servers:
             s.close()
         for s in self.servers:
+            # bounded: a peer that never answers a TLS close must not block the shutdown
             with contextlib.suppress(Exception):
-                await s.wait_closed()
+                await asyncio.wait_for(s.wait_closed(), SHUTDOWN_GRACE)
         await self.ctx.meta.close()
 
 

@@ -24,6 +24,7 @@ import secrets
 import time
 from collections.abc import Sequence
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid
 from typing import Any
 
@@ -396,7 +397,8 @@ class AuthRecorder:
             msg.set_content(t("security.alert.body", loc, account=account.address,
                               remote=payload["remote"],
                               detail=json.dumps(payload["detail"], ensure_ascii=False)))
-            await do_append_message(self.ctx, admin.id, [inbox.id], bytes(msg))
+            await do_append_message(self.ctx, admin.id, [inbox.id],
+                                    msg.as_bytes(policy=SMTP_POLICY))
 
     async def _post_webhook(self, payload: dict[str, Any]) -> None:
         import aiohttp

@@ -1,11 +1,17 @@
-"""Mailbox actions (IMAP CREATE/RENAME/DELETE/SUBSCRIBE, JMAP Mailbox/set)."""
+"""Mailbox actions (IMAP CREATE/RENAME/DELETE/SUBSCRIBE/SETACL, JMAP Mailbox/set).
+
+Sharing (RFC 4314 §3.1 SETACL, §3.2 DELETEACL): :func:`do_set_acl` replaces one grantee's
+rights on one mailbox; the owner's own rights are implicit and cannot be changed.
+"""
 
 from __future__ import annotations
 
 from rongmail.actions.accounts import new_uidvalidity
 from rongmail.actions.context import ActionContext
 from rongmail.core.models import ROLES, Mailbox
-from rongmail.errors import ValidationError
+from rongmail.errors import NotFound, ValidationError
+from rongmail.store.sql import acl as ac
+from rongmail.store.sql import directory as d
 from rongmail.store.sql import mail as ml
 
 MAX_NAME = 255
@@ -65,3 +71,19 @@ async def do_delete_mailbox(
     changes, _released = await ctx.meta.write(
         ml.delete_mailbox(mailbox_id, remove_messages=remove_messages))
     ctx.bus.publish(changes)
+
+
+async def do_set_acl(ctx: ActionContext, mailbox_id: int, grantee: str, rights: str) -> str:
+    """Give ``grantee`` (an account address of the owner's tenant) exactly ``rights`` on a
+    mailbox; ``''`` removes the explicit grant. Returns the stored (canonical) rights."""
+    mb = await ctx.meta.read(ml.get_mailbox(mailbox_id))
+    acct = await ctx.meta.read(d.get_account_by_address(grantee.strip().lower()))
+    if mb is None:
+        raise NotFound(what=f"mailbox {mailbox_id}")
+    owner = await ctx.meta.read(d.get_account(mb.account_id))
+    if acct is None or owner is None or acct.tenant_id != owner.tenant_id:
+        raise NotFound("user.unknown", email=grantee)
+    stored = ac.canonical(rights)
+    changes = await ctx.meta.write(ac.set_acl(mailbox_id, acct.id, stored))
+    ctx.bus.publish(changes)
+    return stored

@@ -1,4 +1,5 @@
-"""Message actions: append/deliver, flags, copy, move, expunge, destroy.
+"""Message actions: append/deliver (and MULTIAPPEND, RFC 3502), flags, copy, move, expunge,
+destroy.
 
 Delivery path (RFC 5321 §4.5.5 "once accepted, never lost"): the raw bytes are parsed off the
 event loop, written to the blob store (fsynced), then one write op stores the metadata, index
@@ -165,6 +166,40 @@ async def do_append_message(
         ml.append_message(account_id, tenant, list(mailbox_ids), rec, flags, keywords))
     ctx.bus.publish(changes)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class NewAppend:
+    """One message of a MULTIAPPEND: raw bytes with its flags and internal date."""
+
+    raw: bytes
+    flags: int = 0
+    keywords: frozenset[str] = frozenset()
+    received_at: int | None = None
+
+
+async def do_append_messages(
+    ctx: ActionContext, account_id: int, mailbox_id: int, messages: Sequence[NewAppend],
+) -> list[AppendResult]:
+    """IMAP MULTIAPPEND (RFC 3502 §6.3.11): every message into one mailbox in ONE
+    transaction, so either all are stored or none is (a failure leaves only unreferenced
+    blobs, which garbage collection removes). Results are in the order given."""
+    if not messages:
+        return []
+    for m in messages:
+        _check_size(ctx, m.raw)
+    tenant = await tenant_of(ctx, account_id)
+    now = int(time.time())
+    items: list[tuple[ml.NewMessage, int, frozenset[str]]] = []
+    for m in messages:
+        parsed = await asyncio.to_thread(parse_message, m.raw)
+        blob_id = await ctx.blobs.put(tenant, m.raw)
+        rec = new_message_record(parsed, blob_id, len(m.raw), m.received_at or now)
+        items.append((rec, m.flags, m.keywords))
+    results, changes = await ctx.meta.write(
+        ml.append_messages(account_id, tenant, mailbox_id, items))
+    ctx.bus.publish(changes)
+    return results
 
 
 async def do_set_flags(

@@ -25,7 +25,7 @@ class RiskSettings(Section):
     weight_new_device: int = Field(15, ge=0, description="A web browser (User-Agent) never seen for this account.")
     weight_new_network: int = Field(10, ge=0, description="An IPv4 /24 or IPv6 /48 never seen for this account.")
     weight_new_country: int = Field(50, ge=0, description="A country never seen for this account (offline GeoIP).")
-    weight_impossible_travel: int = Field(40, ge=0, description="A different country than a successful login less than travel_hours ago.")
+    weight_impossible_travel: int = Field(30, ge=0, description="A different country than a successful login less than travel_hours ago.")
     travel_hours: float = Field(4.0, gt=0, description="Window of the impossible-travel signal.")
     weight_failure_burst: int = Field(20, ge=0, description="At least burst_failures failed attempts on the account in the last 15 minutes (any IP).")
     burst_failures: int = Field(5, ge=1, description="Failures that make a burst.")

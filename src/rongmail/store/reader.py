@@ -21,9 +21,11 @@ from rongmail.core.models import (
 )
 from rongmail.core.search_tokens import fts5_query, tsquery
 from rongmail.store.ports import BlobStore, MetaStore
+from rongmail.store.sql import acl as ac
 from rongmail.store.sql import directory as d
 from rongmail.store.sql import jmap as jm
 from rongmail.store.sql import mail as ml
+from rongmail.store.sql.acl import AclEntry, SharedMailbox  # re-exported for protocols
 from rongmail.store.sql.jmap import (  # re-exported for protocols (they never import store.sql)
     EmailIndexRow,
     IdentityRow,
@@ -32,7 +34,16 @@ from rongmail.store.sql.jmap import (  # re-exported for protocols (they never i
     VacationRow,
 )
 
-__all__ = ["EmailIndexRow", "IdentityRow", "Reader", "SubmissionRow", "TokenRow", "VacationRow"]
+__all__ = [
+    "AclEntry",
+    "EmailIndexRow",
+    "IdentityRow",
+    "Reader",
+    "SharedMailbox",
+    "SubmissionRow",
+    "TokenRow",
+    "VacationRow",
+]
 
 
 class Reader:
@@ -71,6 +82,19 @@ class Reader:
 
     async def mailbox_counts(self, account_id: int) -> dict[int, MailboxCounts]:
         return await self.meta.read(ml.mailbox_counts(account_id))
+
+    # access control (RFC 4314)
+    async def acl(self, mailbox_id: int) -> list[AclEntry]:
+        """The grants on a mailbox (the owner's implicit full rights are not listed)."""
+        return await self.meta.read(ac.acl_of(mailbox_id))
+
+    async def rights(self, mailbox_id: int, grantee_id: int) -> str:
+        """``grantee_id``'s rights on another account's mailbox ('' for none)."""
+        return await self.meta.read(ac.rights_of(mailbox_id, grantee_id))
+
+    async def shared_with(self, account_id: int) -> list[SharedMailbox]:
+        """Other accounts' mailboxes ``account_id`` holds any right on."""
+        return await self.meta.read(ac.shared_with(account_id))
 
     # messages
     async def mailbox_entries(
@@ -155,3 +179,8 @@ class Reader:
                                 ) -> tuple[int, list[Message]]:
         """(modseq, messages) in one snapshot."""
         return await self.meta.read(jm.messages_at_state(account_id, message_ids))
+
+    async def message_versions(self, account_id: int, message_ids: Sequence[int]
+                               ) -> tuple[int, dict[int, int]]:
+        """(modseq, {message id: message modseq}) in one snapshot."""
+        return await self.meta.read(jm.message_versions(account_id, message_ids))

@@ -194,15 +194,15 @@ async def _upload(admin: AdminEnv, role: str, name: str, data: bytes,
 
 
 async def test_bulk_import_csv_report(admin: AdminEnv) -> None:
-    csv = ("address,display_name,password,quota_mb\n"
-           "a1@acme.test,Alpha,Alpha-pass-123,100\n"
-           "a2@acme.test,Beta,,0\n"
-           "bad-address,Gamma,Gamma-pass-123,0\n"
-           "a1@acme.test,Dup,Alpha-pass-123,0\n"
-           "x@nosuch.test,Nope,Alpha-pass-123,0\n"
-           "a3@acme.test,Short,short,0\n"
-           "a4@acme.test,Quota,Alpha-pass-123,lots\n"
-           "z@acme2.test,Other domain,Alpha-pass-123,0\n").encode()
+    csv = (b"address,display_name,password,quota_mb\n"
+           b"a1@acme.test,Alpha,Alpha-pass-123,100\n"
+           b"a2@acme.test,Beta,,0\n"
+           b"bad-address,Gamma,Gamma-pass-123,0\n"
+           b"a1@acme.test,Dup,Alpha-pass-123,0\n"
+           b"x@nosuch.test,Nope,Alpha-pass-123,0\n"
+           b"a3@acme.test,Short,short,0\n"
+           b"a4@acme.test,Quota,Alpha-pass-123,lots\n"
+           b"z@acme2.test,Other domain,Alpha-pass-123,0\n")
     status, dry = await _upload(admin, "domain_admin", "u.csv", csv, dry=True)
     assert status == 200 and dry["dryRun"] and dry["created"] == 2
     assert await admin.reader.account_by_address("a1@acme.test") is None
@@ -311,3 +311,41 @@ async def test_queue_view(admin: AdminEnv) -> None:
     assert len(q["messages"]) == 2 and any(m["held"] for m in q["messages"])
     status, _ = await admin.call("other_admin", "DELETE", f"/queue/{mid}")
     assert status == 404
+
+
+async def test_push_through_provider_api(admin: AdminEnv) -> None:
+    """The whole API path: provider settings → diff → apply → owned records → idempotent."""
+    import sys
+    from pathlib import Path
+
+    from aiohttp.test_utils import TestServer
+
+    sys.path.insert(0, str(Path(__file__).parents[2] / "unit" / "dnsproviders"))
+    from standins import Rec, Zone, cloudflare_app
+
+    zone = Zone("acme.test", [Rec("acme.test.", "TXT", '"v=spf1 a -all"')])
+    server = TestServer(cloudflare_app(zone, "tok"), host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        endpoint = str(server.make_url("/client/v4"))
+        status, _ = await admin.call("super_admin", "PUT", "/domains/acme.test/dns/provider", {
+            "kind": "cloudflare", "endpoint": endpoint, "credentials": {"api_token": "tok"}})
+        assert status == 200
+        status, d = await admin.call("domain_admin", "POST", "/domains/acme.test/dns/push",
+                                     {"apply": False})
+        assert status == 200 and not d["applied"] and d["add"]
+        assert [c["foreign"] for c in d["conflicts"]] == ['"v=spf1 a -all"']
+        n_before = len(zone.records)
+        assert n_before == 1
+        status, d = await admin.call("domain_admin", "POST", "/domains/acme.test/dns/push",
+                                     {"apply": True})
+        assert status == 200 and d["applied"] and zone.rejected == []
+        assert len(zone.records) == 1 + len(d["add"])
+        status, d2 = await admin.call("domain_admin", "POST", "/domains/acme.test/dns/push",
+                                      {"apply": False})
+        assert d2["add"] == [] and d2["remove"] == []
+        _, log = await admin.call("tenant_admin", "GET", "/audit")
+        assert any(e["action"] == "dns.push" and e["detail"]["via"] == "cloudflare"
+                   for e in log["entries"])
+    finally:
+        await server.close()

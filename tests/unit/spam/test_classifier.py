@@ -41,13 +41,14 @@ def test_learns_to_separate_chinese_and_english() -> None:
 
 
 def test_round_trip_bytes() -> None:
-    model = ContentModel(bits=16, rate=0.01, thick=2.5)
+    model = ContentModel(bits=16, rate=0.01, eps=0.5)
     _train(model, 3)
     data = model.to_bytes()
     again = ContentModel.from_bytes(data)
-    assert (again.bits, again.rate, again.thick) == (16, 0.01, 2.5)
+    assert (again.bits, again.rate, again.eps) == (16, 0.01, 0.5)
     assert (again.n_spam, again.n_ham) == (model.n_spam, model.n_ham)
     assert np.array_equal(again.weights, model.weights)
+    assert np.array_equal(again.sq_grad, model.sq_grad)
     assert again.to_bytes() == data
     fresh = ContentModel(bits=16).to_bytes()
     assert len(fresh) < 2000  # zeros compress
@@ -61,9 +62,11 @@ def test_from_bytes_rejects_garbage(data: bytes) -> None:
         ContentModel.from_bytes(data)
 
 
-def test_bits_are_validated() -> None:
+def test_parameters_are_validated() -> None:
     with pytest.raises(ValueError):
         ContentModel(bits=40)
+    with pytest.raises(ValueError):
+        ContentModel(rate=0.0)
 
 
 @pytest.mark.parametrize(

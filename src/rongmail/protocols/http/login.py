@@ -184,9 +184,17 @@ def http_auth(app: web.Application) -> HttpAuth:
     return app[AUTH_KEY]
 
 
-def auth_failure(exc: MailError, locale: str) -> web.Response:
+def _browser_fetch(request: web.Request | None) -> bool:
+    """A fetch/XHR/EventSource from a page (Fetch Metadata): a ``Basic`` challenge would make
+    the browser hold the request behind its native password dialog (the webmail then hangs
+    on "Loading…" instead of showing its own login form)."""
+    return request is not None and request.headers.get("Sec-Fetch-Dest") == "empty"
+
+
+def auth_failure(exc: MailError, locale: str, request: web.Request | None = None) -> web.Response:
     """401 (with challenges), 403 or 429 as problem details; the text never says which part
-    of the credentials was wrong."""
+    of the credentials was wrong. Pass ``request`` so that scripted browser requests get only
+    the ``Bearer`` challenge (browsers show no dialog for it)."""
     if isinstance(exc, RateLimited):
         status, kind = 429, "rateLimited"
     elif isinstance(exc, PermissionDenied):
@@ -194,8 +202,9 @@ def auth_failure(exc: MailError, locale: str) -> web.Response:
     else:
         status, kind = 401, "unauthorized"
     body = {"type": f"about:blank#{kind}", "status": status, "detail": exc.public(locale)}
-    headers = {"WWW-Authenticate": 'Basic realm="RongMail", Bearer realm="RongMail"'} \
-        if status == 401 else {}
+    challenge = 'Bearer realm="RongMail"' if _browser_fetch(request) \
+        else 'Basic realm="RongMail", Bearer realm="RongMail"'
+    headers = {"WWW-Authenticate": challenge} if status == 401 else {}
     return web.json_response(body, status=status, headers=headers)
 
 
@@ -219,7 +228,7 @@ async def login(request: web.Request) -> web.Response:
             or not isinstance(body.get("password"), str)):
         return web.json_response({**bad, "status": 400}, status=400)
     if deps.auth is None:
-        return auth_failure(AuthError(), locale)
+        return auth_failure(AuthError(), locale, request)
     try:
         result = await deps.auth.authenticate(body["username"], body["password"],
                                               protocol="web", remote_ip=request.remote or "",
@@ -227,7 +236,7 @@ async def login(request: web.Request) -> web.Response:
     except StepUpRequired as exc:
         return step_up_response(exc, locale)
     except MailError as exc:
-        return auth_failure(exc, locale)
+        return auth_failure(exc, locale, request)
     return await _start_session(request, result)
 
 
@@ -271,12 +280,12 @@ async def login_step_up(request: web.Request) -> web.Response:
             or not isinstance(body.get("code"), str) or len(body["code"]) > 64):
         return web.json_response({**bad, "status": 400}, status=400)
     if deps.auth is None or not hasattr(deps.auth, "complete_step_up"):
-        return auth_failure(AuthError(), locale)
+        return auth_failure(AuthError(), locale, request)
     try:
         result = await deps.auth.complete_step_up(body["ticket"], body["code"],
                                                    remote_ip=request.remote or "")
     except MailError as exc:
-        return auth_failure(exc, locale)
+        return auth_failure(exc, locale, request)
     return await _start_session(request, result)
 
 
@@ -285,7 +294,7 @@ async def logout(request: web.Request) -> web.Response:
     try:
         principal = await http_auth(request.app).authenticate(request)
     except MailError as exc:
-        return auth_failure(exc, locale_of(request))
+        return auth_failure(exc, locale_of(request), request)
     if principal.method == "session":
         http_auth(request.app).forget_token(request.cookies[COOKIE])
         await jact.do_revoke_token(deps.ctx, request.cookies[COOKIE])
@@ -298,7 +307,7 @@ async def me(request: web.Request) -> web.Response:
     try:
         principal = await http_auth(request.app).authenticate(request)
     except MailError as exc:
-        return auth_failure(exc, locale_of(request))
+        return auth_failure(exc, locale_of(request), request)
     a = principal.account
     resp = web.json_response({"accountId": account_jmap_id(a), "displayName": a.display_name,
                               "username": a.address, "locale": a.locale,

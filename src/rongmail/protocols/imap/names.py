@@ -8,17 +8,30 @@ anything, ``%`` anything but the delimiter).
 Invariants: the mailbox with role ``inbox`` is always called ``INBOX`` whatever its stored leaf
 name; its children are ``INBOX/...``; names are compared exactly otherwise (IMAP names are case
 sensitive, RFC 9051 §5.1).
+
+Shared mailboxes (RFC 4314, RFC 2342 §5 "Other Users' Namespace"): another account's mailbox
+the session's account holds rights on appears as ``Other Users/<owner address>/<owner's
+path>`` with those rights on its :class:`Node`; own mailboxes carry every right. The levels
+``Other Users`` and ``Other Users/<owner>`` are not mailboxes: they are listed ``\\Noselect``
+(RFC 9051 §6.3.9) and never resolve.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rongmail.core.models import SEPARATOR, Mailbox
 from rongmail.errors import NotFound
+from rongmail.store.reader import SharedMailbox
 
-__all__ = ["SEPARATOR", "MailboxTree", "pattern_regex"]
+__all__ = ["OTHER_USERS", "OWNER_RIGHTS", "SEPARATOR", "MailboxTree", "Node", "pattern_regex"]
+
+#: RFC 2342 §5 prefix of other users' mailboxes.
+OTHER_USERS = "Other Users"
+#: What an account may do on its own mailboxes (RFC 4314 §2.1, every right).
+OWNER_RIGHTS = "lrswipkxtea"
 
 #: RFC 6154 special-use attribute of each store role.
 SPECIAL_USE = {
@@ -36,26 +49,68 @@ class Node:
     mailbox: Mailbox
     path: str
     has_children: bool
+    #: RFC 4314 rights of the session's account on this mailbox.
+    rights: str = OWNER_RIGHTS
+    #: The owner's address for another account's mailbox; None for one's own.
+    owner: str | None = None
+
+    @property
+    def shared(self) -> bool:
+        return self.owner is not None
+
+    @property
+    def subscribed(self) -> bool:
+        """Own mailboxes keep the owner's subscription; shared ones count as subscribed (the
+        owner's flag is not the grantee's to change)."""
+        return self.shared or self.mailbox.subscribed
+
+
+def _paths(mailboxes: Sequence[Mailbox]) -> dict[int, str]:
+    by_id = {m.id: m for m in mailboxes}
+    paths: dict[int, str] = {}
+
+    def path_of(m: Mailbox, depth: int = 0) -> str:
+        if m.id in paths:
+            return paths[m.id]
+        leaf = "INBOX" if m.role == "inbox" else m.name
+        parent = by_id.get(m.parent_id) if m.parent_id else None
+        p = leaf if parent is None or depth > 64 else f"{path_of(parent, depth + 1)}/{leaf}"
+        paths[m.id] = p
+        return p
+
+    for m in mailboxes:
+        path_of(m)
+    return paths
 
 
 class MailboxTree:
-    """A snapshot of one account's mailboxes, addressed by IMAP path."""
+    """A snapshot of one account's mailboxes and of those shared with it, by IMAP path."""
 
-    def __init__(self, mailboxes: list[Mailbox]) -> None:
-        by_id = {m.id: m for m in mailboxes}
-        paths: dict[int, str] = {}
-
-        def path_of(m: Mailbox, depth: int = 0) -> str:
-            if m.id in paths:
-                return paths[m.id]
-            leaf = "INBOX" if m.role == "inbox" else m.name
-            parent = by_id.get(m.parent_id) if m.parent_id else None
-            p = leaf if parent is None or depth > 64 else f"{path_of(parent, depth + 1)}/{leaf}"
-            paths[m.id] = p
-            return p
-
+    def __init__(
+        self, mailboxes: Sequence[Mailbox], shared: Sequence[SharedMailbox] = ()
+    ) -> None:
+        paths = _paths(mailboxes)
         parents = {m.parent_id for m in mailboxes}
-        self.nodes: list[Node] = [Node(m, path_of(m), m.id in parents) for m in mailboxes]
+        self.nodes: list[Node] = [Node(m, paths[m.id], m.id in parents) for m in mailboxes]
+        #: ``\\Noselect`` levels above shared mailboxes (RFC 9051 §6.3.9).
+        self.placeholders: list[str] = []
+        by_owner: dict[str, list[SharedMailbox]] = {}
+        for sm in shared:
+            by_owner.setdefault(sm.owner, []).append(sm)
+        for owner, items in by_owner.items():
+            # paths in the owner's tree; a mailbox whose parent is not shared shows at the
+            # top of the owner's level
+            owned = _paths([sm.mailbox for sm in items])
+            shared_parents = {sm.mailbox.parent_id for sm in items}
+            prefix = f"{OTHER_USERS}{SEPARATOR}{owner}"
+            self.placeholders.append(prefix)
+            for sm in items:
+                self.nodes.append(Node(
+                    sm.mailbox, f"{prefix}{SEPARATOR}{owned[sm.mailbox.id]}",
+                    sm.mailbox.id in shared_parents, rights=sm.rights, owner=owner,
+                ))
+        if self.placeholders:
+            self.placeholders.insert(0, OTHER_USERS)
         self.by_path = {n.path: n for n in self.nodes}
         self.by_id = {n.mailbox.id: n for n in self.nodes}
 
@@ -84,9 +139,17 @@ class MailboxTree:
 
     def match(self, reference: str, pattern: str) -> list[Node]:
         """Nodes matching ``reference`` + ``pattern`` (RFC 9051 §6.3.9), in tree order."""
-        full = reference + pattern if not pattern.startswith(SEPARATOR) else pattern
-        regex = pattern_regex(full)
+        regex = pattern_regex(_full(reference, pattern))
         return [n for n in self.nodes if regex.fullmatch(n.path)]
+
+    def match_placeholders(self, reference: str, pattern: str) -> list[str]:
+        """The ``\\Noselect`` levels matching ``reference`` + ``pattern``."""
+        regex = pattern_regex(_full(reference, pattern))
+        return [p for p in self.placeholders if regex.fullmatch(p)]
+
+
+def _full(reference: str, pattern: str) -> str:
+    return reference + pattern if not pattern.startswith(SEPARATOR) else pattern
 
 
 def pattern_regex(pattern: str) -> re.Pattern[str]:

@@ -53,13 +53,13 @@ class Evaluator:
     async def _rows(self) -> dict[int, Message]:
         if self._messages is None:
             ids = [e.message_id for e in self.view.entries.values()]
-            rows = await self.s.deps.reader.messages(self.s.account_id, ids)
+            rows = await self.s.deps.reader.messages(self.view.mailbox.account_id, ids)
             self._messages = {m.id: m for m in rows}
         return self._messages
 
     async def _text(self, value: str, field: str | None) -> set[int]:
         ids = await self.s.deps.reader.search_text(
-            self.s.account_id, value, field=field, mailbox_id=self.view.mailbox.id
+            self.view.mailbox.account_id, value, field=field, mailbox_id=self.view.mailbox.id
         )
         if ids is None:
             return set(self.all)

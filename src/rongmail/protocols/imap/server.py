@@ -26,6 +26,7 @@ import ssl
 import zlib
 from typing import TYPE_CHECKING
 
+from rongmail.config.imap import ImapSettings
 from rongmail.i18n import t
 
 from .base import ImapDeps, ImapOptions, PasswordAuthenticator, SessionRegistry, State
@@ -130,8 +131,10 @@ class ImapServer:
             if task is not None:
                 self.tasks.discard(task)  # type: ignore[arg-type]
             writer.close()
+            # a TLS close waits for the peer's close_notify; a vanished or silent peer must not
+            # hold the task (or a shutdown) for the transport's 30 s default
             with contextlib.suppress(Exception):
-                await writer.wait_closed()
+                await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT)
 
     async def shutdown(self) -> None:
         """End every connection (the listeners are closed by the caller)."""
@@ -221,6 +224,9 @@ class ImapServer:
             session.compressed = True
 
 
+CLOSE_TIMEOUT = 2.0
+
+
 class Listener:
     """An ``asyncio.Server`` whose ``close``/``wait_closed`` also end open sessions."""
 
@@ -238,17 +244,29 @@ class Listener:
 
 
 def options_from_settings(settings: Settings) -> ImapOptions:
-    """Map the global settings onto the IMAP listener options."""
+    """Map the settings (``Settings.imap``, ``config/imap.py``) onto the listener options."""
+    imap: ImapSettings = getattr(settings, "imap", None) or ImapSettings()
     limits = settings.limits
     return ImapOptions(
-        hostname=settings.server.hostname,
+        hostname=imap.hostname or settings.server.hostname,
         locale=settings.server.default_locale,
         timezone=settings.server.timezone,
         limits=Limits(
-            max_append=limits.max_message_bytes, max_append_command=4 * limits.max_message_bytes
+            max_line=imap.max_line_length,
+            max_literal=imap.max_literal_bytes,
+            max_command=imap.max_command_bytes,
+            max_append=limits.max_message_bytes,
+            max_append_command=imap.max_multiappend_messages * limits.max_message_bytes,
+            max_pipelined=imap.max_pipelined,
         ),
-        max_sessions_per_ip=limits.max_connections_per_ip,
-        idle_timeout=float(max(limits.idle_timeout_seconds, 1800)),
+        allow_plaintext_auth=imap.allow_plaintext_auth,
+        max_sessions_per_ip=min(imap.max_sessions_per_ip, limits.max_connections_per_ip),
+        max_sessions_per_user=imap.max_sessions_per_user,
+        idle_timeout=max(imap.idle_timeout, float(limits.idle_timeout_seconds)),
+        login_timeout=imap.login_timeout,
+        auth_failure_delay=imap.auth_failure_delay,
+        max_auth_failures=imap.max_auth_failures,
+        max_bad_commands=imap.max_bad_commands,
     )
 
 

@@ -212,7 +212,21 @@ class Session:
         return self.identity.account.tenant_id
 
     async def tree(self) -> MailboxTree:
-        return MailboxTree(await self.deps.reader.mailboxes(self.account_id))
+        """The account's mailboxes and those other accounts share with it (RFC 4314)."""
+        reader = self.deps.reader
+        return MailboxTree(
+            await reader.mailboxes(self.account_id), await reader.shared_with(self.account_id)
+        )
+
+    def follow(self, account_id: int) -> None:
+        """Listen to the change bus of the account owning the selected mailbox (another
+        account's, for a shared mailbox); the bus only feeds the selected view."""
+        sub = self.subscription
+        if sub is not None and sub.account_id == account_id:
+            return
+        if sub is not None:
+            sub.close()
+        self.subscription = self.deps.ctx.bus.subscribe(account_id)
 
     def authenticated(self, identity: AuthResult) -> None:
         self.identity = identity

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from rongmail.core.changes import MAILBOX_MESSAGE, Change
 from rongmail.core.models import Mailbox, MailboxEntry
 
+from .names import OWNER_RIGHTS
 from .proto.sequence import SequenceSet
 
 if TYPE_CHECKING:
@@ -125,9 +126,13 @@ class ListingCache:
 
 
 class SelectedView:
-    def __init__(self, mailbox: Mailbox, listing: Listing, *, readonly: bool) -> None:
+    def __init__(
+        self, mailbox: Mailbox, listing: Listing, *, readonly: bool, rights: str = OWNER_RIGHTS
+    ) -> None:
         self.mailbox = mailbox
         self.readonly = readonly
+        #: RFC 4314 rights of the session's account (all of them for its own mailbox).
+        self.rights = rights
         #: UIDs the client knows, ascending; shared with ``listing`` until the first change.
         self.uids: list[int] = listing.uids
         #: UID -> the entry as the client last saw it (immutable entries, replaced on change).

@@ -13,6 +13,7 @@ from typing import Any
 
 from rongmail.actions.context import ActionContext
 from rongmail.core.models import Account
+from rongmail.protocols.jmap.mail.render_cache import RenderCache
 from rongmail.protocols.jmap.proto import ids
 from rongmail.protocols.jmap.proto.errors import (
     ACCOUNT_NOT_FOUND,
@@ -31,6 +32,8 @@ class JmapDeps:
     limits: Limits
     #: public host name for ``Message-ID`` domains when the account's domain is unknown
     hostname: str = "localhost"
+    #: rendered list-view Emails by (id, modseq, properties) (``mail/render_cache.py``)
+    email_cache: RenderCache = field(default_factory=RenderCache)
 
 
 @dataclass

@@ -68,7 +68,7 @@ async def principal_of(request: web.Request) -> Principal | web.Response:
     try:
         return await http_auth(request.app).authenticate(request)
     except MailError as exc:
-        return auth_failure(exc, locale_of(request))
+        return auth_failure(exc, locale_of(request), request)
 
 
 @contextlib.contextmanager

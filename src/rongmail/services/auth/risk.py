@@ -9,7 +9,10 @@ signal                 fires when
 ``new_device``         the web client (User-Agent digest) was never seen for the account
 ``new_network``        the IPv4 /24 or IPv6 /48 was never seen for the account
 ``new_country``        the GeoIP country was never seen for the account
-``impossible_travel``  a successful login from another country less than ``travel_hours`` ago
+``impossible_travel``  from an unseen network, with a successful login from another country
+                       less than ``travel_hours`` ago (a known network is where the
+                       user's devices live: the office desktop keeps syncing while its
+                       owner travels)
 ``failure_burst``      ``burst_failures`` failed attempts on the account in 15 minutes
 ``unusual_hour``       the local time is within the quiet hours
 ``many_accounts_ip``   the IP acted as ``many_accounts`` distinct accounts in the last hour
@@ -77,13 +80,14 @@ def score(cfg: RiskSettings, ctx: LoginContext, history: Sequence[LoginEventRow]
         if ctx.device and ctx.device not in {h.device for h in ok if h.device} \
                 and any(h.device for h in ok):
             reasons.append(("new_device", cfg.weight_new_device))
-        if ctx.net not in {h.net for h in ok}:
+        new_net = ctx.net not in {h.net for h in ok}
+        if new_net:
             reasons.append(("new_network", cfg.weight_new_network))
         known = {h.country for h in ok if h.country}
         if ctx.country and known and ctx.country not in known:
             reasons.append(("new_country", cfg.weight_new_country))
         window = cfg.travel_hours * 3600
-        if ctx.country and any(h.country and h.country != ctx.country
+        if new_net and ctx.country and any(h.country and h.country != ctx.country
                                and ctx.now - h.at < window for h in ok):
             reasons.append(("impossible_travel", cfg.weight_impossible_travel))
     if recent_failures >= cfg.burst_failures:

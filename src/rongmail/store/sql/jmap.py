@@ -354,3 +354,19 @@ def messages_at_state(account_id: int, message_ids: Sequence[int]
     modseq = yield from account_modseq(account_id)
     msgs = yield from get_messages(account_id, message_ids)
     return modseq, msgs
+
+
+def message_versions(account_id: int, message_ids: Sequence[int]
+                     ) -> Op[tuple[int, dict[int, int]]]:
+    """(account modseq, {message id: modseq}) in one snapshot. A message's modseq changes with
+    every change of its flags, keywords or mailboxes, so (id, modseq) names one version of
+    everything JMAP's list properties show (the rest of a message is immutable)."""
+    modseq = yield from account_modseq(account_id)
+    out: dict[int, int] = {}
+    ids = list(message_ids)
+    for i in range(0, len(ids), 500):
+        batch = ids[i:i + 500]
+        rows = yield Q(f"SELECT id, modseq FROM message WHERE account_id = ? AND id IN"
+                       f" ({placeholders(len(batch))})", (account_id, *batch))
+        out.update((int(r[0]), int(r[1])) for r in rows)
+    return modseq, out

@@ -369,6 +369,22 @@ def append_message(
                         m.size), changes
 
 
+def append_messages(
+    account_id: int, tenant_id: int, mailbox_id: int,
+    items: Sequence[tuple[NewMessage, int, frozenset[str]]],
+) -> Op[tuple[list[AppendResult], list[Change]]]:
+    """Several messages ``(record, flags, keywords)`` into one mailbox, all or none (RFC 3502
+    MULTIAPPEND). Each message gets its own modseq and the next UID, in order; the quota is
+    checked against the running total."""
+    results: list[AppendResult] = []
+    changes: list[Change] = []
+    for m, flags, keywords in items:
+        r, c = yield from append_message(account_id, tenant_id, [mailbox_id], m, flags, keywords)
+        results.append(r)
+        changes.extend(c)
+    return results, changes
+
+
 def _index(account_id: int, message_id: int, search: dict[str, str]) -> Op[None]:
     vals = [search.get(f, "") for f in SEARCH_FIELDS]
     yield Q(

@@ -39,11 +39,13 @@ async def expunge(s: Session, cmd: c.Expunge) -> Ok:
     assert view is not None
     if view.readonly:
         raise NoCommand("imap.no.read_only", code="READ-ONLY")
+    if "e" not in view.rights:  # RFC 4314 §4
+        raise NoCommand("imap.no.perm", code="NOPERM", rights="e")
     uids = None
     if cmd.uids is not None:
         uids = view.resolve(cmd.uids, uid=True)
         if not uids:
             return Ok()
-    gone = await msg.do_expunge(s.deps.ctx, s.account_id, view.mailbox.id, uids=uids)
+    gone = await msg.do_expunge(s.deps.ctx, view.mailbox.account_id, view.mailbox.id, uids=uids)
     announce_expunged(s, [u for u in gone if view.msn(u) is not None])
     return Ok()

@@ -135,7 +135,7 @@ async def fetch(s: Session, cmd: c.Fetch) -> Ok:
         atts.append(FetchAtt("MODSEQ"))
     need_row = not names <= _VIEW_ONLY
     need_raw = bool(names & _RAW) or any(a.section is not None for a in atts)
-    if any(a.sets_seen for a in atts) and not view.readonly:
+    if any(a.sets_seen for a in atts) and not view.readonly and "s" in view.rights:
         await _mark_seen(s, uids)
         if "FLAGS" not in names:
             atts.append(FetchAtt("FLAGS"))
@@ -145,7 +145,7 @@ async def fetch(s: Session, cmd: c.Fetch) -> Ok:
         rows: dict[int, Message] = {}
         if need_row:
             ids = [view.entries[u].message_id for u in chunk]
-            rows = {m.id: m for m in await s.deps.reader.messages(s.account_id, ids)}
+            rows = {m.id: m for m in await s.deps.reader.messages(view.mailbox.account_id, ids)}
         for uid in chunk:
             entry = view.entries[uid]
             row = rows.get(entry.message_id)
@@ -170,6 +170,8 @@ async def _mark_seen(s: Session, uids: list[int]) -> None:
     if not unseen:
         return
     by_mid = {view.entries[u].message_id: u for u in unseen}
-    updated, _failed = await msg.do_set_flags(s.deps.ctx, s.account_id, list(by_mid), add=SEEN)
+    updated, _failed = await msg.do_set_flags(
+        s.deps.ctx, view.mailbox.account_id, list(by_mid), add=SEEN
+    )
     for mid, flags, keywords, modseq in updated:
         view.set_flags(by_mid[mid], flags, keywords, modseq)

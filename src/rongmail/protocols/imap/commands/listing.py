@@ -4,15 +4,18 @@
 Invariants: every LIST reply carries ``\\HasChildren`` or ``\\HasNoChildren`` (RFC 5258 §4,
 CHILDREN) and the special-use attribute of the mailbox's role; ``LIST "" ""`` returns the
 delimiter (RFC 9051 §6.3.9); with RETURN (STATUS) each ``* LIST`` is followed by its
-``* STATUS`` (RFC 5819 §2).
+``* STATUS`` (RFC 5819 §2). Other accounts' mailboxes the user may look up (``l``, RFC 4314
+§4) are listed under the "Other Users" namespace (RFC 2342 §5), below ``\\Noselect`` levels.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rongmail.core.models import MailboxCounts
+
 from ..base import Ok
-from ..names import SEPARATOR, SPECIAL_USE, Node
+from ..names import OTHER_USERS, SEPARATOR, SPECIAL_USE, Node
 from ..proto import commands as c
 from ..proto.response import Atom, MailboxName
 from .status import status_items
@@ -25,7 +28,7 @@ def _attributes(node: Node, *, subscribed: bool) -> list[Atom]:
     attrs = [Atom("\\HasChildren" if node.has_children else "\\HasNoChildren")]
     if node.mailbox.role in SPECIAL_USE:
         attrs.append(Atom(SPECIAL_USE[node.mailbox.role]))
-    if subscribed and node.mailbox.subscribed:
+    if subscribed and node.subscribed:
         attrs.append(Atom("\\Subscribed"))
     return attrs
 
@@ -43,16 +46,20 @@ async def list_(s: Session, cmd: c.ListMailboxes) -> Ok:
     tree = await s.tree()
     seen: set[int] = set()
     matches: list[Node] = []
+    levels: list[str] = []
     for pattern in cmd.patterns:
         for node in tree.match(cmd.reference, pattern):
-            if node.mailbox.id not in seen:
+            if node.mailbox.id not in seen and "l" in node.rights:
                 seen.add(node.mailbox.id)
                 matches.append(node)
+        if not cmd.selection:
+            levels += [p for p in tree.match_placeholders(cmd.reference, pattern)
+                       if p not in levels]
     # RFC 5258 §3.5 RECURSIVEMATCH: a match that fails the selection but has a descendant
     # that passes it is returned with CHILDINFO naming the criteria.
     childinfo: dict[int, list[str]] = {}
     for criterion, test in (
-        ("SUBSCRIBED", lambda n: n.mailbox.subscribed),
+        ("SUBSCRIBED", lambda n: n.subscribed),
         ("SPECIAL-USE", lambda n: n.mailbox.role in SPECIAL_USE),
     ):
         if criterion not in cmd.selection:
@@ -68,7 +75,9 @@ async def list_(s: Session, cmd: c.ListMailboxes) -> Ok:
                 childinfo.setdefault(n.mailbox.id, []).append(criterion)
         matches = kept
     show_sub = "SUBSCRIBED" in cmd.selection or "SUBSCRIBED" in cmd.returns
-    counts = None
+    counts: dict[int, dict[int, MailboxCounts]] = {}
+    for level in levels:
+        _list_line(s, "LIST", [Atom("\\Noselect"), Atom("\\HasChildren")], level)
     for node in matches:
         attrs = _attributes(node, subscribed=show_sub)
         info = childinfo.get(node.mailbox.id)
@@ -78,10 +87,11 @@ async def list_(s: Session, cmd: c.ListMailboxes) -> Ok:
             )
         else:
             _list_line(s, "LIST", attrs, node.path)
-        if cmd.status_items:
-            if counts is None:
-                counts = await s.deps.reader.mailbox_counts(s.account_id)
-            items = await status_items(s, node.mailbox, cmd.status_items, counts)
+        if cmd.status_items and "r" in node.rights:  # RFC 4314 §4: STATUS needs r
+            owner = node.mailbox.account_id
+            if owner not in counts:
+                counts[owner] = await s.deps.reader.mailbox_counts(owner)
+            items = await status_items(s, node.mailbox, cmd.status_items, counts[owner])
             s.untagged(Atom("STATUS"), MailboxName(node.path), items)
     return Ok()
 
@@ -89,12 +99,14 @@ async def list_(s: Session, cmd: c.ListMailboxes) -> Ok:
 async def _lsub(s: Session, cmd: c.ListMailboxes) -> Ok:
     tree = await s.tree()
     for node in tree.match(cmd.reference, cmd.patterns[0]):
-        if node.mailbox.subscribed:
+        if node.subscribed and "l" in node.rights:
             _list_line(s, "LSUB", [], node.path)
     return Ok()
 
 
 async def namespace(s: Session, cmd: c.Namespace) -> Ok:
-    """RFC 2342 / RFC 9051 §6.3.10: one personal namespace, no others (yet)."""
-    s.untagged(Atom("NAMESPACE"), [["", SEPARATOR]], None, None)
+    """RFC 2342 / RFC 9051 §6.3.10: the personal namespace and other users' (no public one)."""
+    s.untagged(
+        Atom("NAMESPACE"), [["", SEPARATOR]], [[OTHER_USERS + SEPARATOR, SEPARATOR]], None
+    )
     return Ok()

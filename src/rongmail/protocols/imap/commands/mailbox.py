@@ -4,6 +4,11 @@ CREATE-SPECIAL-USE). Writes go through ``actions.mailboxes``.
 Invariants: ``INBOX`` can be neither created, deleted nor renamed here; missing superiors of a
 new name are created (RFC 9051 §6.3.4 SHOULD); a trailing delimiter only declares intent to
 create children and is dropped.
+
+Shared mailboxes (RFC 4314 §4): creating below another account's mailbox needs ``k`` on the
+parent (the new mailbox belongs to that account), deleting needs ``x``; renaming across
+accounts and creating the ``Other Users`` levels themselves are refused; subscribing to a
+shared mailbox changes nothing of the owner's (shared mailboxes always count as subscribed).
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ from typing import TYPE_CHECKING
 from rongmail.actions import mailboxes as mbx
 
 from ..base import Ok
-from ..names import ROLE_OF_USE, SEPARATOR
+from ..names import OTHER_USERS, ROLE_OF_USE, SEPARATOR
 from ..proto import commands as c
 from ..replies import NoCommand
+from .acl import require
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -36,18 +42,24 @@ async def create(s: Session, cmd: c.Create) -> Ok:
             raise NoCommand("imap.no.use_attr", code="USEATTR")
         role = ROLE_OF_USE[cmd.special_use[0].lower()]
     tree = await s.tree()
-    if tree.get(name) is not None:
+    if tree.get(name) is not None or name in tree.placeholders:
         raise NoCommand("imap.no.exists", code="ALREADYEXISTS", name=name)
     parts = name.split(SEPARATOR)
+    if parts[0] == OTHER_USERS and len(parts) <= 3:  # RFC 2342 §5: no personal "Other Users"
+        raise NoCommand("imap.no.perm", code="NOPERM", rights="k")
     parent_id = 0
+    account_id = s.account_id
     for depth, leaf in enumerate(parts):
         node = tree.get(SEPARATOR.join(parts[: depth + 1]))
         if node is not None:
             parent_id = node.mailbox.id
+            account_id = node.mailbox.account_id
+            if node.shared:
+                require(node, "k")
             continue
         last = depth == len(parts) - 1
         mb = await mbx.do_create_mailbox(
-            s.deps.ctx, s.account_id, leaf, parent_id=parent_id, role=role if last else None
+            s.deps.ctx, account_id, leaf, parent_id=parent_id, role=role if last else None
         )
         parent_id = mb.id
     return Ok()
@@ -60,6 +72,7 @@ async def delete(s: Session, cmd: c.Delete) -> Ok:
         raise NoCommand("imap.no.nonexistent", code="NONEXISTENT", name=cmd.mailbox)
     if node.mailbox.role == "inbox":
         raise NoCommand("imap.no.inbox", code="CANNOT")
+    require(node, "x")
     if node.has_children:
         raise NoCommand("imap.no.has_children", code="INUSE", name=cmd.mailbox)
     if s.view is not None and s.view.mailbox.id == node.mailbox.id:
@@ -75,6 +88,8 @@ async def rename(s: Session, cmd: c.Rename) -> Ok:
         raise NoCommand("imap.no.nonexistent", code="NONEXISTENT", name=cmd.mailbox)
     if node.mailbox.role == "inbox":
         raise NoCommand("imap.no.inbox", code="CANNOT")
+    if node.shared or cmd.new_name.split(SEPARATOR)[0] == OTHER_USERS:
+        raise NoCommand("imap.no.perm", code="NOPERM", rights="x")
     new = _clean(cmd.new_name)
     if tree.get(new) is not None:
         raise NoCommand("imap.no.exists", code="ALREADYEXISTS", name=new)
@@ -98,5 +113,7 @@ async def subscribe(s: Session, cmd: c.Subscribe) -> Ok:
         if not cmd.subscribe:
             return Ok()  # RFC 9051 §6.3.8: unsubscribing a non-existent name is allowed
         raise NoCommand("imap.no.nonexistent", code="NONEXISTENT", name=cmd.mailbox)
+    if node.shared:
+        return Ok()
     await mbx.do_set_subscribed(s.deps.ctx, node.mailbox.id, cmd.subscribe)
     return Ok()

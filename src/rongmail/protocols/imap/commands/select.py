@@ -5,6 +5,10 @@ Invariants: selecting always leaves the previous mailbox first (``* OK [CLOSED]`
 §7.1); the view is built from one listing taken *after* draining the bus, so no change is
 lost between the listing and the first live update; CLOSE expunges silently (no EXPUNGE
 responses) and only when the mailbox was selected read-write.
+
+Shared mailboxes (RFC 4314 §4): SELECT/EXAMINE need ``r``; a mailbox where the user may change
+nothing (no ``s``, ``w``, ``t`` or ``e``) is opened ``READ-ONLY``; CLOSE expunges only with
+``e``. The session follows the owner's change bus while such a mailbox is selected.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from ..base import Ok, State
 from ..proto import commands as c
 from ..proto.response import Atom
 from ..proto.sequence import SequenceSet
-from ..replies import BadCommand
+from ..replies import BadCommand, NoCommand
 from ..view import SelectedView
+from .acl import require
 from .fetch import flags_response
 
 if TYPE_CHECKING:
@@ -37,14 +42,20 @@ async def select(s: Session, cmd: c.Select) -> Ok:
         s.untagged_status("OK", "imap.ok.closed", code="CLOSED")
     await s.drain_bus()
     tree = await s.tree()
-    mb = tree.resolve(cmd.mailbox)
+    node = tree.get(cmd.mailbox)
+    if node is None:
+        raise NoCommand("imap.no.nonexistent", code="NONEXISTENT", name=cmd.mailbox)
+    require(node, "r")
+    mb = node.mailbox
+    s.follow(mb.account_id)
     listing = await s.deps.listings.listing(s.deps.reader, mb)
-    view = SelectedView(mb, listing, readonly=cmd.readonly)
+    readonly = cmd.readonly or not set(node.rights) & set("stwe")
+    view = SelectedView(mb, listing, readonly=readonly, rights=node.rights)
     if cmd.condstore or cmd.qresync is not None:
         s.condstore = True
     rev2 = "IMAP4REV2" in s.enabled
     s.untagged(Atom("FLAGS"), [Atom(f) for f in SYSTEM_FLAGS + KNOWN_KEYWORDS])
-    permanent = [] if cmd.readonly else [Atom(f) for f in (*SYSTEM_FLAGS, *KNOWN_KEYWORDS, "\\*")]
+    permanent = [] if readonly else _permanent(node.rights)
     s.untagged_status("OK", "imap.ok.flags", code="PERMANENTFLAGS " + _list(permanent))
     s.untagged(view.exists, Atom("EXISTS"))
     if not rev2:
@@ -69,18 +80,31 @@ async def select(s: Session, cmd: c.Select) -> Ok:
         for i, uid in enumerate(view.uids):
             if view.entries[uid].modseq > qr.modseq:
                 s.send(flags_response(s, i + 1, uid))
-    return Ok(code="READ-ONLY" if cmd.readonly else "READ-WRITE")
+    return Ok(code="READ-ONLY" if readonly else "READ-WRITE")
 
 
 def _list(atoms: list[Atom]) -> str:
     return "(" + " ".join(atoms) + ")"
 
 
+def _permanent(rights: str) -> list[Atom]:
+    """PERMANENTFLAGS the user may change (RFC 4314 §4: ``s`` \\Seen, ``t`` \\Deleted,
+    ``w`` the other flags and keywords)."""
+    out = []
+    for flag in SYSTEM_FLAGS:
+        right = {"\\Seen": "s", "\\Deleted": "t"}.get(flag, "w")
+        if right in rights:
+            out.append(Atom(flag))
+    if "w" in rights:
+        out += [Atom(f) for f in (*KNOWN_KEYWORDS, "\\*")]
+    return out
+
+
 async def close(s: Session, cmd: c.Close) -> Ok:
     view = s.view
     assert view is not None
-    if not view.readonly:
-        await msg.do_expunge(s.deps.ctx, s.account_id, view.mailbox.id)
+    if not view.readonly and "e" in view.rights:
+        await msg.do_expunge(s.deps.ctx, view.mailbox.account_id, view.mailbox.id)
     s.deselect()
     return Ok()
 

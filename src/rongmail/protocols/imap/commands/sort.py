@@ -62,7 +62,7 @@ async def _candidates(s: Session, criteria: Any) -> tuple[list[int], dict[int, M
     rows = {
         m.id: m
         for m in await s.deps.reader.messages(
-            s.account_id, [view.entries[u].message_id for u in uids]
+            view.mailbox.account_id, [view.entries[u].message_id for u in uids]
         )
     }
     by_uid = {

@@ -15,6 +15,8 @@ from rongmail.core.models import Mailbox, MailboxCounts
 from ..base import Ok
 from ..proto import commands as c
 from ..proto.response import Atom, MailboxName
+from ..replies import NoCommand
+from .acl import require
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -57,8 +59,12 @@ async def status_items(
 
 async def status(s: Session, cmd: c.Status) -> Ok:
     tree = await s.tree()
-    mb = tree.resolve(cmd.mailbox)
-    counts = await s.deps.reader.mailbox_counts(s.account_id)
+    node = tree.get(cmd.mailbox)
+    if node is None:
+        raise NoCommand("imap.no.nonexistent", code="NONEXISTENT", name=cmd.mailbox)
+    require(node, "r")  # RFC 4314 §4
+    mb = node.mailbox
+    counts = await s.deps.reader.mailbox_counts(mb.account_id)
     items = await status_items(s, mb, cmd.items, counts)
     if "HIGHESTMODSEQ" in cmd.items:
         s.condstore = True  # RFC 7162 §3.1: STATUS HIGHESTMODSEQ enables CONDSTORE

@@ -1,7 +1,9 @@
 """STORE and UID STORE (RFC 9051 §6.4.6, RFC 7162 §3.1.3 UNCHANGEDSINCE).
 
 Invariants: flags are changed only through ``actions.messages.do_set_flags`` (one write, one
-change batch); the view is updated from its result so this session does not hear its own
+change batch); a shared mailbox's flags change only as far as the user's rights go
+(RFC 4314 §4: ``s`` \\Seen, ``t`` \\Deleted, ``w`` the rest; else ``NO [NOPERM]``, nothing
+changed); the view is updated from its result so this session does not hear its own
 change again from the bus; messages refused by UNCHANGEDSINCE are reported in
 ``[MODIFIED set]`` and left untouched (RFC 7162 §3.1.3).
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rongmail.actions import messages as msg
-from rongmail.core.flags import split_flags
+from rongmail.core.flags import DELETED, SEEN, split_flags
 
 from ..base import Ok
 from ..proto import commands as c
@@ -33,6 +35,7 @@ async def store(s: Session, cmd: c.Store) -> Ok:
     if cmd.unchanged_since is not None:
         s.condstore = True
     bits, keywords = split_flags([f for f in cmd.flags if f.lower() != "\\recent"])
+    _check_rights(view.rights, cmd.mode, bits, keywords)
     by_mid = {view.entries[u].message_id: u for u in uids}
     kwargs: dict[str, object] = {}
     if cmd.mode == "set":
@@ -46,7 +49,7 @@ async def store(s: Session, cmd: c.Store) -> Ok:
     if by_mid:
         updated, failed = await msg.do_set_flags(
             s.deps.ctx,
-            s.account_id,
+            view.mailbox.account_id,
             list(by_mid),
             unchanged_since=cmd.unchanged_since,
             **kwargs,  # type: ignore[arg-type]
@@ -70,3 +73,19 @@ async def store(s: Session, cmd: c.Store) -> Ok:
         numbers = failed_uids if cmd.uid else [view.msn(u) or 0 for u in failed_uids]
         return Ok(code=f"MODIFIED {SequenceSet.of(numbers)}")
     return Ok()
+
+
+def _check_rights(rights: str, mode: str, bits: int, keywords: frozenset[str]) -> None:
+    """Refuse a STORE touching a flag the user may not change; replacing the flags touches
+    them all."""
+    if mode == "set":
+        needed = {"s", "t", "w"}
+    else:
+        needed = {"s"} if bits & SEEN else set()
+        if bits & DELETED:
+            needed.add("t")
+        if bits & ~(SEEN | DELETED) or keywords:
+            needed.add("w")
+    missing = "".join(sorted(needed - set(rights)))
+    if missing:
+        raise NoCommand("imap.no.perm", code="NOPERM", rights=missing)

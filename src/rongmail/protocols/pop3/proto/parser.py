@@ -10,8 +10,8 @@ Invariants:
 * Memory is bounded by ``max_line``: a line that grows beyond it is dropped up to its LF and
   reported once as a :class:`BadLine` with reason ``too_long``; the parser then resynchronises
   on the next line.
-* Every complete line yields exactly one event, in order, so pipelined commands (RFC 2449 §6.6)
-  are answered in order.
+* Every line yields exactly one event, in order (an over-long line when it crosses the limit),
+  so pipelined commands (RFC 2449 §6.6) are answered in order.
 * The parser never raises on any input.
 
 A :class:`Command` keeps the whole line text as ``line``: during a SASL exchange the session

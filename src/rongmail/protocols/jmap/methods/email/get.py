@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from rongmail.core.models import Message
 from rongmail.protocols.jmap.call import Args, Call
 from rongmail.protocols.jmap.mail.emails import (
     BODY_PROPERTIES,
@@ -65,23 +67,49 @@ async def email_get(call: Call, data: dict[str, Any]) -> dict[str, Any]:
         check_get_all(call, len(rows))
         want = [ids.encode(ids.EMAIL, r.id) for r in rows]
         db_ids = [r.id for r in rows]
-    modseq, found = await reader.messages_at_state(call.account_id,
-                                                   [i for i in db_ids if i is not None])
-    st = str(modseq)
-    msgs = {m.id: m for m in found}
-    raw_wanted = needs_raw(props, opts)
+    wanted = [i for i in db_ids if i is not None]
     fast = row_renderer(props)
+    if fast is not None:
+        st, rendered = await _list_view(call, wanted, props, fast)
+    else:
+        modseq, found = await reader.messages_at_state(call.account_id, wanted)
+        st, rendered = str(modseq), {}
+        raw_wanted = needs_raw(props, opts)
+        for m in found:
+            raw = (await reader.message_bytes(call.account.tenant_id, m.blob_id)
+                   if raw_wanted else None)
+            rendered[m.id] = email_from_message(m, props, raw, opts)
     out: list[dict[str, Any]] = []
     not_found: list[str] = []
     for jid, mid in zip(want, db_ids, strict=True):
-        m = msgs.get(mid) if mid is not None else None
-        if m is None:
+        e = rendered.get(mid) if mid is not None else None
+        if e is None:
             not_found.append(jid)
-        elif fast is not None:
-            out.append(fast(m))
         else:
-            raw = (await reader.message_bytes(call.account.tenant_id, m.blob_id)
-                   if raw_wanted else None)
-            out.append(email_from_message(m, props, raw, opts))
+            out.append(e)
     return {"accountId": call.jmap_account_id, "state": st, "list": out,
             "notFound": not_found}
+
+
+async def _list_view(call: Call, wanted: list[int], props: list[str],
+                     render: Callable[[Message], dict[str, Any]]
+                     ) -> tuple[str, dict[int, dict[str, Any]]]:
+    """Row-only properties: one light (id, modseq) read, then only cache misses are loaded."""
+    reader = call.deps.reader
+    cache = call.deps.email_cache
+    modseq, versions = await reader.message_versions(call.account_id, wanted)
+    key_props = tuple(props)
+    out: dict[int, dict[str, Any]] = {}
+    missing: list[int] = []
+    for mid, ver in versions.items():
+        hit = cache.get((mid, ver, key_props))
+        if hit is None:
+            missing.append(mid)
+        else:
+            out[mid] = hit
+    if missing:
+        for m in await reader.messages(call.account_id, missing):
+            e = render(m)
+            out[m.id] = e
+            cache.put((m.id, m.modseq, key_props), e)
+    return str(modseq), out
