@@ -3,7 +3,7 @@
 # Real parts, not mocks: Postfix, Dovecot, swaks, mbsync, fetchmail, neomutt, a DNS server,
 # Chromium. Runs as root (CI and these machines); otherwise prints what is missing.
 set -euo pipefail
-PKGS=(postfix swaks dovecot-imapd dovecot-pop3d dovecot-lmtpd isync fetchmail neomutt tmux
+PKGS=(postfix swaks dovecot-imapd dovecot-pop3d dovecot-lmtpd isync offlineimap3 fetchmail neomutt tmux
       knot knot-dnsutils dnsutils chromium fonts-wqy-microhei zstd)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -17,10 +17,13 @@ function serviceWorker(): Plugin {
     generateBundle(_, bundle) {
       const entry: string[] = []
       for (const [file, chunk] of Object.entries(bundle)) {
-        const isEntry = chunk.type === 'chunk' ? chunk.isEntry : file.endsWith('.css') && file.includes('index-')
+        // the webmail entry and the chunks it imports statically (vue etc. are shared with the
+        // admin entry, so they sit in a common chunk); the admin console is not precached
+        const isEntry = chunk.type === 'chunk' ? chunk.isEntry && chunk.name !== 'admin' : file.endsWith('.css') && file.includes('index-')
         if (isEntry) entry.push('/' + file)
+        if (isEntry && chunk.type === 'chunk') entry.push(...chunk.imports.map((f) => '/' + f))
       }
-      const precache = ['/index.html', '/manifest.webmanifest', '/icons/icon.svg', ...entry.sort()]
+      const precache = ['/index.html', '/manifest.webmanifest', '/icons/icon.svg', ...[...new Set(entry)].sort()]
       const version = createHash('sha256').update(Object.keys(bundle).sort().join('\n')).digest('hex').slice(0, 12)
       const src = readFileSync(fileURLToPath(new URL('./sw/sw.js', import.meta.url)), 'utf8')
         .replace('__RM_VERSION__', version)
@@ -42,6 +45,8 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     sourcemap: false,
     reportCompressedSize: false,
+    // two entries: the webmail (index.html) and the admin console (admin.html, issue 7)
+    rollupOptions: { input: { index: 'index.html', admin: 'admin.html' } },
   },
   server: {
     proxy: {

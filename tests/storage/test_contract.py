@@ -225,3 +225,68 @@ async def test_mailbox_tree_rename_and_cycles(stack) -> None:  # type: ignore[no
         await mbx.do_delete_mailbox(stack.ctx, p.id)
     with pytest.raises(ValidationError):
         await mbx.do_create_mailbox(stack.ctx, a.id, "a/b")
+
+
+async def test_acl_grants_override_and_sharing(stack) -> None:  # type: ignore[no-untyped-def]
+    """RFC 4314 rights: an explicit grant on a mailbox overrides the owner's account-wide
+    delegation (``mailbox_id = 0``); each change bumps the owner's modseq and logs a
+    ``Mailbox`` update; removing the grant brings the delegation back."""
+    from rongmail.store.sql import admin as adm
+
+    a = await setup_account(stack)
+    b = await acc.do_create_account(stack.ctx, "wangwu@demo.test", "Secret-pass-456")
+    inbox = await stack.reader.mailbox_by_role(a.id, "inbox")
+    sent = await stack.reader.mailbox_by_role(a.id, "sent")
+    assert await stack.reader.shared_with(b.id) == []
+    m0 = await stack.reader.modseq(a.id)
+    assert await mbx.do_set_acl(stack.ctx, inbox.id, "WANGWU@demo.test", "rl") == "lr"
+    assert await stack.reader.modseq(a.id) == m0 + 1
+    changes = await stack.reader.changes_since(a.id, m0)
+    assert [(c.type, c.action, c.object_id) for c in changes] == [("Mailbox", "updated", inbox.id)]
+    assert [(e.grantee, e.rights, e.inherited) for e in await stack.reader.acl(inbox.id)] == [
+        ("wangwu@demo.test", "lr", False)]
+    assert await stack.reader.rights(inbox.id, b.id) == "lr"
+    assert [(s.owner, s.mailbox.id, s.rights) for s in await stack.reader.shared_with(b.id)] == [
+        ("lisi@demo.test", inbox.id, "lr")]
+    # account-wide delegation: every mailbox, the explicit grant still wins on INBOX
+    owner = await stack.reader.account(a.id)
+    await stack.ctx.meta.write(adm.grant_mailbox(owner, b, "lrswite"))
+    shared = {s.mailbox.id: s.rights for s in await stack.reader.shared_with(b.id)}
+    assert shared[inbox.id] == "lr" and shared[sent.id] == "lrswite"
+    assert [(e.rights, e.inherited) for e in await stack.reader.acl(sent.id)] == [
+        ("lrswite", True)]
+    await mbx.do_set_acl(stack.ctx, inbox.id, "wangwu@demo.test", "")
+    assert await stack.reader.rights(inbox.id, b.id) == "lrswite"
+    with pytest.raises(ValidationError):  # owners hold every right implicitly
+        await mbx.do_set_acl(stack.ctx, inbox.id, "lisi@demo.test", "lr")
+    with pytest.raises(ValidationError):
+        await mbx.do_set_acl(stack.ctx, inbox.id, "wangwu@demo.test", "lrz")
+    with pytest.raises(NotFound):
+        await mbx.do_set_acl(stack.ctx, inbox.id, "nobody@demo.test", "lr")
+    # deleting the mailbox ends its grants
+    box = await mbx.do_create_mailbox(stack.ctx, a.id, "共享")
+    await mbx.do_set_acl(stack.ctx, box.id, "wangwu@demo.test", "lr")
+    await mbx.do_delete_mailbox(stack.ctx, box.id)
+    assert box.id not in {s.mailbox.id for s in await stack.reader.shared_with(b.id)}
+
+
+async def test_append_messages_all_or_nothing(stack) -> None:  # type: ignore[no-untyped-def]
+    """RFC 3502 MULTIAPPEND: one transaction; UIDs in order; a failure stores nothing."""
+    a = await setup_account(stack, quota=0)
+    inbox = await stack.reader.mailbox_by_role(a.id, "inbox")
+    res = await msg.do_append_messages(stack.ctx, a.id, inbox.id, [
+        msg.NewAppend(mail("ma1"), fl.SEEN), msg.NewAppend(mail("ma2"), keywords=frozenset({"$x"}))])
+    assert [r.uid for r in res] == [1, 2]
+    entries = await stack.reader.mailbox_entries(inbox.id)
+    assert [bool(e.flags & fl.SEEN) for e in entries] == [True, False]
+    with pytest.raises(NotFound):  # unknown mailbox: nothing stored
+        await msg.do_append_messages(stack.ctx, a.id, 424242, [msg.NewAppend(mail("ma3"))])
+    from rongmail.store.sql import admin as adm
+
+    used = (await stack.reader.account(a.id)).used_bytes
+    await stack.ctx.meta.write(adm.set_account_quota(a.id, used + len(mail("ma3")) + 1))
+    with pytest.raises(QuotaExceeded):  # the second message would exceed: neither is kept
+        await msg.do_append_messages(stack.ctx, a.id, inbox.id, [
+            msg.NewAppend(mail("ma3")), msg.NewAppend(mail("ma4"))])
+    assert len(await stack.reader.mailbox_entries(inbox.id)) == 2
+    assert (await stack.reader.account(a.id)).used_bytes == used

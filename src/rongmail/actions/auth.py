@@ -223,7 +223,9 @@ async def do_freeze_account(ctx: ActionContext, key: bytes, account: Account, *,
 
 async def do_unfreeze_account(ctx: ActionContext, key: bytes, account: Account, *,
                               actor_id: int | None = None, remote: str = "") -> None:
-    await ctx.meta.write(_audited(key, sa.set_frozen(account.id, None, ""), category="security",
+    now = int(time.time())
+    await ctx.meta.write(_audited(key, sa.set_frozen(account.id, None, "", now=now),
+                                  category="security",
                                   action="account.unfrozen", account=account,
                                   actor_id=actor_id, remote=remote))
 

@@ -150,9 +150,10 @@ class Reader:
     async def blob_visible(self, account_id: int, blob_id: str) -> bool:
         return await self.meta.read(jm.blob_visible(account_id, blob_id))
 
-    async def email_index(self, account_id: int, mailbox_id: int | None = None
-                          ) -> list[EmailIndexRow]:
-        return await self.meta.read(jm.email_index(account_id, mailbox_id))
+    async def email_index(self, account_id: int, mailbox_id: int | None = None, *,
+                          memberships: bool = True, texts: bool = True) -> list[EmailIndexRow]:
+        return await self.meta.read(jm.email_index(account_id, mailbox_id,
+                                                   memberships=memberships, texts=texts))
 
     async def identities(self, account_id: int) -> list[IdentityRow]:
         return await self.meta.read(jm.list_identities(account_id))

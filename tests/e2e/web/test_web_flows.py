@@ -30,6 +30,7 @@ from webtools import (
     row,
     shot,
     touch_swipe,
+    wait_js,
     zh,
 )
 
@@ -82,7 +83,7 @@ def _open_row(page: Any, text: str) -> None:
 def _send_and_wait(page: Any) -> None:
     page.click("[data-testid=compose-send]")
     # after sending, the app leaves the compose screen
-    page.wait_for_function("!location.hash.startsWith('#/compose')", timeout=15_000)
+    wait_js(page, "!location.hash.startsWith('#/compose')")
 
 
 @pytest.mark.parametrize("device", ["desktop", "phone"])
@@ -152,8 +153,7 @@ def test_webmail_flows(
         page.keyboard.type(f"附件请查收。{tag}")
         page.set_input_files("[data-testid=compose-file]", str(att))
         page.wait_for_selector(f".compose-atts .att:has-text('{att.name}')")
-        page.wait_for_function(
-            "document.querySelectorAll('.compose-atts progress').length === 0", timeout=15_000)
+        wait_js(page, "document.querySelectorAll('.compose-atts progress').length === 0")
         assert page.locator(".compose-atts .att.error").count() == 0
         shot(page, artifacts, f"{prefix}compose")
         _send_and_wait(page)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import smtplib
 import time
 import urllib.request
@@ -158,6 +159,7 @@ def deliver(srv: RunningServer, raw: bytes | str, rcpt: str = ALICE[0],
             sender: str = "sender@example.net") -> None:
     """Inbound SMTP delivery to the MX listener (like a remote server would)."""
     data = raw.encode() if isinstance(raw, str) else raw
+    data = re.sub(rb"\r?\n", b"\r\n", data)  # SMTP wants CRLF; corpus files are LF
     with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=30) as s:
         s.sendmail(sender, [rcpt], data)
 
@@ -223,6 +225,12 @@ def new_page(browser: Any, device: dict[str, Any], **kw: Any) -> tuple[Any, Any]
 
 def login(page: Any, srv: RunningServer, user: tuple[str, str, str] = ALICE) -> None:
     page.goto(srv.url("/"))
+    try:
+        page.wait_for_selector("[data-testid=login-username]")
+    except Exception as exc:
+        raise AssertionError(
+            f"no login form; page shows {page.locator('body').inner_text()[:200]!r}, "
+            f"errors {page.rm_errors}") from exc
     page.fill("[data-testid=login-username]", user[0])
     page.fill("[data-testid=login-password]", user[1])
     page.click("[data-testid=login-submit]")
@@ -261,3 +269,17 @@ def shot(page: Any, artifacts: Path, name: str) -> Path:
         docs.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(docs / f"{name}.png"))
     return path
+
+
+def wait_js(page: Any, expr: str, timeout: float = 15.0, interval: float = 0.05) -> Any:
+    """Poll a JS expression until truthy (bounded). ``page.wait_for_function`` evaluates its
+    predicate with ``eval``, which the webmail's CSP (no 'unsafe-eval') rightly refuses;
+    ``page.evaluate`` goes through the DevTools protocol and is not subject to it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expr)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for: {expr}")
+        page.wait_for_timeout(interval * 1000)

@@ -113,19 +113,20 @@ async def test_old_state_plus_changes_equals_fresh_get(jmap: JmapEnv) -> None:
             assert old[type_] == fresh[type_], (name, type_)
 
 
-async def test_query_changes_invariant(jmap: JmapEnv) -> None:
+@pytest.mark.parametrize("collapse", [False, True])
+async def test_query_changes_invariant(jmap: JmapEnv, collapse: bool) -> None:
     inbox = f"M{(await jmap.reader.mailbox_by_role(jmap.account.id, 'inbox')).id}"
     f = {"inMailbox": inbox, "notKeyword": "$seen"}
     sort = [{"property": "receivedAt", "isAscending": False}]
+    args = {"filter": f, "sort": sort, "collapseThreads": collapse}
     for name, write in await _writes(jmap):
-        q = await jmap.one("Email/query", {"filter": f, "sort": sort})
+        q = await jmap.one("Email/query", args)
         await write()
-        ch = await jmap.one("Email/queryChanges", {"filter": f, "sort": sort,
-                                                   "sinceQueryState": q["queryState"]})
+        ch = await jmap.one("Email/queryChanges", {**args, "sinceQueryState": q["queryState"]})
         ids = [i for i in q["ids"] if i not in set(ch["removed"])]
         for a in ch["added"]:
             ids.insert(a["index"], a["id"])
-        fresh = await jmap.one("Email/query", {"filter": f, "sort": sort})
+        fresh = await jmap.one("Email/query", args)
         assert ids == fresh["ids"], name
 
 

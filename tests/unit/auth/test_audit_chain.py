@@ -9,6 +9,7 @@ import time
 import pytest
 
 from rongmail.actions import auth as aa
+from rongmail.errors import ValidationError
 from rongmail.services.auth.audit import verify_chain
 from rongmail.store.sql import auth as sa
 from rongmail.store.sql.q import Op, Q
@@ -119,7 +120,7 @@ async def test_prune_keeps_the_chain_verifiable(stack) -> None:  # type: ignore[
         await stack.ctx.meta.write(sa.append_audit(KEY, category="login", action="old",
                                                    detail={"i": i}, at=old))
     await _fill(stack.ctx, 2)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         await aa.do_prune_audit(stack.ctx, KEY, retention_days=30)  # below the floor
     assert await aa.do_prune_audit(stack.ctx, KEY, retention_days=180) == 3
     report = await verify_chain(stack.ctx.meta, KEY)
@@ -137,7 +138,6 @@ async def test_prune_keeps_the_chain_verifiable(stack) -> None:  # type: ignore[
 @pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
 async def test_audited_write_and_its_entry_commit_together(stack) -> None:  # type: ignore[no-untyped-def]
     from rongmail.actions import accounts as acc
-    from rongmail.errors import ValidationError
 
     t = await acc.do_create_tenant(stack.ctx, "demo")
     await acc.do_create_domain(stack.ctx, t.id, "demo.test")

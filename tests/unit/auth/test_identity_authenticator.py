@@ -14,7 +14,7 @@ import pyotp
 import pytest
 
 from rongmail.actions import auth as aa
-from rongmail.errors import AuthError, RateLimited
+from rongmail.errors import AuthError, RateLimited, ValidationError
 from rongmail.services.auth.audit import verify_chain
 from rongmail.services.auth.authenticate import StepUpRequired
 from rongmail.store.sql import auth as sa
@@ -186,7 +186,7 @@ async def test_allowed_networks_per_tenant_and_role(sec) -> None:  # type: ignor
     with pytest.raises(AuthError):
         await sec.auth.authenticate("li@demo.test", PW, protocol="imap", remote_ip="127.0.0.9")
     await sec.auth.authenticate("li@demo.test", PW, protocol="imap", remote_ip=CN)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         await aa.do_set_allowed_networks(sec.ctx, sec.key, sec.tenant.id, "", ["not-a-net"])
 
 

@@ -51,7 +51,7 @@ def test_round_trip_bytes() -> None:
     assert np.array_equal(again.sq_grad, model.sq_grad)
     assert again.to_bytes() == data
     fresh = ContentModel(bits=16).to_bytes()
-    assert len(fresh) < 2000  # zeros compress
+    assert len(fresh) < 4096  # zeros compress
 
 
 @pytest.mark.parametrize(

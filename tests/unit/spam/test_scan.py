@@ -23,7 +23,7 @@ EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 
 def _trained_model() -> ContentModel:
-    model = ContentModel(bits=18)
+    model = ContentModel(bits=18, rate=0.03)  # a handful of examples: a larger step
     for i in range(25):
         for body, spam in (("代开发票 税点优惠 加微信", True), ("周五开会讨论预算", False)):
             model.learn(model.features(msg(body=f"{body} {i}")), spam)

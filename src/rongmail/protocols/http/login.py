@@ -197,6 +197,8 @@ def auth_failure(exc: MailError, locale: str, request: web.Request | None = None
     the ``Bearer`` challenge (browsers show no dialog for it)."""
     if isinstance(exc, RateLimited):
         status, kind = 429, "rateLimited"
+    elif exc.temporary:  # the store is unavailable: not the client's fault
+        status, kind = 503, "serverUnavailable"
     elif isinstance(exc, PermissionDenied):
         status, kind = 403, "forbidden"
     else:

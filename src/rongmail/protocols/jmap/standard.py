@@ -164,12 +164,14 @@ def window(call: Call, args: Args, all_ids: list[str]) -> dict[str, Any]:
 
 async def query_changes(
     call: Call, args: Args, type_: str, prefix: str, all_ids: list[str], current: int,
+    *, also_changed: set[str] | frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """RFC 8620 §5.6 by re-running the query: every object of ``type_`` changed since the old
     query state is reported removed and, if it matches now, added at its index (allowed by
     §5.6: ``removed`` may list ids that were not in the old results). Objects that did not
     change keep their relative order because every sort property we offer is immutable.
-    ``current`` is the state read *before* ``all_ids`` was computed."""
+    ``current`` is the state read *before* ``all_ids`` was computed; ``also_changed`` adds
+    ids whose position may have moved without a change of their own (collapsed threads)."""
     since = parse_state(args.opt_str("sinceQueryState"))
     max_changes = args.opt_int("maxChanges", minimum=1)
     up_to = args.opt_str("upToId")
@@ -181,7 +183,7 @@ async def query_changes(
     if len(rows) >= 10000:
         raise MethodError(CANNOT_CALCULATE_CHANGES)
     changed = {ids.encode(prefix, c.object_id) for c in rows
-               if c.type == type_ and c.modseq <= current}
+               if c.type == type_ and c.modseq <= current} | set(also_changed)
     removed = sorted(changed)
     added = []
     for i, oid in enumerate(all_ids):

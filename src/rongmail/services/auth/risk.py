@@ -70,8 +70,10 @@ def device_of(user_agent: str) -> str:
 
 
 def score(cfg: RiskSettings, ctx: LoginContext, history: Sequence[LoginEventRow], *,
-          recent_failures: int, accounts_from_ip: int, timezone: str) -> Decision:
-    """Score one login that presented valid credentials."""
+          recent_failures: int, accounts_from_ip: int, timezone: str,
+          reset_at: int = 0) -> Decision:
+    """Score one login that presented valid credentials. Country hopping only counts logins
+    after ``reset_at`` (an admin's unfreeze)."""
     if not cfg.enabled:
         return Decision(ALLOW, 0, ())
     ok = [h for h in history if h.outcome == "success"]
@@ -106,8 +108,8 @@ def score(cfg: RiskSettings, ctx: LoginContext, history: Sequence[LoginEventRow]
     total = sum(w for _, w in reasons)
     names = tuple(n for n, w in reasons if w > 0)
     hour_countries = {h.country for h in history
-                      if h.country and ctx.now - h.at < 3600 and h.outcome in ("success",
-                                                                               "refused")}
+                      if h.country and ctx.now - h.at < 3600 and h.at >= reset_at
+                      and h.outcome in ("success", "refused")}
     if ctx.country:
         hour_countries.add(ctx.country)
     if len(hour_countries) >= cfg.freeze_countries_per_hour:

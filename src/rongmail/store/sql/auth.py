@@ -284,10 +284,18 @@ def frozen(account_id: int) -> Op[tuple[int, str] | None]:
     return (r[0], r[1]) if r else None
 
 
-def set_frozen(account_id: int, at: int | None, reason: str) -> Op[None]:
-    yield Q("INSERT INTO account_security (account_id, frozen_at, frozen_reason) VALUES (?, ?, ?)"
-            " ON CONFLICT (account_id) DO UPDATE SET frozen_at = excluded.frozen_at,"
-            " frozen_reason = excluded.frozen_reason", (account_id, at, reason))
+def set_frozen(account_id: int, at: int | None, reason: str, *, now: int = 0) -> Op[None]:
+    """Freeze (``at`` set) or unfreeze (``at`` None; ``now`` becomes the risk reset time)."""
+    yield Q("INSERT INTO account_security (account_id, frozen_at, frozen_reason, reset_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET"
+            " frozen_at = excluded.frozen_at, frozen_reason = excluded.frozen_reason,"
+            " reset_at = CASE WHEN excluded.frozen_at IS NULL THEN excluded.reset_at"
+            " ELSE account_security.reset_at END", (account_id, at, reason, now))
+
+
+def risk_reset_at(account_id: int) -> Op[int]:
+    return int(scalar((yield Q("SELECT reset_at FROM account_security WHERE account_id = ?",
+                               (account_id,))), 0))
 
 
 # -- sessions -----------------------------------------------------------------------------------

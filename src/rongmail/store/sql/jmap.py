@@ -149,29 +149,38 @@ def blob_visible(account_id: int, blob_id: str) -> Op[bool]:
 
 # -- the email index for Email/query --------------------------------------------------------------
 
-def email_index(account_id: int, mailbox_id: int | None) -> Op[list[EmailIndexRow]]:
-    """Filter/sort columns of every email of the account (or of one mailbox)."""
+def email_index(account_id: int, mailbox_id: int | None, *, memberships: bool = True,
+                texts: bool = True) -> Op[list[EmailIndexRow]]:
+    """Filter/sort columns of every email of the account (or of one mailbox). Without
+    ``memberships`` ``mailbox_ids`` is empty; without ``texts`` from/to/subject are empty
+    (they are only needed to sort by them): both save most of the cost on big mailboxes."""
+    text_cols = "m.from_addr, m.to_addr, m.subject" if texts else "'', '', ''"
     cols = ("m.id, m.thread_id, m.received_at, m.sent_at, m.size, m.flags, m.keywords,"
-            " m.has_attachment, m.from_addr, m.to_addr, m.subject")
+            f" m.has_attachment, {text_cols}")
+    mrows: list[Any] = []
     if mailbox_id is None:
         rows = yield Q(f"SELECT {cols} FROM message m WHERE m.account_id = ?", (account_id,))
-        mrows = yield Q(
-            "SELECT mm.message_id, mm.mailbox_id FROM mailbox_message mm JOIN mailbox b"
-            " ON b.id = mm.mailbox_id WHERE b.account_id = ?", (account_id,))
+        if memberships:
+            mrows = yield Q(
+                "SELECT mm.message_id, mm.mailbox_id FROM mailbox_message mm JOIN mailbox b"
+                " ON b.id = mm.mailbox_id WHERE b.account_id = ?", (account_id,))
     else:
         rows = yield Q(
             f"SELECT {cols} FROM mailbox_message x JOIN message m ON m.id = x.message_id"
             " WHERE x.mailbox_id = ? AND m.account_id = ?", (mailbox_id, account_id))
-        mrows = yield Q(
-            "SELECT mm.message_id, mm.mailbox_id FROM mailbox_message mm WHERE mm.message_id IN"
-            " (SELECT message_id FROM mailbox_message WHERE mailbox_id = ?)", (mailbox_id,))
+        if memberships:
+            mrows = yield Q(
+                "SELECT mm.message_id, mm.mailbox_id FROM mailbox_message x JOIN"
+                " mailbox_message mm ON mm.message_id = x.message_id WHERE x.mailbox_id = ?",
+                (mailbox_id,))
     mbs: dict[int, list[int]] = {}
     for mid, mbid in mrows:
         mbs.setdefault(int(mid), []).append(int(mbid))
+    none: tuple[int, ...] = ()
     return [
-        EmailIndexRow(int(r[0]), int(r[1]), int(r[2]), None if r[3] is None else int(r[3]),
-                      int(r[4]), int(r[5]), r[6] or "", bool(r[7]), r[8] or "[]", r[9] or "[]",
-                      r[10] or "", tuple(sorted(mbs.get(int(r[0]), ()))))
+        EmailIndexRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or "", bool(r[7]),
+                      r[8] or "[]", r[9] or "[]", r[10] or "",
+                      tuple(sorted(mbs[r[0]])) if r[0] in mbs else none)
         for r in rows
     ]
 

@@ -45,12 +45,17 @@ async def create(s: Session, cmd: c.Create) -> Ok:
     if tree.get(name) is not None or name in tree.placeholders:
         raise NoCommand("imap.no.exists", code="ALREADYEXISTS", name=name)
     parts = name.split(SEPARATOR)
-    if parts[0] == OTHER_USERS and len(parts) <= 3:  # RFC 2342 §5: no personal "Other Users"
-        raise NoCommand("imap.no.perm", code="NOPERM", rights="k")
+    # RFC 2342 §5: the "Other Users/<owner>" levels are not mailboxes; below them a name
+    # must start with one of the owner's mailboxes shared with the user
+    other = 2 if parts[0] == OTHER_USERS else 0
     parent_id = 0
     account_id = s.account_id
     for depth, leaf in enumerate(parts):
+        if depth < other:
+            continue
         node = tree.get(SEPARATOR.join(parts[: depth + 1]))
+        if node is None and depth == other and other:
+            raise NoCommand("imap.no.perm", code="NOPERM", rights="k")
         if node is not None:
             parent_id = node.mailbox.id
             account_id = node.mailbox.account_id

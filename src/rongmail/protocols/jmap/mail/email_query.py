@@ -86,6 +86,9 @@ def text_terms(f: dict[str, Any] | None) -> list[tuple[str, str]]:
 @dataclass
 class _Env:
     call: Call
+    #: rows come from the pinned mailbox / carry their mailbox ids
+    from_pinned: bool = False
+    memberships: bool = True
     text_hits: dict[tuple[str, str], set[int] | None] = field(default_factory=dict)
     thread_kw: dict[int, list[frozenset[str]]] = field(default_factory=dict)
 
@@ -105,6 +108,9 @@ def _match(env: _Env, row: EmailIndexRow, kws: frozenset[str], f: dict[str, Any]
         return not any(results)
     for k, v in f.items():
         if k == "inMailbox":
+            if not env.memberships:
+                # only the pinned condition exists and every row is in that mailbox
+                continue
             if env.call.resolve(ids.MAILBOX, v) not in row.mailbox_ids:
                 return False
         elif k == "inMailboxOtherThan":
@@ -230,6 +236,12 @@ async def fast_query(call: Call, f: dict[str, Any], sort: list[Any], position: i
 async def query_ids(call: Call, f: dict[str, Any] | None, sort: list[Any],
                     collapse: bool) -> list[str]:
     """Every matching email id, sorted (the general path)."""
+    return [ids.encode(ids.EMAIL, r.id) for r in await query_rows(call, f, sort, collapse)]
+
+
+async def query_rows(call: Call, f: dict[str, Any] | None, sort: list[Any],
+                     collapse: bool) -> list[EmailIndexRow]:
+    """Every matching email's index row, sorted (the general path)."""
     if f is not None:
         validate_filter(f)
     reader = call.deps.reader
@@ -240,7 +252,17 @@ async def query_ids(call: Call, f: dict[str, Any] | None, sort: list[Any],
     needs_threads = (any(k in _THREAD_KEYWORD for c in (_conditions(f) if f else ()) for k in c)
                      or any(isinstance(s, dict) and s.get("property") in _THREAD_KEYWORD
                             for s in sort))
-    rows = await reader.email_index(call.account_id, None if needs_threads else pinned)
+    conds = list(_conditions(f)) if f else []
+    mailbox_conds = sum(1 for c in conds for k in c if k in ("inMailbox", "inMailboxOtherThan"))
+    # Rows read from the pinned mailbox all satisfy its inMailbox condition; memberships are
+    # only read when some other mailbox condition needs them.
+    env.from_pinned = pinned is not None and not needs_threads
+    memberships = mailbox_conds > (1 if env.from_pinned else 0)
+    texts = any(isinstance(s, dict) and s.get("property") in ("from", "to", "subject")
+                for s in sort)
+    rows = await reader.email_index(call.account_id, pinned if env.from_pinned else None,
+                                    memberships=memberships, texts=texts)
+    env.memberships = memberships
     kws = {r.id: _keywords(r) for r in rows}
     if needs_threads:
         for r in rows:
@@ -261,4 +283,4 @@ async def query_ids(call: Call, f: dict[str, Any] | None, sort: list[Any],
                 seen.add(r.thread_id)
                 kept.append(r)
         rows = kept
-    return [ids.encode(ids.EMAIL, r.id) for r in rows]
+    return rows

@@ -13,7 +13,8 @@
   ``last_step`` is the last accepted time step (a code is never accepted twice, RFC 6238 §5.2).
 * ``recovery_code``: SHA-256 of single-use recovery codes (>= 80-bit random).
 * ``login_event``: recent authentication outcomes per account (signals for risk scoring).
-* ``account_security``: frozen state (risk engine or admin) per account.
+* ``account_security``: frozen state (risk engine or admin) per account; ``reset_at`` is the
+  last unfreeze (bursts and country hopping before it no longer count).
 * ``session_info``: device, IP, client and last-seen of web sessions (``http_token`` rows).
 * ``session_wipe``: sessions signed out with "wipe": the next request with that cookie gets
   ``Clear-Site-Data``.
@@ -102,7 +103,8 @@ CREATE INDEX login_event_ip ON login_event (ip, at)
 CREATE TABLE account_security (
   account_id {bigint} PRIMARY KEY REFERENCES account(id) ON DELETE CASCADE,
   frozen_at {bigint},
-  frozen_reason TEXT NOT NULL DEFAULT ''
+  frozen_reason TEXT NOT NULL DEFAULT '',
+  reset_at {bigint} NOT NULL DEFAULT 0
 )
 ;;
 CREATE TABLE session_info (
