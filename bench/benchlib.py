@@ -102,8 +102,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     line = "+".join("-" * (w + 2) for w in widths)
-    out = [" | ".join(c.ljust(w) for c, w in zip(cells[0], widths)), line]
-    out += [" | ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells[1:]]
+    out = [" | ".join(c.ljust(w) for c, w in zip(cells[0], widths, strict=True)), line]
+    out += [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells[1:]]
     return "\n".join(out)
 
 

@@ -26,7 +26,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
-    HarnessError, RongMail, extract, fmt, median, ratio, shared_data, table,
+    HarnessError,
+    RongMail,
+    extract,
+    fmt,
+    median,
+    ratio,
+    shared_data,
+    table,
 )
 
 EXPECTED_FULL = 44_757

@@ -36,7 +36,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
-    HarnessError, RongMail, extract, fmt, median, percentile, ratio, shared_data, table,
+    HarnessError,
+    RongMail,
+    extract,
+    fmt,
+    median,
+    percentile,
+    ratio,
+    shared_data,
+    table,
 )
 
 # Common words, not taken from any message. Single characters and word-internal fragments

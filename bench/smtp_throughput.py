@@ -41,7 +41,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
-    HarnessError, RongMail, fmt, free_port, known_settings, median, percentile, ratio, table,
+    HarnessError,
+    RongMail,
+    fmt,
+    free_port,
+    known_settings,
+    median,
+    percentile,
+    ratio,
+    table,
 )
 
 RM_ADDR = "127.0.0.51"
@@ -81,22 +89,38 @@ class Probe(threading.Thread):
         self.lat_ms: list[float] = []
         self.sent = 0
         self.error = ""
+        self.reconnects = 0
 
     def run(self) -> None:
         body = ("Subject: latency probe\r\nFrom: probe@client.test\r\n\r\n"
                 + ("x" * 76 + "\r\n") * (SIZE // 78)).encode()  # fmt: skip
         deadline = time.monotonic() + self.max_seconds
-        try:
-            with smtplib.SMTP(self.host, self.port, timeout=60) as s:
-                s.ehlo("probe.client.test")
-                while (not self.stop_flag.is_set() and self.sent < self.max_messages
-                       and time.monotonic() < deadline):
-                    t = time.perf_counter()
-                    s.sendmail("probe@client.test", [self.rcpt], body)
-                    self.lat_ms.append((time.perf_counter() - t) * 1000)
-                    self.sent += 1
-        except (OSError, smtplib.SMTPException) as e:
-            self.error = f"{type(e).__name__}: {e}"
+        reconnects = 0
+        while (not self.stop_flag.is_set() and self.sent < self.max_messages
+               and time.monotonic() < deadline and reconnects < 1000):
+            # a server may close a long session (command limits, 421): reconnect like an MTA
+            try:
+                with smtplib.SMTP(self.host, self.port, timeout=60) as s:
+                    s.ehlo("probe.client.test")
+                    while (not self.stop_flag.is_set() and self.sent < self.max_messages
+                           and time.monotonic() < deadline):
+                        t = time.perf_counter()
+                        s.sendmail("probe@client.test", [self.rcpt], body)
+                        self.lat_ms.append((time.perf_counter() - t) * 1000)
+                        self.sent += 1
+            except (smtplib.SMTPServerDisconnected, smtplib.SMTPRecipientsRefused,
+                    smtplib.SMTPSenderRefused) as e:
+                reconnects += 1
+                code = getattr(e, "smtp_code", 0)
+                if isinstance(e, smtplib.SMTPRecipientsRefused):
+                    code = min((c for c, _ in e.recipients.values()), default=0)
+                if not (isinstance(e, smtplib.SMTPServerDisconnected) or 400 <= code < 500):
+                    self.error = f"{type(e).__name__}: {e}"
+                    return
+            except (OSError, smtplib.SMTPException) as e:
+                self.error = f"{type(e).__name__}: {e}"
+                return
+        self.reconnects = reconnects
 
 
 def run_phase(name: str, host: str, port: int, rcpt: str, phase: Phase,

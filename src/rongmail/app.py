@@ -137,8 +137,11 @@ def build_authenticator(data_dir: Path, settings: Settings, ctx: ActionContext,
     sec = settings.security
     key = load_or_create_audit_key(data_dir / sec.audit_key_file)
     recorder = AuthRecorder(ctx, key, webhook=sec.alert_webhook, alert_mail=sec.alert_mail)
+    from rongmail.services.auth.ldap import LdapDirectory
+
+    ldap = LdapDirectory(sec.ldap) if sec.ldap.enabled else None
     return Authenticator(reader, security=SecurityDeps(
-        sec, recorder, GeoIp(data_dir / sec.geoip_path), settings.server.timezone))
+        sec, recorder, GeoIp(data_dir / sec.geoip_path), settings.server.timezone, ldap))
 
 
 async def start_listeners(app: App) -> list[str]:
@@ -218,11 +221,15 @@ async def _start_smtp(app: App, listeners: dict[str, tuple[str, int]]) -> list[s
 
 def data_stages(app: App) -> list[Any]:
     """Stages run on the message content, in order (mail authentication, spam, ...)."""
+    from rongmail.actions.spam import SpamModels
     from rongmail.pipeline.stages.mailauth import MailAuthStage
-    from rongmail.services.mailauth import MailAuthenticator
+    from rongmail.pipeline.stages.spam import MemoMailAuthenticator, SpamStage
 
     hostname = app.settings.smtp.hostname or app.settings.server.hostname
-    return [MailAuthStage(MailAuthenticator(app.resolver, authserv_id=hostname))]
+    # one SPF/DKIM/DMARC evaluation per message, shared by the mailauth and spam stages
+    mailauth = MemoMailAuthenticator(app.resolver, authserv_id=hostname)
+    models = getattr(app, "spam_models", None) or SpamModels(app.ctx)
+    return [MailAuthStage(mailauth), SpamStage(app.ctx.meta, models, auth=mailauth)]
 
 
 def http_registrars() -> list[Callable[..., None]]:

@@ -35,6 +35,7 @@ from rongmail.i18n import t
 from rongmail.services.admin.reads import open_sealed, seal_bytes
 from rongmail.services.auth import totp
 from rongmail.services.auth.authenticate import PROTOCOLS
+from rongmail.services.auth.ldap import LdapUser
 from rongmail.services.auth.risk import LoginContext
 from rongmail.store.sql import auth as sa
 from rongmail.store.sql import directory as d
@@ -299,6 +300,60 @@ async def do_set_allowed_networks(ctx: ActionContext, key: bytes, tenant_id: int
 
     await ctx.meta.write(body())
     return sorted(set(norm))
+
+
+async def do_link_identity(ctx: ActionContext, key: bytes, account: Account, provider: str,
+                           subject: str, *, remote: str = "") -> None:
+    """Link an external identity (``oidc:<issuer>`` + ``sub``) to an account."""
+    if not provider or not subject or len(subject) > 255:
+        raise ValidationError(what="subject")
+    await ctx.meta.write(_audited(
+        key, sa.link_identity(provider, subject, account.id, int(time.time())),
+        category="credential", action="identity.linked", account=account, remote=remote,
+        detail={"provider": provider, "subject": subject}))
+
+
+# -- LDAP sync ----------------------------------------------------------------------------------
+
+async def do_sync_ldap(ctx: ActionContext, key: bytes, users: Sequence[LdapUser]
+                       ) -> dict[str, int]:
+    """Mirror directory users into accounts: create missing accounts (no local password) in
+    local domains, link existing ones (their password then comes from the directory), disable
+    linked accounts that left the directory and re-enable those that came back."""
+    from rongmail.actions import accounts as acc
+
+    now = int(time.time())
+    counts = {"created": 0, "linked": 0, "disabled": 0, "enabled": 0, "skipped": 0}
+    seen: set[str] = set()
+    for u in users:
+        seen.add(u.dn.lower())
+        acct = await ctx.meta.read(d.get_account_by_address(u.address))
+        if acct is None:
+            try:
+                acct = await acc.do_create_account(ctx, u.address, None,
+                                                   display_name=u.display_name[:200],
+                                                   check_password=False)
+            except MailError:  # not one of our domains, or an invalid address
+                counts["skipped"] += 1
+                continue
+            counts["created"] += 1
+        elif acct.disabled and (await ctx.meta.read(
+                sa.external_identity(acct.id, "ldap"))) is not None:
+            await acc.do_disable_account(ctx, acct.address, disabled=False)
+            counts["enabled"] += 1
+        linked = await ctx.meta.read(sa.account_for_identity("ldap", u.dn.lower()))
+        if linked != acct.id:
+            await ctx.meta.write(sa.link_identity("ldap", u.dn.lower(), acct.id, now))
+            counts["linked"] += 1
+    for subject, account_id in await ctx.meta.read(sa.linked_accounts("ldap")):
+        if subject in seen:
+            continue
+        acct = await ctx.meta.read(d.get_account(account_id))
+        if acct is not None and not acct.disabled:
+            await acc.do_disable_account(ctx, acct.address)
+            counts["disabled"] += 1
+    await do_audit(ctx, key, category="admin", action="ldap.synced", detail=counts)
+    return counts
 
 
 # -- the authenticator's write port -------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``rongmail audit verify|list|export|prune`` and ``rongmail security freeze|unfreeze``.
+"""``rongmail audit verify|list|export|prune`` and ``rongmail security freeze|unfreeze|ldap-sync``.
 
 ``audit verify`` recomputes the keyed hash chain (``services.auth.audit.verify_chain``) and exits
 1 when any entry was edited, deleted, re-ordered or the newest entries were cut off (and 0 when
@@ -135,6 +135,16 @@ async def _freeze(app: Any, args: argparse.Namespace, *, frozen: bool) -> int:
     return 0
 
 
+async def ldap_sync(app: Any, args: argparse.Namespace) -> int:
+    from rongmail.actions.auth import do_sync_ldap
+    from rongmail.services.auth.ldap import LdapDirectory
+
+    directory = LdapDirectory(app.settings.security.ldap)
+    counts = await do_sync_ldap(app.ctx, _key(app), await directory.users_async())
+    print(json.dumps(counts))
+    return 0
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("audit", help="security audit log (hash-chained)")
     ps = p.add_subparsers(dest="audit_command", required=True)
@@ -169,3 +179,6 @@ def register(sub: Any) -> None:
     u.add_argument("address")
     add_data_dir(u)
     u.set_defaults(func=_with_app(lambda app, a: _freeze(app, a, frozen=False)))
+    ls_ = ss.add_parser("ldap-sync", help="mirror LDAP / AD users into accounts")
+    add_data_dir(ls_)
+    ls_.set_defaults(func=_with_app(ldap_sync))

@@ -64,7 +64,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from rongmail.actions.importing import (
-        ImportItem, commit_import_batch, prepare_import_batch,
+        ImportItem,
+        commit_import_batch,
+        prepare_import_batch,
     )
     from rongmail.app import open_app
     from rongmail.core.address import normalize_address

@@ -36,6 +36,36 @@ class RiskSettings(Section):
     refuse_without_factor: bool = Field(True, description="Web: when step-up is needed but the account has no second factor, refuse (and alert) instead of allowing.")
 
 
+class LdapSettings(Section):
+    """LDAP / Active Directory: password check by bind, and account sync (ldap3)."""
+
+    enabled: bool = Field(False, description="Check the passwords of LDAP-linked accounts against the directory.")
+    url: str = Field("ldap://127.0.0.1:389", description="ldap:// or ldaps:// URL of the directory server.")
+    start_tls: bool = Field(True, description="Upgrade ldap:// with StartTLS (RFC 4511 §4.14) before sending passwords; turn off only for a directory on the loopback.")
+    ca_file: str = Field("", description="CA certificates (PEM) to verify the directory's certificate; empty: the system store.")
+    bind_dn: str = Field("", description="Service account used to search (empty: anonymous search).")
+    bind_password: str = Field("", description="Password of the service account (prefer the RONGMAIL_SECURITY__LDAP__BIND_PASSWORD environment variable).")
+    base_dn: str = Field("", description="Search base of user entries, e.g. ou=people,dc=corp,dc=example.")
+    user_filter: str = Field("(&(objectClass=inetOrgPerson)(mail={address}))", description="Filter finding one user by address; {address} is escaped (RFC 4515).")
+    sync_filter: str = Field("(&(objectClass=inetOrgPerson)(mail=*))", description="Filter of the users that `rongmail ldap sync` mirrors.")
+    mail_attribute: str = Field("mail", description="Attribute holding the mail address (AD: mail or userPrincipalName).")
+    name_attribute: str = Field("cn", description="Attribute holding the display name (AD: displayName).")
+    timeout_seconds: float = Field(10.0, gt=0, le=120, description="Connect and operation timeout.")
+
+
+class OidcSettings(Section):
+    """OpenID Connect single sign-on for the web (relying party, authorization code + PKCE)."""
+
+    enabled: bool = Field(False, description="Offer \"sign in with the company account\" (GET /api/oidc/login).")
+    issuer: str = Field("", description="Issuer URL of the OpenID Provider; its /.well-known/openid-configuration is read at first use.")
+    client_id: str = Field("", description="Client id registered at the provider.")
+    client_secret: str = Field("", description="Client secret (prefer RONGMAIL_SECURITY__OIDC__CLIENT_SECRET).")
+    redirect_uri: str = Field("", description="Public URL of /api/oidc/callback as registered at the provider.")
+    scopes: str = Field("openid email profile", description="Requested scopes (must include openid).")
+    link_by_email: bool = Field(True, description="On a first sign-in, link the provider's subject to the local account with the same verified e-mail address.")
+    timeout_seconds: float = Field(10.0, gt=0, le=60, description="Timeout of calls to the provider.")
+
+
 class SecuritySettings(Section):
     """Credentials, second factors, sessions, GeoIP and the audit log."""
 
@@ -51,3 +81,5 @@ class SecuritySettings(Section):
     alert_webhook: str = Field("", description="URL that receives a JSON POST for each security alert (account frozen, risky login refused); empty disables.")
     alert_mail: bool = Field(True, description="Deliver security alerts to the inboxes of the tenant's admins.")
     risk: RiskSettings = Field(default_factory=RiskSettings)  # type: ignore[arg-type]
+    ldap: LdapSettings = Field(default_factory=LdapSettings)  # type: ignore[arg-type]
+    oidc: OidcSettings = Field(default_factory=OidcSettings)  # type: ignore[arg-type]

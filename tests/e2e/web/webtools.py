@@ -98,7 +98,8 @@ class Jmap:
 
     def call(self, *calls: tuple[str, dict[str, Any]]) -> list[list[Any]]:
         body = {
-            "using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"],
+            "using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail",
+                      "urn:ietf:params:jmap:submission"],
             "methodCalls": [
                 [name, {"accountId": self.account, **args}, f"c{i}"]
                 for i, (name, args) in enumerate(calls)
@@ -219,8 +220,31 @@ def new_page(browser: Any, device: dict[str, Any], **kw: Any) -> tuple[Any, Any]
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("response", lambda r: _check_response(r, errors))
     page.rm_errors = errors  # type: ignore[attr-defined]
     return ctx, page
+
+
+def _check_response(resp: Any, errors: list[str]) -> None:
+    """Server errors and JMAP method-level errors the webmail received (a method the app needs
+    that is missing or rejects the app's arguments shows up here, not as an HTTP error)."""
+    url = resp.url
+    if "127.0.0.1" not in url:
+        return
+    if resp.status >= 500:
+        errors.append(f"HTTP {resp.status} {resp.request.method} {url}")
+    if url.endswith("/jmap/api") and resp.status == 200:
+        try:
+            out = json.loads(resp.body())
+            sent = json.loads(resp.request.post_data or "{}")
+        except Exception:  # noqa: BLE001 - aborted or non-JSON: not a method error
+            return
+        calls = {c[2]: c for c in sent.get("methodCalls", [])}
+        for name, args, cid in out.get("methodResponses", []):
+            if name == "error":
+                req = calls.get(cid, ["?", {}])
+                errors.append(f"JMAP {req[0]} → {args} (request args: "
+                              f"{json.dumps(req[1], ensure_ascii=False)[:400]})")
 
 
 def login(page: Any, srv: RunningServer, user: tuple[str, str, str] = ALICE) -> None:
@@ -259,12 +283,18 @@ def touch_swipe(page: Any, locator: Any, dx: float, steps: int = 8) -> None:
         cdp.detach()
 
 
-def shot(page: Any, artifacts: Path, name: str) -> Path:
-    """Screenshot into test-artifacts/web (and, with RONGMAIL_SCREENSHOTS=1, docs/screenshots)."""
+def shot(page: Any, artifacts: Path, name: str, *, toasts: bool = False) -> Path:
+    """Screenshot into test-artifacts/web (and, with RONGMAIL_SCREENSHOTS=1, into
+    docs/screenshots for the README). Toasts left over from earlier steps are hidden unless
+    ``toasts`` (they would cover the screen being shown)."""
     page.wait_for_timeout(150)  # let transitions settle
+    if not toasts:
+        page.evaluate("document.querySelectorAll('.toast').forEach(t => t.style.display = 'none')")
     path = artifacts / f"{name}.png"
     page.screenshot(path=str(path))
-    if os.environ.get("RONGMAIL_SCREENSHOTS"):
+    if not toasts:
+        page.evaluate("document.querySelectorAll('.toast').forEach(t => t.style.display = '')")
+    if os.environ.get("RONGMAIL_SCREENSHOTS") and not name.startswith("xss-"):
         docs = ROOT / "docs" / "screenshots"
         docs.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(docs / f"{name}.png"))

@@ -8,10 +8,9 @@ from __future__ import annotations
 import io
 
 import aiohttp
-import pytest
 from admin_helpers import PASSWORD, AdminEnv
 
-pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
+# runs on SQLite and (marker "postgres") on PostgreSQL: the admin SQL is shared by both
 
 
 async def test_sensitive_group_members_are_guarded(admin: AdminEnv) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 
 import pyotp
+from identity_helpers import DE, HOME, JP, US, Hooks, Web, imap_login, smtp_login
 
-from conftest import DE, HOME, JP, US, Hooks, Web, imap_login, smtp_login
 from e2e.conftest import RunningServer
 
 

@@ -10,21 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-#: one /24 each, so that every address is also a different network
-COUNTRIES = {"127.0.0.1": "CN", "127.0.2.1": "US", "127.0.3.1": "JP", "127.0.4.1": "DE",
-             "127.0.5.1": "US"}
-
-
-def write_country_mmdb(path: Path, countries: dict[str, str] = COUNTRIES) -> Path:
-    from mmdb_writer import MMDBWriter
-    from netaddr import IPSet
-
-    w = MMDBWriter(ip_version=6, database_type="geo-whois-asn-country", ipv4_compatible=True)
-    for ip, cc in countries.items():
-        w.insert_network(IPSet([f"{ip}/32"]), {"country_code": cc})
-    w.to_db_file(str(path))
-    return path
+from authgeo import write_country_mmdb
 
 
 @dataclass

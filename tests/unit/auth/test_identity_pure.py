@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from authgeo import write_country_mmdb
 
 from rongmail.config.security import RiskSettings
 from rongmail.errors import ValidationError
@@ -114,8 +115,6 @@ def test_geoip_missing_file_turns_signals_off(tmp_path: Path) -> None:
 
 
 def test_geoip_lookup_of_a_generated_database(tmp_path: Path) -> None:
-    from conftest import write_country_mmdb
-
     geo = GeoIp(write_country_mmdb(tmp_path / "c.mmdb", {"192.0.2.1": "cn", "2001:db8::1": "SE"}))
     assert geo.country("192.0.2.1") == "CN" and geo.country("2001:db8::1") == "SE"
     assert geo.country("192.0.2.2") == "" and geo.country("not an ip") == ""

@@ -6,7 +6,9 @@
    :class:`~rongmail.services.auth.authenticate.Authenticator` (throttled, protocol ``jmap``).
    A successful check is remembered for :data:`BASIC_CACHE_TTL` seconds under a keyed hash of
    the credentials, so a client sending Basic on every request costs one argon2 verification
-   per five minutes, not per request; disabled accounts are refused immediately regardless.
+   per five minutes, not per request; disabled accounts are refused immediately regardless, and
+   an entry is bound to the account's current password hash, so a password change ends it at
+   once (within the account cache's :data:`CACHE_TTL`).
 2. ``Authorization: Bearer`` (RFC 6750) — tokens of ``http_token`` (stored as SHA-256).
 3. The webmail session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS). Requests that
    change state must carry the session's anti-CSRF token in ``X-CSRF-Token`` (double submit
@@ -50,6 +52,10 @@ from rongmail.services.auth.authenticate import AuthResult, StepUpRequired
 COOKIE = "rongmail_session"
 CSRF_HEADER = "X-CSRF-Token"
 BASIC_CACHE_TTL = 300.0
+
+
+def _fingerprint(password_hash: str | None) -> str:
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
 CACHE_TTL = 10.0
 TOUCH_EVERY = 60.0
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -74,7 +80,7 @@ class HttpAuth:
     def __init__(self, deps: HttpDeps) -> None:
         self.deps = deps
         self._secret = secrets.token_bytes(32)
-        self._basic: dict[str, tuple[int, float]] = {}
+        self._basic: dict[str, tuple[int, float, str]] = {}
         self._tokens: dict[str, tuple[Account, str, str, float]] = {}
         self._accounts: dict[int, tuple[Account, float]] = {}
         self._touched: dict[str, float] = {}
@@ -122,7 +128,11 @@ class HttpAuth:
         now = time.monotonic()
         hit = self._basic.get(key)
         if hit is not None and hit[1] > now:
-            return Principal(await self._account(hit[0]), "basic")
+            acct = await self._account(hit[0])
+            # a password change (or reset by an admin) invalidates the entry at once
+            if _fingerprint(acct.password_hash) == hit[2]:
+                return Principal(acct, "basic")
+            self._basic.pop(key, None)
         if self.deps.auth is None:
             raise AuthError(detail="no authenticator configured")
         result = await self.deps.auth.authenticate(
@@ -130,7 +140,8 @@ class HttpAuth:
             user_agent=request.headers.get("User-Agent", ""))
         if len(self._basic) > 10_000:
             self._basic = {k: v for k, v in self._basic.items() if v[1] > now}
-        self._basic[key] = (result.account.id, now + BASIC_CACHE_TTL)
+        self._basic[key] = (result.account.id, now + BASIC_CACHE_TTL,
+                            _fingerprint(result.account.password_hash))
         return Principal(result.account, "basic")
 
     async def _token(self, token: str, kind: str) -> tuple[Account, str]:

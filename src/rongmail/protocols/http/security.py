@@ -394,6 +394,9 @@ async def clear_site_data(request: web.Request,
 
 
 def register(app: web.Application, deps: HttpDeps) -> None:
+    from rongmail.protocols.http import oidc
+
+    oidc.register(app, deps)
     app[READER_KEY] = SecurityReader(deps.ctx.meta)
     app.middlewares.append(clear_site_data)
     sec = getattr(deps.auth, "security", None)

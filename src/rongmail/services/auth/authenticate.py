@@ -42,6 +42,7 @@ from rongmail.core.models import Account
 from rongmail.errors import AuthError, MailError, RateLimited
 from rongmail.services.auth import risk, totp
 from rongmail.services.auth.geoip import GeoIp
+from rongmail.services.auth.ldap import LdapDirectory
 from rongmail.services.auth.passwords import verify_password_async
 from rongmail.store.reader import Reader
 from rongmail.store.sql import auth as sa
@@ -93,6 +94,8 @@ class SecurityDeps:
     recorder: SecurityRecorder
     geoip: GeoIp
     timezone: str = "Asia/Shanghai"
+    #: password authority of LDAP-linked accounts (``security.ldap.enabled``)
+    ldap: LdapDirectory | None = None
 
 
 @dataclass
@@ -210,6 +213,10 @@ class Authenticator:
         method = ""
         if sec is not None and acct is not None and usable:
             method = await self._app_password(acct, password, protocol, remote_ip)
+        if not method and sec is not None and sec.ldap is not None and acct is not None \
+                and usable:
+            method = await self._ldap_password(sec.ldap, acct, password, protocol, remote_ip,
+                                               user_agent)
         if not method:
             stored = acct.password_hash if acct is not None and usable else None
             ok = await verify_password_async(stored, password)
@@ -227,6 +234,17 @@ class Authenticator:
         if sec is None:
             return AuthResult(acct, protocol, remote_ip, method)
         return await self._after_credentials(acct, protocol, method, remote_ip, user_agent)
+
+    async def authenticate_external(self, account: Account, *, method: str, protocol: str,
+                                    remote_ip: str, user_agent: str = "") -> AuthResult:
+        """A login proven elsewhere (OIDC ID token, OAuth bearer token): the same account
+        checks, allowed networks, risk scoring and audit as a password login."""
+        self.check_allowed(account.address, remote_ip)
+        if account.disabled or account.kind != "user":
+            raise AuthError(detail="account disabled")
+        if self.security is None:
+            return AuthResult(account, protocol, remote_ip, method)
+        return await self._after_credentials(account, protocol, method, remote_ip, user_agent)
 
     # -- credentials ----------------------------------------------------------------------------
 
@@ -246,6 +264,21 @@ class Authenticator:
             raise AuthError(detail=f"app password {row.id} not valid for {protocol}")
         await self.security.recorder.touch_app_password(row.id, remote_ip)
         return "app_password"
+
+    async def _ldap_password(self, ldap: LdapDirectory, acct: Account, password: str,
+                             protocol: str, remote_ip: str, user_agent: str) -> str:
+        """For an LDAP-linked account the directory is the only password authority: bind as
+        the linked entry (never fall back to a local hash)."""
+        link = await self.reader.meta.read(sa.external_identity(acct.id, "ldap"))
+        if link is None:
+            return ""
+        user = await ldap.check_password_async(acct.address, password)
+        if user is None or user.dn.lower() != link[1].lower():
+            self._fail(acct.address, remote_ip)
+            await self._record_failure(acct, protocol, remote_ip, user_agent, "ldap_bind")
+            raise AuthError(detail="ldap bind refused")
+        await self._password_allowed(acct, protocol, remote_ip)
+        return "ldap"
 
     async def _password_allowed(self, acct: Account, protocol: str, remote_ip: str) -> None:
         """The account password is valid; may it be used on this protocol?"""

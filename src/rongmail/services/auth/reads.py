@@ -42,3 +42,6 @@ class SecurityReader:
 
     async def wiped(self, token_hash: str) -> bool:
         return await self.meta.read(sa.is_wiped(token_hash))
+
+    async def account_for_identity(self, provider: str, subject: str) -> int | None:
+        return await self.meta.read(sa.account_for_identity(provider, subject))

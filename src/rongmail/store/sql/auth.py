@@ -390,3 +390,37 @@ def set_allowed_networks(tenant_id: int, role: str, cidrs: Sequence[str]) -> Op[
     yield QMany("INSERT INTO allowed_network (tenant_id, role, cidr) VALUES (?, ?, ?)",
                 [(tenant_id, role, c) for c in cidrs])
 
+
+
+# -- external identities (LDAP, OIDC) -----------------------------------------------------------
+
+def external_identity(account_id: int, provider_prefix: str) -> Op[tuple[str, str] | None]:
+    """(provider, subject) of an account linked to a provider starting with the prefix."""
+    r = one((yield Q("SELECT provider, subject FROM external_identity WHERE account_id = ?"
+                     " AND provider LIKE ? ORDER BY provider LIMIT 1",
+                     (account_id, provider_prefix + "%"))))
+    return (r[0], r[1]) if r else None
+
+
+def account_for_identity(provider: str, subject: str) -> Op[int | None]:
+    r = one((yield Q("SELECT account_id FROM external_identity WHERE provider = ? AND subject = ?",
+                     (provider, subject))))
+    return int(r[0]) if r else None
+
+
+def link_identity(provider: str, subject: str, account_id: int, now: int) -> Op[None]:
+    yield Q("INSERT INTO external_identity (provider, subject, account_id, synced_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (provider, subject) DO UPDATE SET"
+            " account_id = excluded.account_id, synced_at = excluded.synced_at",
+            (provider, subject, account_id, now))
+
+
+def linked_accounts(provider: str) -> Op[list[tuple[str, int]]]:
+    rows = yield Q("SELECT subject, account_id FROM external_identity WHERE provider = ?",
+                   (provider,))
+    return [(r[0], int(r[1])) for r in rows]
+
+
+def unlink_identity(provider: str, subject: str) -> Op[None]:
+    yield Q("DELETE FROM external_identity WHERE provider = ? AND subject = ?",
+            (provider, subject))

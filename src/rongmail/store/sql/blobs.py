@@ -6,11 +6,14 @@ from rongmail.store.sql.q import Op, Q, placeholders
 
 
 def unreferenced(limit: int = 1000) -> Op[list[tuple[int, str]]]:
-    """Blobs no message references and the outbound queue does not hold."""
+    """Blobs no message references and neither the outbound queue nor the spam quarantine
+    (``held`` rows, migration 0005) holds."""
     rows = yield Q(
         "SELECT r.tenant_id, r.blob_id FROM blob_ref r WHERE r.refs <= 0 AND NOT EXISTS"
         " (SELECT 1 FROM queue_message q WHERE q.tenant_id = r.tenant_id"
-        " AND q.blob_id = r.blob_id) LIMIT ?", (limit,))
+        " AND q.blob_id = r.blob_id) AND NOT EXISTS (SELECT 1 FROM spam_quarantine s"
+        " WHERE s.tenant_id = r.tenant_id AND s.blob_id = r.blob_id"
+        " AND s.status = 'held') LIMIT ?", (limit,))
     return [(int(r[0]), str(r[1])) for r in rows]
 
 
@@ -26,12 +29,15 @@ def forget(tenant_id: int, blob_ids: list[str]) -> Op[int]:
 
 
 def known(tenant_id: int, blob_ids: list[str]) -> Op[set[str]]:
-    """Which of ``blob_ids`` are still referenced: by a message row or by the queue."""
+    """Which of ``blob_ids`` are still referenced: by a message row, by the queue or by a
+    held quarantine row."""
     if not blob_ids:
         return set()
     ph = placeholders(len(blob_ids))
     rows = yield Q(
         f"SELECT blob_id FROM blob_ref WHERE tenant_id = ? AND refs > 0 AND blob_id IN ({ph})"
-        f" UNION SELECT blob_id FROM queue_message WHERE tenant_id = ? AND blob_id IN ({ph})",
-        (tenant_id, *blob_ids, tenant_id, *blob_ids))
+        f" UNION SELECT blob_id FROM queue_message WHERE tenant_id = ? AND blob_id IN ({ph})"
+        f" UNION SELECT blob_id FROM spam_quarantine WHERE tenant_id = ?"
+        f" AND status = 'held' AND blob_id IN ({ph})",
+        (tenant_id, *blob_ids, tenant_id, *blob_ids, tenant_id, *blob_ids))
     return {str(r[0]) for r in rows}

@@ -19,6 +19,8 @@
 * ``session_wipe``: sessions signed out with "wipe": the next request with that cookie gets
   ``Clear-Site-Data``.
 * ``allowed_network``: CIDR allow-lists per tenant, optionally per role ('' = every role).
+* ``external_identity``: accounts whose password lives elsewhere: ``provider`` = ``ldap`` (subject
+  = the entry DN) or ``oidc:<issuer>`` (subject = the ``sub`` claim).
 """
 
 SQL = """
@@ -132,4 +134,14 @@ CREATE TABLE allowed_network (
   cidr TEXT NOT NULL,
   PRIMARY KEY (tenant_id, role, cidr)
 )
+;;
+CREATE TABLE external_identity (
+  provider TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  account_id {bigint} NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+  synced_at {bigint} NOT NULL,
+  PRIMARY KEY (provider, subject)
+)
+;;
+CREATE INDEX external_identity_account ON external_identity (account_id)
 """

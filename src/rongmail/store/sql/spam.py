@@ -1,0 +1,250 @@
+"""Spam filtering SQL operations (migration ``m0005_spam``): tenant settings, the per-tenant
+content model, the quarantine and the learning log.
+
+Only :mod:`rongmail.actions.spam` runs the write operations; readers (the pipeline stage, the
+quarantine HTTP API, the digest worker) run the read operations through ``meta.read``.
+Quarantine rows keep their blob alive for garbage collection while ``status`` is ``held`` (see
+:mod:`rongmail.store.sql.blobs`); a released copy is referenced by the message or queue row its
+release created, and a ``deleted`` (or expired) row references nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from rongmail.errors import Conflict, NotFound, TooLarge
+from rongmail.store.sql.q import Op, Q, one
+
+#: Upper bound of one serialized tenant model (a ``bits=20`` model is ~8 MiB before
+#: compression); a larger blob is refused rather than stored.
+MAX_MODEL_BYTES = 12 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SpamSettingsRow:
+    tenant_id: int
+    enabled: bool
+    junk: float
+    quarantine: float
+    reject: float
+    weights: dict[str, float]
+    digest: bool
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRow:
+    id: int
+    tenant_id: int
+    account_id: int | None
+    direction: str  # inbound | outbound
+    blob_id: str
+    size: int
+    mail_from: str
+    rcpts: tuple[str, ...]
+    from_header: str
+    subject: str
+    score: float
+    tags: tuple[dict[str, Any], ...]
+    status: str  # held | released | deleted
+    created_at: int
+    expires_at: int
+    decided_at: int | None
+    decided_by: int | None
+    digested_at: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "accountId": self.account_id, "direction": self.direction,
+            "size": self.size, "mailFrom": self.mail_from, "rcpts": list(self.rcpts),
+            "from": self.from_header, "subject": self.subject, "score": self.score,
+            "tags": list(self.tags), "status": self.status, "createdAt": self.created_at,
+            "expiresAt": self.expires_at, "decidedAt": self.decided_at,
+            "decidedBy": self.decided_by,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NewQuarantine:
+    tenant_id: int
+    account_id: int | None
+    direction: str
+    blob_id: str
+    size: int
+    mail_from: str
+    rcpts: tuple[str, ...]
+    from_header: str
+    subject: str
+    score: float
+    tags: tuple[dict[str, Any], ...]
+    created_at: int
+    expires_at: int
+
+
+_QCOLS = ("id, tenant_id, account_id, direction, blob_id, size, mail_from, rcpts, from_header,"
+          " subject, score, tags, status, created_at, expires_at, decided_at, decided_by,"
+          " digested_at")
+
+
+def _qrow(r: Sequence[Any]) -> QuarantineRow:
+    return QuarantineRow(
+        int(r[0]), int(r[1]), None if r[2] is None else int(r[2]), str(r[3]), str(r[4]),
+        int(r[5]), str(r[6]), tuple(json.loads(r[7] or "[]")), str(r[8]), str(r[9]),
+        float(r[10]), tuple(json.loads(r[11] or "[]")), str(r[12]), int(r[13]), int(r[14]),
+        None if r[15] is None else int(r[15]), None if r[16] is None else int(r[16]),
+        None if r[17] is None else int(r[17]),
+    )
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+
+def get_settings(tenant_id: int) -> Op[SpamSettingsRow | None]:
+    r = one((yield Q(
+        "SELECT tenant_id, enabled, junk_score, quarantine_score, reject_score, weights, digest,"
+        " updated_at FROM spam_settings WHERE tenant_id = ?", (tenant_id,))))
+    if r is None:
+        return None
+    weights = {str(k): float(v) for k, v in json.loads(r[5] or "{}").items()}
+    return SpamSettingsRow(int(r[0]), bool(r[1]), float(r[2]), float(r[3]), float(r[4]),
+                           weights, bool(r[6]), int(r[7]))
+
+
+def put_settings(row: SpamSettingsRow) -> Op[None]:
+    yield Q(
+        "INSERT INTO spam_settings (tenant_id, enabled, junk_score, quarantine_score,"
+        " reject_score, weights, digest, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (tenant_id) DO UPDATE SET enabled = excluded.enabled,"
+        " junk_score = excluded.junk_score, quarantine_score = excluded.quarantine_score,"
+        " reject_score = excluded.reject_score, weights = excluded.weights,"
+        " digest = excluded.digest, updated_at = excluded.updated_at",
+        (row.tenant_id, int(row.enabled), row.junk, row.quarantine, row.reject,
+         json.dumps(row.weights, sort_keys=True), int(row.digest), row.updated_at))
+
+
+# -- model ------------------------------------------------------------------------------------
+
+
+def get_model(tenant_id: int) -> Op[bytes | None]:
+    r = one((yield Q("SELECT data FROM spam_model WHERE tenant_id = ?", (tenant_id,))))
+    return None if r is None else bytes(r[0])
+
+
+def put_model(tenant_id: int, data: bytes, n_spam: int, n_ham: int, now: int) -> Op[None]:
+    if len(data) > MAX_MODEL_BYTES:
+        raise TooLarge(limit=MAX_MODEL_BYTES)
+    yield Q(
+        "INSERT INTO spam_model (tenant_id, data, n_spam, n_ham, updated_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id) DO UPDATE SET data = excluded.data,"
+        " n_spam = excluded.n_spam, n_ham = excluded.n_ham, updated_at = excluded.updated_at",
+        (tenant_id, data, n_spam, n_ham, now))
+
+
+# -- quarantine -------------------------------------------------------------------------------
+
+
+def add_quarantine(rows: Sequence[NewQuarantine]) -> Op[list[int]]:
+    ids: list[int] = []
+    for n in rows:
+        got = yield Q(
+            "INSERT INTO spam_quarantine (tenant_id, account_id, direction, blob_id, size,"
+            " mail_from, rcpts, from_header, subject, score, tags, status, created_at,"
+            " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held', ?, ?) RETURNING id",
+            (n.tenant_id, n.account_id, n.direction, n.blob_id, n.size, n.mail_from,
+             json.dumps(list(n.rcpts)), n.from_header[:500], n.subject[:500], n.score,
+             json.dumps(list(n.tags), ensure_ascii=False), n.created_at, n.expires_at))
+        ids.append(int(got[0][0]))
+    return ids
+
+
+def get_quarantine(qid: int) -> Op[QuarantineRow | None]:
+    r = one((yield Q(f"SELECT {_QCOLS} FROM spam_quarantine WHERE id = ?", (qid,))))
+    return None if r is None else _qrow(r)
+
+
+def list_quarantine(
+    *, tenant_id: int | None = None, account_id: int | None = None, status: str | None = "held",
+    direction: str | None = None, before_id: int | None = None, limit: int = 100,
+) -> Op[list[QuarantineRow]]:
+    """Newest first; every filter given narrows the list (``before_id`` pages)."""
+    where: list[str] = []
+    params: list[Any] = []
+    for col, val in (("tenant_id", tenant_id), ("account_id", account_id), ("status", status),
+                     ("direction", direction)):
+        if val is not None:
+            where.append(f"{col} = ?")
+            params.append(val)
+    if before_id is not None:
+        where.append("id < ?")
+        params.append(before_id)
+    cond = f" WHERE {' AND '.join(where)}" if where else ""
+    rows = yield Q(f"SELECT {_QCOLS} FROM spam_quarantine{cond} ORDER BY id DESC LIMIT ?",
+                   (*params, max(1, min(limit, 1000))))
+    return [_qrow(r) for r in rows]
+
+
+def decide_quarantine(qid: int, status: str, actor: int | None, now: int) -> Op[QuarantineRow]:
+    """Move a held row to ``released`` or ``deleted``; only ``held`` rows may change."""
+    row = yield from get_quarantine(qid)
+    if row is None:
+        raise NotFound(what=f"quarantine {qid}")
+    if row.status != "held":
+        raise Conflict(detail=f"quarantine {qid} is {row.status}")
+    yield Q("UPDATE spam_quarantine SET status = ?, decided_at = ?, decided_by = ?"
+            " WHERE id = ? AND status = 'held'", (status, now, actor, qid))
+    return replace(row, status=status, decided_at=now, decided_by=actor)
+
+
+def reopen_quarantine(qid: int) -> Op[None]:
+    """Undo a release whose delivery failed: the row is held again (and keeps its blob)."""
+    yield Q("UPDATE spam_quarantine SET status = 'held', decided_at = NULL, decided_by = NULL"
+            " WHERE id = ? AND status = 'released'", (qid,))
+
+
+def undigested(account_id: int | None = None, limit: int = 500) -> Op[list[QuarantineRow]]:
+    """Held inbound rows not yet announced in a digest (oldest first)."""
+    cond = " AND account_id = ?" if account_id is not None else ""
+    params: tuple[Any, ...] = (account_id,) if account_id is not None else ()
+    rows = yield Q(
+        f"SELECT {_QCOLS} FROM spam_quarantine WHERE status = 'held' AND direction = 'inbound'"
+        f" AND account_id IS NOT NULL AND digested_at IS NULL{cond} ORDER BY id LIMIT ?",
+        (*params, limit))
+    return [_qrow(r) for r in rows]
+
+
+def mark_digested(ids: Sequence[int], now: int) -> Op[None]:
+    for qid in ids:
+        yield Q("UPDATE spam_quarantine SET digested_at = ? WHERE id = ?", (now, qid))
+
+
+def purge_expired(now: int, limit: int = 1000) -> Op[int]:
+    """Mark held rows past ``expires_at`` deleted (their blobs become collectable)."""
+    rows = yield Q("SELECT id FROM spam_quarantine WHERE status = 'held' AND expires_at < ?"
+                   " ORDER BY id LIMIT ?", (now, limit))
+    for (qid,) in rows:
+        yield Q("UPDATE spam_quarantine SET status = 'deleted', decided_at = ? WHERE id = ?",
+                (now, qid))
+    return len(rows)
+
+
+# -- learning log -----------------------------------------------------------------------------
+
+
+def learned_labels(account_id: int, message_ids: Sequence[int]) -> Op[dict[int, str]]:
+    if not message_ids:
+        return {}
+    ph = ",".join("?" * len(message_ids))
+    rows = yield Q(f"SELECT message_id, label FROM spam_learned WHERE account_id = ?"
+                   f" AND message_id IN ({ph})", (account_id, *message_ids))
+    return {int(r[0]): str(r[1]) for r in rows}
+
+
+def record_learned(account_id: int, items: Sequence[tuple[int, str]], now: int) -> Op[None]:
+    for message_id, label in items:
+        yield Q("INSERT INTO spam_learned (account_id, message_id, label, learned_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (account_id, message_id) DO UPDATE SET"
+                " label = excluded.label, learned_at = excluded.learned_at",
+                (account_id, message_id, label, now))

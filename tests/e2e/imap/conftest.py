@@ -1,0 +1,81 @@
+"""Fixtures for IMAP end-to-end tests with real clients written by others: ``mbsync``
+(isync), ``offlineimap3`` and ``neomutt`` (driven in ``tmux``), against a real
+``rongmail serve`` over IMAPS (the server's self-signed certificate, trusted by file).
+
+Clients are Debian packages, installed with apt-get only when missing (``peers.apt.ensure``);
+where that is impossible the tests skip with the reason (and fail under ``CI``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from e2e.conftest import RunningServer, run_server
+from peers import PeerUnavailable, skip_or_fail
+from peers.apt import ensure
+
+pytestmark = pytest.mark.peer
+
+USER = "zhang@corp.test"
+PASSWORD = "Zhang-pass-2026"
+
+
+def _binary(package: str, name: str) -> str:
+    try:
+        ensure([package])
+    except PeerUnavailable as e:
+        skip_or_fail(f"{package} is not installed and apt-get cannot install it: {e}")
+    path = shutil.which(name)
+    if path is None:
+        skip_or_fail(f"{name} is not on PATH after installing the Debian package {package}")
+    assert path is not None
+    return path
+
+
+@pytest.fixture(scope="session")
+def mbsync_bin() -> str:
+    return _binary("isync", "mbsync")
+
+
+@pytest.fixture(scope="session")
+def offlineimap_bin() -> str:
+    return _binary("offlineimap3", "offlineimap")
+
+
+@pytest.fixture(scope="session")
+def neomutt_bin() -> str:
+    _binary("tmux", "tmux")
+    return _binary("neomutt", "neomutt")
+
+
+@dataclass
+class ImapServer:
+    """The running server plus one mail account on it."""
+
+    srv: RunningServer
+    user: str
+    password: str
+
+    @property
+    def imaps(self) -> int:
+        return self.srv.ports["imaps"]
+
+    @property
+    def cafile(self) -> Path:
+        return self.srv.data_dir / "tls" / "cert.pem"
+
+    def import_mbox(self, path: Path, mailbox: str = "INBOX") -> None:
+        self.srv.cli("import", str(path), "--account", self.user, "--mailbox", mailbox,
+                     "--no-progress")
+
+
+@pytest.fixture
+def imap_server(tmp_path: Path) -> Iterator[ImapServer]:
+    with run_server(tmp_path, wait_for=("imap", "imaps")) as srv:
+        srv.add_user(USER, PASSWORD, "Zhang San")
+        yield ImapServer(srv, USER, PASSWORD)
