@@ -162,8 +162,8 @@ async def start_listeners(app: App) -> list[str]:
             app.servers.append(_RunnerServer(runner))
             started.append(f"{name} {host}:{port}")
     # -- SMTP inbound and submission (protocols/smtp, pipeline) --
-    smtp_listeners = {n: enabled[n] for n in ("smtp", "submission", "submissions")
-                      if n in enabled}
+    smtp_listeners: dict[str, tuple[str, int]] = {
+        n: enabled[n] for n in ("smtp", "submission", "submissions") if n in enabled}
     if smtp_listeners:
         started += await _start_smtp(app, smtp_listeners)
     # -- IMAP (protocols/imap): "imap" with STARTTLS, "imaps" with implicit TLS --
@@ -176,8 +176,9 @@ async def start_listeners(app: App) -> list[str]:
         started += [f"{n} {enabled[n][0]}:{enabled[n][1]}" for n in ("imap", "imaps")
                     if n in enabled and (n == "imap" or app.tls is not None)]
     # -- POP3 (protocols/pop3): "pop3" with STLS, "pop3s" with implicit TLS (needs app.tls) --
-    pop3_listeners = {n: enabled[n] for n in ("pop3", "pop3s")
-                      if n in enabled and (n == "pop3" or app.tls is not None)}
+    pop3_listeners: dict[str, tuple[str, int]] = {
+        n: enabled[n] for n in ("pop3", "pop3s")
+        if n in enabled and (n == "pop3" or app.tls is not None)}
     if pop3_listeners:
         from rongmail.protocols.pop3.server import start_pop3
 

@@ -199,8 +199,8 @@ def test_two_way_sync_10000_messages(mbsync_bin: str, imap_server: ImapServer,
         c.login(srv.user, srv.password)
         c.select_folder(FOLDER, readonly=True)
         found = c.search(["TEXT", "发票"], charset="UTF-8")
-        local_hits = sum(
-            1 for p in (invoices / "cur").iterdir() if "发票".encode() in p.read_bytes())
+        local_hits = sum(1 for sub in ("cur", "new") for p in (invoices / sub).iterdir()
+                         if "发票".encode() in p.read_bytes())
         moved_in = sum(1 for i in range(3150, 3170) if "发票" in SUBJECTS[i % len(SUBJECTS)])
         assert len(found) == local_hits == INVOICES + moved_in
         c.select_folder(NEW_FOLDER, readonly=True)

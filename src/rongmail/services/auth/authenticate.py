@@ -246,6 +246,29 @@ class Authenticator:
             return AuthResult(account, protocol, remote_ip, method)
         return await self._after_credentials(account, protocol, method, remote_ip, user_agent)
 
+    async def authenticate_bearer(self, token: str, *, username: str, protocol: str,
+                                  remote_ip: str) -> AuthResult:
+        """SASL OAUTHBEARER / XOAUTH2 (``services.auth.sasl_oauth``): a RongMail bearer token
+        (RFC 6750, stored hashed in ``http_token``) for the account named by the client. A
+        token of another account, or an expired one, fails like a wrong password."""
+        self.check_allowed(username or "-", remote_ip)
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        row = await self.reader.token(digest, int(time.time()))
+        acct = await self.reader.account(row.account_id) if row is not None \
+            and row.kind == "bearer" else None
+        same = not username  # no authzid: the token's own account (RFC 7628 §3.1)
+        if acct is not None and username:
+            try:
+                same = normalize_address(username) == acct.address
+            except MailError:
+                same = False
+        if acct is None or not same:
+            self._fail(username or "-", remote_ip)
+            raise AuthError(detail="bearer token refused")
+        self._succeed(acct.address, remote_ip)
+        return await self.authenticate_external(acct, method="oauthbearer", protocol=protocol,
+                                                remote_ip=remote_ip)
+
     # -- credentials ----------------------------------------------------------------------------
 
     async def _app_password(self, acct: Account, secret: str, protocol: str,

@@ -82,7 +82,7 @@ async def apply(zone: str, d: Diff, *, server: str, port: int, keyname: str, sec
     if d.empty:
         return set()
     upd = dns.update.UpdateMessage(zone, keyring=tsig_keyring(keyname, secret_b64),
-                                   keyname=keyname, keyalgorithm=algorithm)
+                                   keyname=dns.name.from_text(keyname), keyalgorithm=algorithm)
     for name, rtype, value in d.remove:
         upd.delete(name, rtype, value)
     added: Owned = set()
