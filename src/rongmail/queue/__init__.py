@@ -14,6 +14,7 @@ from rongmail.queue.agents.relay import RelayAgent
 from rongmail.queue.agents.smtp_remote import RemoteSmtpAgent
 from rongmail.queue.mta_sts import HttpsPolicyFetcher, MtaSts, PolicyFetcher
 from rongmail.queue.scheduler import Scheduler
+from rongmail.queue.signing import DomainSigner
 from rongmail.services.dns import DnsResolver
 from rongmail.store.sql import directory as d
 
@@ -47,6 +48,7 @@ def build_scheduler(
         remote=RemoteSmtpAgent(resolver, settings, helo=helo, mta_sts=mta_sts),
         relays={r.name: RelayAgent(resolver, r, settings, helo=helo) for r in settings.routes},
         is_local=is_local,
+        sign=DomainSigner(ctx).sign,
     )
     local.forward = scheduler.forward
     return scheduler

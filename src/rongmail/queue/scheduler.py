@@ -80,8 +80,11 @@ class Scheduler:
         is_local: Callable[[str], Awaitable[bool]],
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
+        sign: Callable[[bytes], Awaitable[bytes]] | None = None,
     ) -> None:
         self.ctx = ctx
+        #: DKIM signing of mail leaving for other hosts (``queue/signing.py``)
+        self.sign = sign
         self.settings = settings
         self.hostname = hostname
         self.local = local
@@ -227,6 +230,11 @@ class Scheduler:
         if data is None:
             return [Outcome(r.id, "deferred", None, "4.3.0", "message data missing")
                     for r in recipients]  # fmt: skip
+        if dest != LOCAL and self.sign is not None:
+            try:
+                data = await self.sign(data)
+            except Exception:  # a signing fault must not lose the mail: send it unsigned
+                log.exception("queue %s: DKIM signing failed", message.id)
         try:
             return await self._agent(dest).deliver(DeliveryJob(message, recipients, data))
         except Exception:  # an agent bug must not lose the attempt
