@@ -33,6 +33,15 @@ LISTENER_NAMES = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", 
                   "http", "https", "managesieve")  # fmt: skip
 
 
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+# `timeout` and CI send SIGTERM: turn it into SystemExit so every `with` block stops its peer
+# (Postfix, Dovecot, rongmail serve) instead of leaving it running
+signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 class HarnessError(RuntimeError):
     """The benchmark itself could not run (exit code 2)."""
 

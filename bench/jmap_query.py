@@ -7,10 +7,19 @@ throughput; goal p50 <= 30 ms, p99 <= 100 ms. With ``--dovecot`` (default when D
 installed) the same 10,000 messages are imported into a private Dovecot and 20 IMAP clients time
 ``UID FETCH`` of the newest 50 envelopes in the same run; the ratio is printed.
 
+A second case is the webmail's search: ``Email/query`` with ``text: "发票"`` + ``from`` +
+``after`` in the inbox, sorted by date, 50 results, plus the same ``Email/get``. It runs twice
+on the same data in the same run: against the server as it is (the filter compiled to one SQL
+statement) and against a second server process with the SQL compiler disabled
+(``RONGMAIL_BENCH_IN_MEMORY=1``: the in-memory evaluator, the "before" figure). It reports
+server CPU per request and the median latency of one sequential client (figures that hold on
+a loaded machine) and p50/p99 under ``--search-clients`` concurrent clients.
+
 The server runs in its own process (``--serve`` re-invokes this file), as in production: one
 process, SQLite store, encrypted blobs. Usage::
 
     python bench/jmap_query.py [--messages 10000] [--clients 20] [--requests 50] [--no-dovecot]
+                               [--search-clients 5] [--search-requests 20] [--no-search]
 """
 
 from __future__ import annotations
@@ -104,6 +113,10 @@ async def serve(data: Path, port: int) -> None:
     from rongmail.protocols.http.server import HttpDeps, build_http_app, start_http
     from rongmail.services.auth.authenticate import Authenticator
 
+    if os.environ.get("RONGMAIL_BENCH_IN_MEMORY"):  # the "before" figure: no SQL compiler
+        from rongmail.protocols.jmap.methods.email import query as email_query
+
+        email_query.compile_query = lambda *a: None  # type: ignore[assignment]
     ctx, reader = await open_stack(data, fsync=True)
     deps = HttpDeps(settings=ctx.settings, ctx=ctx, reader=reader, auth=Authenticator(reader))
     runner = await start_http(build_http_app(deps, [login.register, jmap.register]),
@@ -130,7 +143,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def jmap_clients(port: int, token: str, clients: int, requests: int) -> list[float]:
+def search_filter(inbox: str, messages: int) -> dict[str, Any]:
+    """The webmail's search box: "发票" from sender1x, in the newer half of the mailbox."""
+    after = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(time.time()) - messages * 30))
+    return {"operator": "AND", "conditions": [
+        {"inMailbox": inbox}, {"text": "发票", "from": "sender1", "after": after}]}
+
+
+async def jmap_clients(port: int, token: str, clients: int, requests: int, *,
+                       search_messages: int | None = None,
+                       seen: list[list[str]] | None = None) -> list[float]:
+    """Latencies of ``clients`` x ``requests`` query+get requests (the inbox view, or with
+    ``search_messages`` the search case); ``seen`` collects each client's first page of ids."""
     import aiohttp
 
     base = f"http://127.0.0.1:{port}"
@@ -144,8 +168,10 @@ async def jmap_clients(port: int, token: str, clients: int, requests: int) -> li
                 "methodCalls": [["Mailbox/query", {"accountId": aid,
                                                    "filter": {"role": "inbox"}}, "0"]]}) as r:
             inbox = (await r.json())["methodResponses"][0][1]["ids"][0]
+    flt = {"inMailbox": inbox} if search_messages is None else search_filter(inbox,
+                                                                              search_messages)
     body = {"using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"], "methodCalls": [
-        ["Email/query", {"accountId": aid, "filter": {"inMailbox": inbox},
+        ["Email/query", {"accountId": aid, "filter": flt,
                          "sort": [{"property": "receivedAt", "isAscending": False}],
                          "limit": 50, "calculateTotal": True}, "q"],
         ["Email/get", {"accountId": aid, "properties": LIST_PROPS,
@@ -161,8 +187,12 @@ async def jmap_clients(port: int, token: str, clients: int, requests: int) -> li
                     data = await r.json()
                 dt = time.perf_counter() - t
                 got = data["methodResponses"][1][1]["list"]
-                if len(got) != 50 or "preview" not in got[0]:
+                want = min(50, data["methodResponses"][0][1].get("total", 50))
+                if len(got) != want or not got or "preview" not in got[0]:
                     raise RuntimeError(f"bad response: {str(data)[:300]}")
+                if i == 0 and seen is not None:
+                    seen.append(data["methodResponses"][0][1]["ids"]
+                                + [data["methodResponses"][0][1]["total"]])
                 if i >= 3:  # warm-up
                     out.append(dt)
         return out
@@ -256,6 +286,9 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--requests", type=int, default=50, help="per client, after 3 warm-up")
     ap.add_argument("--no-dovecot", action="store_true")
+    ap.add_argument("--no-search", action="store_true", help="skip the search-filter case")
+    ap.add_argument("--search-clients", type=int, default=5)
+    ap.add_argument("--search-requests", type=int, default=20, help="per client, after 3 warm-up")
     ap.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -298,6 +331,44 @@ def main() -> int:
         print(f"server CPU per request: {cpu / served * 1000:.2f} ms "
               f"({os.cpu_count()} CPUs, load average {load:.1f} during the run)")
         jmap_p50 = percentile(lat, 50)
+        if not args.no_search:
+            search_rows: list[list[object]] = [[
+                "inbox view (fast path, above)", f"{cpu / served * 1000:.2f}",
+                f"{percentile(solo, 50) * 1000:.1f}", "", ""]]
+            firsts: list[list[str]] = []
+            for label, env in (("search, SQL (this change)", {}),
+                               ("search, in-memory (before)", {"RONGMAIL_BENCH_IN_MEMORY": "1"})):
+                sport = free_port()
+                other = subprocess.Popen([sys.executable, __file__, "--serve", str(work),
+                                          "--port", str(sport)], stdout=subprocess.PIPE,
+                                         env={**os.environ, **env})
+                try:
+                    assert other.stdout is not None
+                    if other.stdout.readline().strip() != b"ready":
+                        print("search server failed to start", file=sys.stderr)
+                        return 2
+                    seen: list[list[str]] = []
+                    c0 = cpu_seconds(other.pid)
+                    one = asyncio.run(jmap_clients(sport, token, 1, args.search_requests,
+                                                   search_messages=args.messages, seen=seen))
+                    c1 = cpu_seconds(other.pid)
+                    conc = asyncio.run(jmap_clients(sport, token, args.search_clients,
+                                                    args.search_requests,
+                                                    search_messages=args.messages))
+                    firsts.append(seen[0])
+                    # per request: the sequential client's requests incl. 3 warm-up + setup 2
+                    per = (c1 - c0) / (args.search_requests + 5) * 1000
+                    search_rows.append([label, f"{per:.2f}", f"{percentile(one, 50) * 1000:.1f}",
+                                        f"{percentile(conc, 50) * 1000:.1f}",
+                                        f"{percentile(conc, 99) * 1000:.1f}"])
+                finally:
+                    other.send_signal(signal.SIGTERM)
+                    other.wait(timeout=30)
+            print(table(["case (query+get of 50)", "server CPU ms/req", "p50 ms 1 client",
+                         f"p50 ms {args.search_clients} clients",
+                         f"p99 ms {args.search_clients} clients"], search_rows))
+            print(f"search results identical (ids of the first page + total): "
+                  f"{firsts[0] == firsts[1]} (total {firsts[0][-1]})")
         if not args.no_dovecot and shutil.which("dovecot"):
             try:
                 dv = dovecot_setup(args.messages, work / "dovecot")

@@ -56,6 +56,8 @@ class App:
     servers: list[Any] = field(default_factory=list)
     background: list[asyncio.Task[Any]] = field(default_factory=list)
     scheduler: Any = None
+    #: per-tenant spam models (loaded lazily, saved periodically and at shutdown)
+    spam_models: Any = None
 
     async def close(self) -> None:
         if self.scheduler is not None:
@@ -122,7 +124,9 @@ async def open_app(data_dir: Path, settings: Settings | None = None, *,
     reader = Reader(meta, blobs)
     resolver = DnsResolver.from_config(settings.queue.dns)
     auth = build_authenticator(data_dir, settings, ctx, reader)
-    return App(data_dir, settings, ctx, reader, tls, auth, resolver)
+    from rongmail.actions.spam import SpamModels
+
+    return App(data_dir, settings, ctx, reader, tls, auth, resolver, spam_models=SpamModels(ctx))
 
 
 def build_authenticator(data_dir: Path, settings: Settings, ctx: ActionContext,
@@ -154,7 +158,8 @@ async def start_listeners(app: App) -> list[str]:
     if http_names:
         from rongmail.protocols.http.server import HttpDeps, build_http_app, start_http
 
-        deps = HttpDeps(settings=app.settings, ctx=app.ctx, reader=app.reader, auth=app.auth)
+        deps = HttpDeps(settings=app.settings, ctx=app.ctx, reader=app.reader, auth=app.auth,
+                        extra={"spam_models": app.spam_models})
         web_app = build_http_app(deps, http_registrars())
         for name in http_names:
             host, port = enabled[name]
@@ -197,6 +202,7 @@ async def _start_smtp(app: App, listeners: dict[str, tuple[str, int]]) -> list[s
     from rongmail.pipeline.authenticator import SmtpAuthenticator
     from rongmail.pipeline.delivery import ActionDelivery
     from rongmail.pipeline.directory import StoreDirectory
+    from rongmail.pipeline.quarantine import QuarantineDelivery
     from rongmail.pipeline.runner import Runner
     from rongmail.pipeline.stages import default_stages
     from rongmail.protocols.smtp.server import start_smtp
@@ -211,7 +217,7 @@ async def _start_smtp(app: App, listeners: dict[str, tuple[str, int]]) -> list[s
             runner=Runner(default_stages(st, directory, hostname=hostname,
                                          data_stages=data_stages(app))),
             directory=directory,
-            delivery=ActionDelivery(app.ctx, app.reader),
+            delivery=QuarantineDelivery(ActionDelivery(app.ctx, app.reader), app.ctx),
             authenticator=SmtpAuthenticator(app.auth),
         ),
         hostname=hostname, listeners=listeners, tls=app.tls,
@@ -222,24 +228,28 @@ async def _start_smtp(app: App, listeners: dict[str, tuple[str, int]]) -> list[s
 
 def data_stages(app: App) -> list[Any]:
     """Stages run on the message content, in order (mail authentication, spam, ...)."""
-    from rongmail.actions.spam import SpamModels
     from rongmail.pipeline.stages.mailauth import MailAuthStage
     from rongmail.pipeline.stages.spam import MemoMailAuthenticator, SpamStage
 
     hostname = app.settings.smtp.hostname or app.settings.server.hostname
     # one SPF/DKIM/DMARC evaluation per message, shared by the mailauth and spam stages
     mailauth = MemoMailAuthenticator(app.resolver, authserv_id=hostname)
-    models = getattr(app, "spam_models", None) or SpamModels(app.ctx)
-    return [MailAuthStage(mailauth), SpamStage(app.ctx.meta, models, auth=mailauth)]
+    from rongmail.pipeline.stages.outbound import OutboundStage, action_alert
+
+    models = app.spam_models
+    return [MailAuthStage(mailauth), SpamStage(app.ctx.meta, models, auth=mailauth),
+            OutboundStage(app.ctx.meta, models, alert=action_alert(app.ctx))]
 
 
 def http_registrars() -> list[Callable[..., None]]:
     """Route registrations of the HTTP feature packages, in order."""
     from rongmail.protocols import jmap  # JMAP + web login (issue 5)
-    from rongmail.protocols.http import admin, autoconfig, login, security, static_web
+    from rongmail.protocols.http import (
+        admin, autoconfig, login, quarantine, security, static_web,
+    )
 
     return [login.register, security.register, jmap.register, autoconfig.register,
-            static_web.register, admin.register]
+            static_web.register, admin.register, quarantine.register]
 
 
 class _RunnerServer:
@@ -269,20 +279,28 @@ def start_workers(app: App) -> None:
     blobs = app.ctx.blobs
     if isinstance(blobs, FsBlobStore):
         app.background.append(asyncio.create_task(blob_gc(app.ctx.meta, blobs)))
+    from rongmail.workers.quarantine_digest import run_quarantine_digest
+    from rongmail.workers.spam_learner import run_spam_learner
+
+    app.background.append(asyncio.create_task(
+        run_spam_learner(app.ctx, app.reader, app.spam_models)))
+    app.background.append(asyncio.create_task(app.spam_models.run_saver()))
+    app.background.append(asyncio.create_task(run_quarantine_digest(app.ctx)))
 
 
 async def serve(data_dir: Path, *, ready: Callable[[App, list[str]], None] | None = None) -> None:
+    # signal handlers first: a SIGTERM during start-up must still stop cleanly
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
     app = await open_app(data_dir)
     try:
         lines = await start_listeners(app)
         start_workers(app)
         if ready:
             ready(app, lines)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         log.info("stopping: closing listeners, finishing in-flight writes")
     finally:

@@ -290,3 +290,25 @@ async def test_append_messages_all_or_nothing(stack) -> None:  # type: ignore[no
             msg.NewAppend(mail("ma3")), msg.NewAppend(mail("ma4"))])
     assert len(await stack.reader.mailbox_entries(inbox.id)) == 2
     assert (await stack.reader.account(a.id)).used_bytes == used
+
+
+async def test_expunge_clears_deleted_on_copies_elsewhere(stack) -> None:  # type: ignore[no-untyped-def]
+    """COPY + STORE \\Deleted + EXPUNGE (a client's move) leaves the copy without the mark,
+    announced as a flag change of the other mailbox."""
+    a = await setup_account(stack)
+    inbox = await stack.reader.mailbox_by_role(a.id, "inbox")
+    archive = await stack.reader.mailbox_by_role(a.id, "archive")
+    r = await msg.do_append_message(stack.ctx, a.id, [inbox.id], mail("mv1"), flags=fl.SEEN)
+    await msg.do_copy_messages(stack.ctx, a.id, [r.message_id], archive.id)
+    await msg.do_set_flags(stack.ctx, a.id, [r.message_id], add=fl.DELETED)
+    before = (await stack.reader.mailbox(archive.id)).highestmodseq
+    m0 = await stack.reader.modseq(a.id)
+    assert await msg.do_expunge(stack.ctx, a.id, inbox.id) == [r.uid]
+    [entry] = await stack.reader.mailbox_entries(archive.id)
+    assert entry.flags == fl.SEEN
+    assert (await stack.reader.mailbox(archive.id)).highestmodseq > before
+    assert await stack.reader.mailbox_entries(archive.id, changed_since=m0) == [entry]
+    # an email in no other mailbox is simply gone
+    r2 = await msg.do_append_message(stack.ctx, a.id, [inbox.id], mail("mv2"), flags=fl.DELETED)
+    assert await msg.do_expunge(stack.ctx, a.id, inbox.id) == [r2.uid]
+    assert await stack.reader.messages(a.id, [r2.message_id]) == []

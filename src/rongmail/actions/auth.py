@@ -36,6 +36,7 @@ from rongmail.services.admin.reads import open_sealed, seal_bytes
 from rongmail.services.auth import totp
 from rongmail.services.auth.authenticate import PROTOCOLS
 from rongmail.services.auth.ldap import LdapUser
+from rongmail.services.auth.passkeys import NewPasskey
 from rongmail.services.auth.risk import LoginContext
 from rongmail.store.sql import auth as sa
 from rongmail.store.sql import directory as d
@@ -311,6 +312,34 @@ async def do_link_identity(ctx: ActionContext, key: bytes, account: Account, pro
         key, sa.link_identity(provider, subject, account.id, int(time.time())),
         category="credential", action="identity.linked", account=account, remote=remote,
         detail={"provider": provider, "subject": subject}))
+
+
+# -- passkeys -----------------------------------------------------------------------------------
+
+async def do_add_passkey(ctx: ActionContext, key: bytes, account: Account, new: NewPasskey,
+                         name: str, *, remote: str = "") -> sa.PasskeyRow:
+    name = name.strip()[:100] or "passkey"
+    row: sa.PasskeyRow = await ctx.meta.write(_audited(
+        key, sa.insert_passkey(account.id, new.credential_id, new.public_key, new.sign_count,
+                               new.transports, name, new.aaguid, int(time.time())),
+        category="credential", action="passkey.added", account=account, actor_id=account.id,
+        remote=remote, detail={"name": name, "aaguid": new.aaguid}))
+    return row
+
+
+async def do_delete_passkey(ctx: ActionContext, key: bytes, account: Account, pk_id: int, *,
+                            remote: str = "") -> None:
+    await ctx.meta.write(_audited(key, sa.delete_passkey(account.id, pk_id),
+                                  category="credential", action="passkey.removed",
+                                  account=account, actor_id=account.id, remote=remote,
+                                  detail={"passkey": pk_id}))
+
+
+async def do_use_passkey(ctx: ActionContext, row: sa.PasskeyRow, new_count: int) -> bool:
+    """Advance the signature counter (compare-and-set: a concurrent use of a cloned
+    authenticator loses)."""
+    return bool(await ctx.meta.write(sa.use_passkey(row.id, row.sign_count, new_count,
+                                                    int(time.time()))))
 
 
 # -- LDAP sync ----------------------------------------------------------------------------------

@@ -80,6 +80,9 @@ class SecuritySettings(Section):
     audit_retention_days: int = Field(180, ge=180, description="Audit entries younger than this are never pruned (MLPS 2.0 level 3 asks for at least 6 months).")
     alert_webhook: str = Field("", description="URL that receives a JSON POST for each security alert (account frozen, risky login refused); empty disables.")
     alert_mail: bool = Field(True, description="Deliver security alerts to the inboxes of the tenant's admins.")
+    webauthn_rp_id: str = Field("", description="WebAuthn relying party id (a registrable domain; empty: server.hostname). Passkeys are bound to it: changing it orphans them.")
+    webauthn_rp_name: str = Field("RongMail", description="Name shown by the platform's passkey dialog.")
+    webauthn_origins: tuple[str, ...] = Field((), description="Origins allowed to use passkeys (empty: https://<rp id>).")
     risk: RiskSettings = Field(default_factory=RiskSettings)  # type: ignore[arg-type]
     ldap: LdapSettings = Field(default_factory=LdapSettings)  # type: ignore[arg-type]
     oidc: OidcSettings = Field(default_factory=OidcSettings)  # type: ignore[arg-type]

@@ -27,7 +27,10 @@ from rongmail.store.sql import jmap as jm
 from rongmail.store.sql import mail as ml
 from rongmail.store.sql.acl import AclEntry, SharedMailbox  # re-exported for protocols
 from rongmail.store.sql.jmap import (  # re-exported for protocols (they never import store.sql)
+    EmailFilter,
     EmailIndexRow,
+    EmailQueryPage,
+    EmailSort,
     IdentityRow,
     SubmissionRow,
     TokenRow,
@@ -36,7 +39,10 @@ from rongmail.store.sql.jmap import (  # re-exported for protocols (they never i
 
 __all__ = [
     "AclEntry",
+    "EmailFilter",
     "EmailIndexRow",
+    "EmailQueryPage",
+    "EmailSort",
     "IdentityRow",
     "Reader",
     "SharedMailbox",
@@ -154,6 +160,17 @@ class Reader:
                           memberships: bool = True, texts: bool = True) -> list[EmailIndexRow]:
         return await self.meta.read(jm.email_index(account_id, mailbox_id,
                                                    memberships=memberships, texts=texts))
+
+    async def email_query(
+        self, account_id: int, mailbox_id: int | None, flt: EmailFilter | None,
+        sort: Sequence[EmailSort], *, collapse: bool = False, position: int = 0,
+        limit: int | None = None, want_total: bool = False,
+    ) -> EmailQueryPage:
+        """Email/query evaluated by the database (``store.sql.jmap.email_query``: the filter
+        tree grammar is documented there): (modseq, page of ids, total) in one snapshot."""
+        return await self.meta.read(jm.email_query(
+            account_id, mailbox_id, flt, sort, collapse=collapse, position=position,
+            limit=limit, want_total=want_total))
 
     async def identities(self, account_id: int) -> list[IdentityRow]:
         return await self.meta.read(jm.list_identities(account_id))

@@ -169,6 +169,11 @@ async def test_admin_console_flow(server: str, knot: Any, tmp_path: Path) -> Non
             report = page.locator("[data-testid=import-summary]")
             await expect(report).to_contain_text("50", timeout=120000)
             assert await page.locator("tr.import-created").count() == 50
+            async with page.expect_download() as dl_info:
+                await page.click("[data-testid=import-download]")
+            csv_path = await (await dl_info.value).path()
+            lines = Path(csv_path).read_text(encoding="utf-8-sig").splitlines()
+            assert len(lines) == 51 and lines[1].startswith('2,"staff00@corp.test",created')
             await page.screenshot(path=str(SHOTS / "05-import.png"), full_page=True)
             await page.click("[data-testid=nav-users]")
             await expect(page.locator("tr.user-row", has_text="staff49@corp.test")).to_be_visible()

@@ -4,7 +4,8 @@
 log in → a mail delivered by SMTP appears without a reload (JMAP push) → open it → reply, and the
 reply arrives in Bob's mailbox (checked over JMAP as Bob) → compose with an attachment chosen
 through the file input, and Bob receives the same bytes → search 发票 finds exactly the mails
-that contain the word → (phone) swipe a row left to archive it, and the server moved it.
+that contain the word → (phone) swipe a row left to archive it, and the server moved it;
+swipe another right to mark it read.
 Screenshots of every screen go to ``test-artifacts/web/``.
 """
 
@@ -194,6 +195,13 @@ def test_webmail_flows(
                                    and boxes["archive"]["id"] in e["mailboxIds"])
             assert boxes["inbox"]["id"] not in moved["mailboxIds"], moved
             shot(page, artifacts, "phone-swipe", toasts=True)
+            # swipe right marks an unread mail read (on the server)
+            unread = row(page, BACKGROUND[-1][1])
+            assert "unread" in (unread.get_attribute("class") or "")
+            touch_swipe(page, unread, 160)
+            page.wait_for_selector(f".list-slot .row:not(.unread):has-text('{BACKGROUND[-1][1]}')")
+            alice.wait_for(lambda e: e["subject"] == BACKGROUND[-1][1]
+                           and e["keywords"].get("$seen") is True)
         assert not page.rm_errors, page.rm_errors
     finally:
         ctx.close()

@@ -75,17 +75,22 @@ class Watch:
         self.popups.clear()
 
 
-def _frame_flags(page: Any) -> list[str]:
+def _frame_flags(page: Any, checked: list[int] | None = None) -> list[str]:
     """``window.__xssRan`` in every frame (evaluated through DevTools, which works even in a
-    sandboxed frame where the page itself may not run script)."""
+    sandboxed frame where the page itself may not run script). ``checked`` gets the number of
+    child frames actually inspected, so a check that silently failed cannot pass."""
     flags = []
+    n = 0
     for f in page.frames:
         try:
             v = f.evaluate("window.__xssRan || null")
         except Exception:  # noqa: BLE001 - a frame that navigated away meanwhile
             continue
+        n += f != page.main_frame
         if v:
             flags.append(f"{f.url[:60]}={v}")
+    if checked is not None:
+        checked.append(n)
     return flags
 
 
@@ -134,21 +139,30 @@ def test_xss_corpus_never_runs_script_or_leaks(
         login(page, web_server)
         assert not watch.remote, watch.remote
         failures: dict[str, dict[str, list[str]]] = {}
+        html_frames = 0
         for path in CORPUS:
             key = f"XSS-{path.name[:2]}"
             watch.reset()
+            errors_before = len(page.rm_errors)
             _open(page, corpus_ids[key], key)
+            checked: list[int] = []
             seen = {
                 "top hooks": list(page.evaluate("window.__rmXssHits")),
                 "dialogs": list(watch.dialogs),
-                "frame flags": _frame_flags(page),
+                "frame flags": _frame_flags(page, checked),
                 "remote requests": list(watch.remote),
                 "pop-ups": list(watch.popups),
+                "server/JMAP errors": page.rm_errors[errors_before:],
             }
+            mail_frames = page.locator(".thread iframe").count()
+            if checked[0] < mail_frames:
+                seen["unchecked frames"] = [f"{mail_frames - checked[0]} of {mail_frames}"]
+            html_frames += mail_frames
             if any(seen.values()):
                 failures[path.name] = {k: v for k, v in seen.items() if v}
                 shot(page, artifacts, f"xss-fail-{path.stem}")
         assert page.url.startswith(web_server.url("/")), f"navigated away: {page.url}"
+        assert html_frames >= len(CORPUS) - 5, f"only {html_frames} mail frames were rendered"
         assert not failures, f"{len(failures)} of {len(CORPUS)} hostile mails misbehaved: {failures}"
     finally:
         ctx.close()

@@ -292,12 +292,12 @@ def shot(page: Any, artifacts: Path, name: str, *, toasts: bool = False) -> Path
         page.evaluate("document.querySelectorAll('.toast').forEach(t => t.style.display = 'none')")
     path = artifacts / f"{name}.png"
     page.screenshot(path=str(path))
-    if not toasts:
-        page.evaluate("document.querySelectorAll('.toast').forEach(t => t.style.display = '')")
     if os.environ.get("RONGMAIL_SCREENSHOTS") and not name.startswith("xss-"):
         docs = ROOT / "docs" / "screenshots"
         docs.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(docs / f"{name}.png"))
+        docs.joinpath(f"{name}.png").write_bytes(path.read_bytes())
+    if not toasts:
+        page.evaluate("document.querySelectorAll('.toast').forEach(t => t.style.display = '')")
     return path
 
 

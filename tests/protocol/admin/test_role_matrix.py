@@ -52,6 +52,7 @@ PROBES: dict[str, tuple[str, str, object]] = {
     "mail.search": ("POST", "/users/victim@acme.test/search", {"query": ""}),
     "aliases.list": ("GET", "/aliases", None),
     "aliases.create": ("POST", "/aliases", {"address": "x@acme.test", "members": "no"}),
+    "aliases.members": ("PATCH", "/aliases/finance@acme.test", {"add": "no"}),
     "aliases.delete": ("DELETE", "/aliases/nosuch@acme.test", None),
     "aliases.sensitive": ("PUT", "/aliases/finance@acme.test/sensitive", {"sensitive": "x"}),
     "queue.list": ("GET", "/queue", None),
@@ -66,7 +67,7 @@ DIRECTORY = READ_DIRECTORY | {
     "dns.settings.get", "dns.settings.put", "dns.plan", "dns.zone", "dns.check", "dns.dkim",
     "dns.provider.get", "dns.provider.put", "dns.push", "users.list", "users.create",
     "users.import", "users.get", "users.patch", "users.delete", "users.password", "mail.delegate",
-    "mail.search", "aliases.list", "aliases.create", "aliases.delete"}
+    "mail.search", "aliases.list", "aliases.create", "aliases.members", "aliases.delete"}
 
 #: what each role may call (everything else must answer 403)
 ALLOWED: dict[str, frozenset[str]] = {

@@ -96,3 +96,27 @@ def test_learnable_strips_server_headers() -> None:
     assert learnable(original) == original
     assert b"X-RongMail-Spam" not in drop_header(stored, b"x-rongmail-spam")
     assert drop_header(stored, b"x-rongmail-spam").endswith(original)
+
+
+async def test_memo_authenticator_evaluates_once(monkeypatch: object) -> None:
+    from rongmail.pipeline.stages.spam import MemoMailAuthenticator
+    from rongmail.services.mailauth import MailAuthenticator
+
+    calls: list[bytes] = []
+
+    async def fake(self: object, message: bytes, *, ip: str, helo: str,
+                   mail_from: str) -> object:
+        calls.append(message)
+        await asyncio.sleep(0.01)
+        return ("verdict", len(calls))
+
+    monkeypatch.setattr(MailAuthenticator, "check", fake)  # type: ignore[attr-defined]
+    memo = MemoMailAuthenticator(None, authserv_id="mx.test", memo_size=2)  # type: ignore[arg-type]
+    a, b = await asyncio.gather(memo.check(b"m1", ip="1", helo="h", mail_from="f"),
+                                memo.check(b"m1", ip="1", helo="h", mail_from="f"))
+    assert a == b and calls == [b"m1"]
+    await memo.check(b"m1", ip="2", helo="h", mail_from="f")  # other client: evaluated again
+    await memo.check(b"m2", ip="1", helo="h", mail_from="f")
+    await memo.check(b"m3", ip="1", helo="h", mail_from="f")
+    await memo.check(b"m1", ip="1", helo="h", mail_from="f")  # evicted (bounded)
+    assert len(calls) == 5

@@ -9,6 +9,8 @@ export interface Me {
   csrfToken: string
   accountId: string
   displayName: string
+  /** the signed-in address (the server sends it; used to show "me" in lists) */
+  username?: string
 }
 
 export class AuthError extends Error {

@@ -93,6 +93,8 @@ export interface Email {
   textBody?: EmailBodyPart[]
   attachments?: EmailBodyPart[]
   bodyValues?: Record<string, EmailBodyValue>
+  /** The server's spam verdict headers, first one ours (see util/spam.ts). */
+  'header:X-RongMail-Spam:asText:all'?: (string | null)[] | null
 }
 
 export interface Mailbox {

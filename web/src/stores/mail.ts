@@ -8,6 +8,7 @@ import type { Email, Identity, Mailbox, Thread } from '../jmap/types'
 import { client } from './session'
 import type { BatchResult, Call } from '../jmap/client'
 import { setError } from '../util/errors'
+import { SPAM_HEADER_PROP } from '../util/spam'
 
 export const PAGE = 50
 export const LIST_PROPS = [
@@ -16,7 +17,7 @@ export const LIST_PROPS = [
 ]
 export const BODY_PROPS = [
   ...LIST_PROPS, 'blobId', 'cc', 'bcc', 'replyTo', 'sender', 'sentAt', 'messageId', 'inReplyTo',
-  'references', 'htmlBody', 'textBody', 'attachments', 'bodyValues',
+  'references', 'htmlBody', 'textBody', 'attachments', 'bodyValues', SPAM_HEADER_PROP,
 ]
 const ROLE_ORDER = ['inbox', 'drafts', 'sent', 'archive', 'junk', 'trash']
 

@@ -4,7 +4,8 @@ Authentication is the webmail's (``protocols/http/login.py``): the session cooki
 ``X-CSRF-Token`` header on every state-changing request, or a bearer token / Basic auth for
 scripts. Who sees what:
 
-* every user: their own held inbound messages (``account_id`` = theirs);
+* every user: their own held inbound messages (``account_id`` = theirs); they may release them,
+  except malware (virus, dangerous attachment or archive, macro, YARA match: admins only);
 * tenant admins (``tenant_admin``, legacy ``admin``): with ``?scope=tenant`` every row of their
   tenant, inbound and outbound; ``super_admin``: every tenant's (``?tenant=<id>`` narrows).
 
@@ -46,6 +47,7 @@ from rongmail.services.admin.roles import Role
 PREFIX = "/api/quarantine"
 _TENANT_ADMINS = frozenset({Role.TENANT_ADMIN, Role.SUPER_ADMIN})
 _STATUSES = frozenset({"held", "released", "deleted"})
+_MALWARE_PREFIXES = ("VIRUS_", "ATTACH_", "ARCHIVE_", "OFFICE_", "YARA_")
 
 
 def _problem(exc: MailError, locale: str, request: web.Request) -> web.Response:
@@ -81,11 +83,18 @@ def _may_see(acct: Account, row: sa.QuarantineRow) -> bool:
     return row.direction == "inbound" and row.account_id == acct.id
 
 
-def _may_decide(acct: Account, row: sa.QuarantineRow) -> bool:
-    """Users release their own inbound mail; outbound holds are for admins only."""
-    if row.direction == "outbound":
-        return _role(acct) is Role.SUPER_ADMIN or (
-            _role(acct) in _TENANT_ADMINS and row.tenant_id == acct.tenant_id)
+def _malware(row: sa.QuarantineRow) -> bool:
+    """Held for a virus, a dangerous attachment or archive, a macro or a YARA rule."""
+    return any(str(t.get("name", "")).startswith(_MALWARE_PREFIXES) for t in row.tags)
+
+
+def _may_decide(acct: Account, row: sa.QuarantineRow, *, release: bool) -> bool:
+    """Users decide on their own inbound mail, except releasing malware; outbound holds and
+    malware releases are for admins only."""
+    admin = _role(acct) is Role.SUPER_ADMIN or (
+        _role(acct) in _TENANT_ADMINS and row.tenant_id == acct.tenant_id)
+    if row.direction == "outbound" or (release and _malware(row)):
+        return admin
     return _may_see(acct, row)
 
 
@@ -173,7 +182,7 @@ async def _decide(request: web.Request, *, release: bool) -> web.Response:
     try:
         acct = await _principal(request)
         row = await _row(request, acct)
-        if not _may_decide(acct, row):
+        if not _may_decide(acct, row, release=release):
             raise PermissionDenied()
         deps: HttpDeps = request.app[DEPS_KEY]
         models = deps.extra.get("spam_models")

@@ -1,5 +1,6 @@
 """Account security endpoints (issue 8): web sessions and remote sign-out with wipe, app
-passwords, TOTP enrolment and recovery codes; admin views of the audit log, of a user's
+passwords, TOTP enrolment and recovery codes, passkeys (WebAuthn L2 registration and
+sign-in, ``services.auth.passkeys``); admin views of the audit log, of a user's
 sessions, freezing, and allowed networks.
 
 All endpoints need a web session (cookie + ``X-CSRF-Token`` on writes, ``HttpAuth``): managing
@@ -17,6 +18,7 @@ passwords, TOTP secrets, recovery codes) appear in exactly one response and are 
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -37,6 +39,7 @@ from rongmail.protocols.http.login import COOKIE, Principal, auth_failure, http_
 from rongmail.protocols.http.server import DEPS_KEY, HttpDeps
 from rongmail.services.admin.roles import AdminPrincipal, Perm, Role, Target, authorize
 from rongmail.services.auth import totp
+from rongmail.services.auth.passkeys import Challenge, PasskeyService
 from rongmail.services.auth.reads import SecurityReader
 
 CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
@@ -398,6 +401,7 @@ def register(app: web.Application, deps: HttpDeps) -> None:
 
     oidc.register(app, deps)
     app[READER_KEY] = SecurityReader(deps.ctx.meta)
+    register_passkeys(app, deps)
     app.middlewares.append(clear_site_data)
     sec = getattr(deps.auth, "security", None)
     if sec is not None:
@@ -424,3 +428,135 @@ def register(app: web.Application, deps: HttpDeps) -> None:
     r.add_post("/api/admin/security/accounts/{address}/freeze", endpoint(admin_freeze))
     r.add_post("/api/admin/security/accounts/{address}/unfreeze", endpoint(admin_unfreeze))
 
+
+
+# -- passkeys (WebAuthn L2) ---------------------------------------------------------------------
+
+class PasskeyState:
+    """Pending WebAuthn challenges: per account (registration) and per ticket (login)."""
+
+    def __init__(self, service: PasskeyService) -> None:
+        self.service = service
+        self.registering: dict[int, Challenge] = {}
+        self.logins: dict[str, Challenge] = {}
+
+    def gc(self) -> None:
+        if len(self.logins) > 10_000:
+            self.logins = {k: v for k, v in self.logins.items() if v.fresh()}
+        if len(self.registering) > 10_000:
+            self.registering = {k: v for k, v in self.registering.items() if v.fresh()}
+
+
+PASSKEY_KEY = web.AppKey("passkeys", PasskeyState)
+
+
+async def passkey_register_begin(request: web.Request, who: Principal) -> dict[str, Any]:
+    st = request.app[PASSKEY_KEY]
+    a = who.account
+    existing = [p.credential_id for p in await request.app[READER_KEY].passkeys(a.id)]
+    options, challenge = st.service.registration_options(a.id, a.address, a.display_name,
+                                                         existing)
+    st.gc()
+    st.registering[a.id] = challenge
+    return options
+
+
+async def passkey_register_finish(request: web.Request, who: Principal) -> web.Response:
+    st = request.app[PASSKEY_KEY]
+    body = await _json(request)
+    credential, name = body.get("credential"), body.get("name", "")
+    challenge = st.registering.pop(who.account.id, None)
+    if not isinstance(credential, dict) or not isinstance(name, str) or challenge is None:
+        raise ValidationError("security.passkey.invalid")
+    new = st.service.verify_registration(credential, challenge)
+    row = await aa.do_add_passkey(request.app[DEPS_KEY].ctx, _key(request), who.account, new,
+                                  name, remote=request.remote or "")
+    return web.json_response({"id": row.id, "name": row.name}, status=201)
+
+
+async def list_passkeys(request: web.Request, who: Principal) -> list[dict[str, Any]]:
+    return [{"id": p.id, "name": p.name, "createdAt": p.created_at,
+             "lastUsedAt": p.last_used_at, "transports": list(p.transports)}
+            for p in await request.app[READER_KEY].passkeys(who.account.id)]
+
+
+async def delete_passkey(request: web.Request, who: Principal) -> dict[str, Any]:
+    pk_id = _int(request.match_info["id"])
+    await aa.do_delete_passkey(request.app[DEPS_KEY].ctx, _key(request), who.account, pk_id,
+                               remote=request.remote or "")
+    return {"deleted": pk_id}
+
+
+async def passkey_login_begin(request: web.Request) -> web.Response:
+    """Unauthenticated: options for a passkey sign-in. With ``username`` the account's
+    credentials are listed; without, the authenticator offers its discoverable ones. An
+    unknown name gets an empty list (indistinguishable from a discoverable-only request)."""
+    st = request.app[PASSKEY_KEY]
+    locale = locale_of(request)
+    try:
+        body = await _json(request)
+        allowed: list[str] = []
+        username = body.get("username")
+        if isinstance(username, str) and username:
+            acct = await request.app[DEPS_KEY].reader.account_by_address(username.lower())
+            if acct is not None:
+                allowed = [p.credential_id
+                           for p in await request.app[READER_KEY].passkeys(acct.id)]
+    except MailError as exc:
+        return _problem(exc, locale)
+    options, challenge = st.service.authentication_options(allowed)
+    ticket = secrets.token_urlsafe(24)
+    st.gc()
+    st.logins[ticket] = challenge
+    return web.json_response({"ticket": ticket, "options": options},
+                             headers={"Cache-Control": "no-store"})
+
+
+async def passkey_login_finish(request: web.Request) -> web.StreamResponse:
+    from rongmail.protocols.http import login as lg
+    from rongmail.services.auth.authenticate import StepUpRequired
+
+    st = request.app[PASSKEY_KEY]
+    deps = request.app[DEPS_KEY]
+    locale = locale_of(request)
+    try:
+        body = await _json(request)
+        ticket, credential = body.get("ticket"), body.get("credential")
+        challenge = st.logins.pop(ticket, None) if isinstance(ticket, str) else None
+        if challenge is None or not isinstance(credential, dict) \
+                or not isinstance(credential.get("id"), str):
+            raise AuthError("auth.step_up_expired")
+        deps.auth.check_allowed(credential["id"][:64], request.remote or "")
+        row = await request.app[READER_KEY].passkey(credential["id"])
+        if row is None:
+            raise AuthError(detail="unknown passkey")
+        count = st.service.verify_authentication(credential, challenge,
+                                                 public_key=row.public_key,
+                                                 sign_count=row.sign_count)
+        if not await aa.do_use_passkey(deps.ctx, row, count):
+            raise AuthError(detail="passkey counter race")
+        acct = await deps.reader.account(row.account_id)
+        if acct is None:
+            raise AuthError(detail="passkey account gone")
+        result = await deps.auth.authenticate_external(
+            acct, method="passkey", protocol="web", remote_ip=request.remote or "",
+            user_agent=request.headers.get("User-Agent", ""))
+    except StepUpRequired as exc:
+        return lg.step_up_response(exc, locale)
+    except MailError as exc:
+        return lg.auth_failure(exc, locale)
+    return await lg._start_session(request, result)
+
+
+def register_passkeys(app: web.Application, deps: HttpDeps) -> None:
+    sec = deps.settings.security
+    rp_id = sec.webauthn_rp_id or deps.settings.server.hostname
+    app[PASSKEY_KEY] = PasskeyState(PasskeyService(rp_id, sec.webauthn_rp_name,
+                                                   sec.webauthn_origins))
+    r = app.router
+    r.add_post("/api/security/passkeys/register/begin", endpoint(passkey_register_begin))
+    r.add_post("/api/security/passkeys/register/finish", endpoint(passkey_register_finish))
+    r.add_get("/api/security/passkeys", endpoint(list_passkeys))
+    r.add_delete("/api/security/passkeys/{id}", endpoint(delete_passkey))
+    r.add_post("/api/login/passkey/begin", passkey_login_begin)
+    r.add_post("/api/login/passkey/finish", passkey_login_finish)

@@ -50,6 +50,8 @@ from rongmail.store.sql import auth as sa
 PROTOCOLS = ("smtp", "imap", "pop3", "jmap", "web", "dav", "managesieve", "admin")
 #: protocols that can run an interactive second-factor step (the rest get refusals)
 INTERACTIVE = frozenset({"web", "admin"})
+#: methods that already are multi-factor (a user-verified passkey): no step-up on top
+STRONG_METHODS = frozenset({"passkey"})
 STEP_UP_ATTEMPTS = 5
 BURST_WINDOW = 900
 
@@ -371,7 +373,7 @@ class Authenticator:
                             account=acct, remote=remote_ip, detail=detail)
             await rec.freeze(acct, reasons=decision.reasons, remote=remote_ip)
             raise AuthError("auth.frozen")
-        if decision.outcome == risk.STEP_UP:
+        if decision.outcome == risk.STEP_UP and method not in STRONG_METHODS:
             if protocol in INTERACTIVE:
                 if await self._has_second_factor(acct):
                     ticket = secrets.token_urlsafe(24)

@@ -45,3 +45,9 @@ class SecurityReader:
 
     async def account_for_identity(self, provider: str, subject: str) -> int | None:
         return await self.meta.read(sa.account_for_identity(provider, subject))
+
+    async def passkeys(self, account_id: int) -> list[sa.PasskeyRow]:
+        return await self.meta.read(sa.passkeys(account_id))
+
+    async def passkey(self, credential_id: str) -> sa.PasskeyRow | None:
+        return await self.meta.read(sa.passkey_by_credential(credential_id))

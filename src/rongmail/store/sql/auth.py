@@ -424,3 +424,66 @@ def linked_accounts(provider: str) -> Op[list[tuple[str, int]]]:
 def unlink_identity(provider: str, subject: str) -> Op[None]:
     yield Q("DELETE FROM external_identity WHERE provider = ? AND subject = ?",
             (provider, subject))
+
+
+# -- passkeys (WebAuthn) ------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class PasskeyRow:
+    id: int
+    account_id: int
+    credential_id: str
+    public_key: bytes
+    sign_count: int
+    transports: tuple[str, ...]
+    name: str
+    created_at: int
+    last_used_at: int
+
+
+_PK_COLS = ("id, account_id, credential_id, public_key, sign_count, transports, name,"
+            " created_at, last_used_at")
+
+
+def _pk(r: Sequence[Any]) -> PasskeyRow:
+    return PasskeyRow(r[0], r[1], r[2], bytes(r[3]), r[4],
+                      tuple(t for t in r[5].split(",") if t), r[6], r[7], r[8])
+
+
+def insert_passkey(account_id: int, credential_id: str, public_key: bytes, sign_count: int,
+                   transports: Sequence[str], name: str, aaguid: str, now: int
+                   ) -> Op[PasskeyRow]:
+    rows = yield Q("INSERT INTO webauthn_credential (account_id, credential_id, public_key,"
+                   " sign_count, transports, name, aaguid, created_at)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                   (account_id, credential_id, public_key, sign_count, ",".join(transports),
+                    name, aaguid, now))
+    return PasskeyRow(rows[0][0], account_id, credential_id, public_key, sign_count,
+                      tuple(transports), name, now, 0)
+
+
+def passkeys(account_id: int) -> Op[list[PasskeyRow]]:
+    rows = yield Q(f"SELECT {_PK_COLS} FROM webauthn_credential WHERE account_id = ?"
+                   " ORDER BY id", (account_id,))
+    return [_pk(r) for r in rows]
+
+
+def passkey_by_credential(credential_id: str) -> Op[PasskeyRow | None]:
+    r = one((yield Q(f"SELECT {_PK_COLS} FROM webauthn_credential WHERE credential_id = ?",
+                     (credential_id,))))
+    return _pk(r) if r else None
+
+
+def use_passkey(pk_id: int, old_count: int, new_count: int, now: int) -> Op[bool]:
+    """Store the new signature counter; False if another login raced us (counter moved)."""
+    rows = yield Q("UPDATE webauthn_credential SET sign_count = ?, last_used_at = ?"
+                   " WHERE id = ? AND sign_count = ? RETURNING id",
+                   (new_count, now, pk_id, old_count))
+    return bool(rows)
+
+
+def delete_passkey(account_id: int, pk_id: int) -> Op[None]:
+    rows = yield Q("DELETE FROM webauthn_credential WHERE account_id = ? AND id = ? RETURNING id",
+                   (account_id, pk_id))
+    if not rows:
+        raise NotFound(what="passkey")

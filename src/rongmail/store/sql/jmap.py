@@ -9,14 +9,18 @@ changes in the same transaction (``store.sql.mail.bump``/``log``), so ``Identity
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from operator import itemgetter
 from typing import Any
 
 from rongmail.core.changes import Change
+from rongmail.core.flags import JMAP_KEYWORDS
 from rongmail.core.models import Message
 from rongmail.errors import NotFound
 from rongmail.store.sql.mail import (
+    SEARCH_FIELDS,
     account_modseq,
     bump,
     get_mailbox,
@@ -24,7 +28,7 @@ from rongmail.store.sql.mail import (
     log,
     query_mailbox,
 )
-from rongmail.store.sql.q import Op, Q, one, placeholders
+from rongmail.store.sql.q import Op, Q, Row, one, placeholders
 
 IDENTITY = "Identity"
 EMAIL_SUBMISSION = "EmailSubmission"
@@ -379,3 +383,287 @@ def message_versions(account_id: int, message_ids: Sequence[int]
                        f" ({placeholders(len(batch))})", (account_id, *batch))
         out.update((int(r[0]), int(r[1])) for r in rows)
     return modseq, out
+
+
+# -- Email/query compiled to SQL (RFC 8621 §4.4) ---------------------------------------------------
+#
+# The protocol layer turns a JMAP FilterCondition/FilterOperator tree into this neutral tree
+# (ids resolved, dates parsed, text queries tokenized by ``core.search_tokens``):
+#
+#   ("and" | "or" | "not", (node, ...))    NOT = none of the conditions
+#   ("true",) | ("false",)
+#   ("mailbox", mailbox_id)                 in that mailbox
+#   ("mailbox_other_than", (id, ...))       in some mailbox not listed
+#   ("before", ts) | ("after", ts)          received_at < ts | received_at >= ts
+#   ("min_size", n) | ("max_size", n)       size >= n | size < n
+#   ("attachment", bool)
+#   ("keyword", kw)                         has the (lower-case) keyword
+#   ("thread_keyword", "all" | "some" | "none", kw)   over every email of the thread
+#   ("text", field | None, fts5, tsquery)   substring search (``search_text`` semantics)
+#
+# Sort components are (property, descending, keyword) with the RFC 8621 property names; ties
+# are broken by email id, newest first (the in-memory evaluator's order).
+
+EmailFilter = tuple[Any, ...]
+EmailSort = tuple[str, bool, str]
+
+_TEXT_SORTS = frozenset({"from", "to", "subject"})
+_MAX_INT = 2**62
+
+
+@dataclass(frozen=True, slots=True)
+class EmailQueryPage:
+    """One Email/query window: the account's modseq (read first, in the same transaction), the
+    page of email ids, and the total number of results (None when not asked for and not
+    needed: a non-empty page or position 0)."""
+
+    modseq: int
+    ids: list[int]
+    total: int | None
+
+
+class _Frag:
+    """One SQL fragment in both dialects, each with its own parameters."""
+
+    __slots__ = ("pg", "pp", "sl", "sp")
+
+    def __init__(self, sl: str, sp: Sequence[Any] = (), pg: str | None = None,
+                 pp: Sequence[Any] | None = None) -> None:
+        self.sl, self.sp = sl, list(sp)
+        self.pg, self.pp = (sl if pg is None else pg), list(sp if pp is None else pp)
+
+    @staticmethod
+    def join(sep: str, parts: Sequence[_Frag], wrap: str = "({})") -> _Frag:
+        out = _Frag(wrap.format(sep.join(p.sl for p in parts)), [x for p in parts for x in p.sp],
+                    wrap.format(sep.join(p.pg for p in parts)), [x for p in parts for x in p.pp])
+        return out
+
+
+_TRUE = "(1 = 1)"
+_FALSE = "(1 = 0)"
+
+
+def _has_keyword(alias: str, kw: str) -> _Frag:
+    """``kw`` is among the email's keywords (system flag bit or keywords column). A keyword
+    with whitespace (or empty) can never be stored, so it never matches."""
+    if not kw or kw.split() != [kw]:
+        return _Frag(_FALSE)
+    needle = f" {kw} "
+    sl = f"instr(' ' || {alias}.keywords || ' ', ?) > 0"
+    pg = f"strpos(' ' || {alias}.keywords || ' ', ?) > 0"
+    bit = JMAP_KEYWORDS.get(kw)
+    if bit:
+        sl = f"(({alias}.flags & {int(bit)}) <> 0 OR {sl})"
+        pg = f"(({alias}.flags & {int(bit)}) <> 0 OR {pg})"
+    return _Frag(sl, (needle,), pg, (needle,))
+
+
+def _thread_has(account_id: int, kw: str, *, negate: bool) -> _Frag:
+    """EXISTS an email of m's thread that has (``negate``: lacks) ``kw``."""
+    has = _has_keyword("t", kw)
+    cond = f"NOT ({has.sl})" if negate else has.sl
+    pcond = f"NOT ({has.pg})" if negate else has.pg
+    head = ("EXISTS (SELECT 1 FROM message t WHERE t.account_id = ? AND t.thread_id = m.thread_id"
+            " AND ")
+    return _Frag(head + cond + ")", (account_id, *has.sp), head + pcond + ")",
+                 (account_id, *has.pp))
+
+
+def _compile(node: EmailFilter, account_id: int, base_mailbox: int | None) -> _Frag:
+    kind = node[0]
+    if kind in ("and", "or", "not"):
+        parts = [_compile(c, account_id, base_mailbox) for c in node[1]]
+        if kind == "and":
+            return _Frag.join(" AND ", parts) if parts else _Frag(_TRUE)
+        if kind == "or":
+            return _Frag.join(" OR ", parts) if parts else _Frag(_FALSE)
+        return _Frag.join(" OR ", parts, "(NOT ({}))") if parts else _Frag(_TRUE)
+    if kind == "true":
+        return _Frag(_TRUE)
+    if kind == "false":
+        return _Frag(_FALSE)
+    if kind == "mailbox":
+        mbid = node[1]
+        if mbid is None:
+            return _Frag(_FALSE)
+        if mbid == base_mailbox:  # every candidate row comes from that mailbox
+            return _Frag(_TRUE)
+        return _Frag("EXISTS (SELECT 1 FROM mailbox_message mx WHERE mx.message_id = m.id"
+                     " AND mx.mailbox_id = ?)", (int(mbid),))
+    if kind == "mailbox_other_than":
+        excl = [int(x) for x in node[1] if x is not None]
+        sql = "EXISTS (SELECT 1 FROM mailbox_message mx WHERE mx.message_id = m.id"
+        if excl:
+            sql += f" AND mx.mailbox_id NOT IN ({placeholders(len(excl))})"
+        return _Frag(sql + ")", excl)
+    if kind == "before":
+        return _Frag("m.received_at < ?", (_clamp(node[1]),))
+    if kind == "after":
+        return _Frag("m.received_at >= ?", (_clamp(node[1]),))
+    if kind == "min_size":
+        return _Frag("m.size >= ?", (_clamp(node[1]),))
+    if kind == "max_size":
+        return _Frag("m.size < ?", (_clamp(node[1]),))
+    if kind == "attachment":
+        return _Frag("m.has_attachment <> 0" if node[1] else "m.has_attachment = 0")
+    if kind == "keyword":
+        return _has_keyword("m", node[1])
+    if kind == "thread_keyword":
+        mode, kw = node[1], node[2]
+        if mode == "all":
+            f = _thread_has(account_id, kw, negate=True)
+            return _Frag(f"NOT {f.sl}", f.sp, f"NOT {f.pg}", f.pp)
+        f = _thread_has(account_id, kw, negate=False)
+        if mode == "some":
+            return f
+        if mode == "none":
+            return _Frag(f"NOT {f.sl}", f.sp, f"NOT {f.pg}", f.pp)
+        raise ValueError(f"thread keyword mode {mode!r}")
+    if kind == "text":
+        field, fts, tsq = node[1], node[2], node[3]
+        if field is not None and field not in SEARCH_FIELDS:
+            raise ValueError(f"search field {field!r}")
+        match = f"{{{field}}} : ({fts})" if field else fts
+        pg = ("m.id IN (SELECT s.message_id FROM search_chunk s WHERE s.account_id = ?"
+              " AND s.tsv @@ ?::tsquery")
+        pp: list[Any] = [account_id, tsq]
+        if field:
+            pg += " AND s.field = ?"
+            pp.append(field)
+        return _Frag("m.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?)",
+                     (match,), pg + ")", pp)
+    raise ValueError(f"unknown filter node {kind!r}")
+
+
+def _clamp(v: int) -> int:
+    return max(-_MAX_INT, min(_MAX_INT, int(v)))
+
+
+def _sort_key(account_id: int, prop: str, kw: str) -> list[_Frag]:
+    """SQL expressions whose values order rows like the in-memory evaluator's sort key (text
+    properties return the raw values; Python lower-cases them, see ``_text_key``)."""
+    if prop == "receivedAt":
+        return [_Frag("m.received_at")]
+    if prop == "sentAt":
+        return [_Frag("COALESCE(m.sent_at, 0)")]
+    if prop == "size":
+        return [_Frag("m.size")]
+    if prop == "hasKeyword":
+        h = _has_keyword("m", kw)
+        return [_Frag(f"CASE WHEN {h.sl} THEN 1 ELSE 0 END", h.sp,
+                      f"CASE WHEN {h.pg} THEN 1 ELSE 0 END", h.pp)]
+    if prop in ("allInThreadHaveKeyword", "someInThreadHaveKeyword"):
+        all_ = prop == "allInThreadHaveKeyword"
+        f = _thread_has(account_id, kw, negate=all_)
+        neg = "NOT " if all_ else ""
+        return [_Frag(f"CASE WHEN {neg}{f.sl} THEN 1 ELSE 0 END", f.sp,
+                      f"CASE WHEN {neg}{f.pg} THEN 1 ELSE 0 END", f.pp)]
+    if prop == "subject":
+        return [_Frag("m.subject")]
+    if prop in ("from", "to"):
+        col = "m.from_addr" if prop == "from" else "m.to_addr"
+        return [_Frag(f"json_extract(NULLIF({col}, ''), '$[0][{i}]')", (),
+                      f"((NULLIF({col}, '')::jsonb) -> 0 ->> {i})") for i in (0, 1)]
+    raise ValueError(f"unknown sort property {prop!r}")
+
+
+def _row_text_key(prop: str, a: int, b: int, row: Row) -> str:
+    return _text_key(prop, row[a:b])
+
+
+def _text_key(prop: str, vals: Sequence[Any]) -> str:
+    if prop == "subject":
+        return str(vals[0] or "").lower()
+    return str(vals[0] or vals[1] or "").lower()  # the first address: name, else email
+
+
+def email_query(account_id: int, mailbox_id: int | None, flt: EmailFilter | None,
+                sort: Sequence[EmailSort], *, collapse: bool = False, position: int = 0,
+                limit: int | None = None, want_total: bool = False) -> Op[EmailQueryPage]:
+    """Email/query in one statement: the filter tree compiled to a WHERE clause over the
+    account's emails (or, with ``mailbox_id``, over that mailbox's: the caller passes it only
+    when the filter requires it at the top level), sorted, threads collapsed to their first
+    email in sort order (window function), LIMIT/OFFSET and ``COUNT(*) OVER ()`` for the total.
+
+    ``from``/``to``/``subject`` sorts need Unicode lower-casing, which neither SQLite's
+    ``lower`` nor PostgreSQL's (collation dependent) gives: the statement then returns every
+    match with its raw sort values and the ordering/window is done here, still one statement."""
+    modseq = yield from account_modseq(account_id)
+    if mailbox_id is not None:
+        base = _Frag("mailbox_message x JOIN message m ON m.id = x.message_id"
+                     " WHERE x.mailbox_id = ? AND m.account_id = ?", (mailbox_id, account_id))
+    else:
+        base = _Frag("message m WHERE m.account_id = ?", (account_id,))
+    where = _compile(flt, account_id, mailbox_id) if flt is not None else _Frag(_TRUE)
+    frm = _Frag.join(" AND ", [base, where], "{}")
+    keys: list[tuple[str, bool, list[_Frag]]] = [
+        (prop, desc, _sort_key(account_id, prop, kw)) for prop, desc, kw in sort]
+    lim = _MAX_INT if limit is None else max(0, int(limit))
+    pos = max(0, int(position))
+
+    if any(prop in _TEXT_SORTS for prop, _, _ in keys):
+        cols = [k for _, _, ks in keys for k in ks]
+        sel = _Frag.join(", ", [_Frag("m.id, m.thread_id"), *cols], "{}")
+        q = _Frag.join(" FROM ", [sel, frm], "SELECT {}")
+        rows = yield Q(q.sl, q.sp, pg=q.pg, pg_params=q.pp)
+        rows = sorted(rows, key=lambda r: r[0], reverse=True)
+        i = 2
+        spans = []
+        for prop, desc, ks in keys:
+            spans.append((prop, desc, i, i + len(ks)))
+            i += len(ks)
+        for prop, desc, a, b in reversed(spans):  # stable sorts, last component first
+            if prop in _TEXT_SORTS:
+                text_key: Callable[[Row], Any] = partial(_row_text_key, prop, a, b)
+                rows.sort(key=text_key, reverse=desc)
+            else:
+                rows.sort(key=itemgetter(a), reverse=desc)
+        if collapse:
+            seen: set[int] = set()
+            kept = []
+            for r in rows:
+                if r[1] not in seen:
+                    seen.add(r[1])
+                    kept.append(r)
+            rows = kept
+        return EmailQueryPage(modseq, [int(r[0]) for r in rows[pos:pos + lim]], len(rows))
+
+    count = ", COUNT(*) OVER ()" if want_total else ""
+    if not collapse:
+        order = _Frag.join(", ", [
+            _Frag.join(", ", ks, "{}" + (" DESC" if desc else " ASC")) for _, desc, ks in keys
+        ] + [_Frag("m.id DESC")], "{}")
+        q = _Frag.join(" ", [_Frag(f"SELECT m.id{count} FROM"), frm, _Frag("ORDER BY"), order,
+                             _Frag("LIMIT ? OFFSET ?", (lim, pos))], "{}")
+        counter = _Frag.join(" FROM ", [_Frag("COUNT(*)"), frm], "SELECT {}")
+    else:
+        exprs = [k for _, _, ks in keys for k in ks]
+        names = [f"k{i}" for i in range(len(exprs))]
+        inner = _Frag.join(", ", [_Frag("m.id AS id, m.thread_id AS tid"),
+                                  *[_Frag(f"{e.sl} AS {n}", e.sp, f"{e.pg} AS {n}", e.pp)
+                                    for e, n in zip(exprs, names, strict=True)]], "{}")
+        inner = _Frag.join(" FROM ", [inner, frm], "SELECT {}")
+        dirs: list[str] = []
+        j = 0
+        for _, desc, ks in keys:
+            for _k in ks:
+                dirs.append(f"{names[j]} {'DESC' if desc else 'ASC'}")
+                j += 1
+        order_s = ", ".join([*dirs, "id DESC"])
+        q = _Frag.join("", [
+            _Frag(f"SELECT id{count} FROM (SELECT id, {', '.join(['tid', *names])},"
+                  f" ROW_NUMBER() OVER (PARTITION BY tid ORDER BY {order_s}) AS rn FROM ("),
+            inner,
+            _Frag(f") a) c WHERE rn = 1 ORDER BY {order_s} LIMIT ? OFFSET ?", (lim, pos))],
+            "{}")
+        counter = _Frag.join(" FROM ", [_Frag("COUNT(DISTINCT m.thread_id)"), frm],
+                             "SELECT {}")
+    rows = yield Q(q.sl, q.sp, pg=q.pg, pg_params=q.pp)
+    total: int | None = None
+    if rows:
+        if want_total:
+            total = int(rows[0][1])
+    elif want_total or pos > 0:
+        c = yield Q(counter.sl, counter.sp, pg=counter.pg, pg_params=counter.pp)
+        total = int(c[0][0])
+    return EmailQueryPage(modseq, [int(r[0]) for r in rows], total)

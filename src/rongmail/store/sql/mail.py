@@ -527,23 +527,48 @@ def expunge(
 ) -> Op[tuple[list[int], list[Change], list[tuple[int, str]]]]:
     """IMAP EXPUNGE / UID EXPUNGE (RFC 9051 §6.4.3, RFC 4315 §2.1): remove the messages of the
     mailbox that carry ``\\Deleted`` (restricted to ``uids`` when given). Returns expunged UIDs
-    in ascending order."""
-    sql = ("SELECT mm.uid FROM mailbox_message mm JOIN message m ON m.id = mm.message_id"
-           " WHERE mm.mailbox_id = ?")
+    in ascending order.
+
+    Flags belong to the email, so an email that stays in other mailboxes would carry the
+    mailbox's ``\\Deleted`` mark into them (IMAP COPY + STORE \\Deleted + EXPUNGE, the
+    classic move, would lose the copy at the target's next EXPUNGE): the mark is cleared on
+    the emails that survive."""
+    sql = ("SELECT mm.uid, mm.message_id FROM mailbox_message mm"
+           " JOIN message m ON m.id = mm.message_id WHERE mm.mailbox_id = ?")
     params: list[object] = [mailbox_id]
     if only_deleted:
         sql += " AND (m.flags & 8) <> 0"
     rows = yield Q(sql + " ORDER BY mm.uid", tuple(params))
-    found = [int(r[0]) for r in rows]
-    if uids is not None:
-        want = set(uids)
-        found = [u for u in found if u in want]
-    if not found:
+    want = None if uids is None else set(uids)
+    picked = [(int(u), int(m)) for u, m in rows if want is None or u in want]
+    if not picked:
         return [], [], []
+    found = [u for u, _ in picked]
     modseq = yield from bump(account_id)
     changes, released = yield from _remove_memberships(account_id, mailbox_id, found, modseq)
+    changes += yield from _clear_deleted(account_id, [m for _, m in picked], modseq)
     yield from log(changes)
     return found, changes, released
+
+
+def _clear_deleted(account_id: int, message_ids: list[int], modseq: int) -> Op[list[Change]]:
+    """Clear ``\\Deleted`` on those of ``message_ids`` still in a mailbox. No bump, no log."""
+    rows: list[Any] = []
+    for i in range(0, len(message_ids), 500):
+        batch = message_ids[i:i + 500]
+        rows.extend((yield Q(
+            f"SELECT mm.mailbox_id, mm.uid, mm.message_id FROM mailbox_message mm"
+            f" JOIN message m ON m.id = mm.message_id WHERE (m.flags & 8) <> 0 AND"
+            f" mm.message_id IN ({placeholders(len(batch))})", tuple(batch))))
+    if not rows:
+        return []
+    yield QMany("UPDATE message SET flags = flags - 8, modseq = ? WHERE id = ?",
+                [(modseq, mid) for mid in sorted({r[2] for r in rows})])
+    mbids = sorted({r[0] for r in rows})
+    yield from touch_mailboxes(mbids, modseq)
+    return [Change(account_id, modseq, ch.MAILBOX_MESSAGE, "updated", mid, mbid, uid)
+            for mbid, uid, mid in rows] + [
+        Change(account_id, modseq, ch.MAILBOX, "updated", mb) for mb in mbids]
 
 
 def destroy_messages(

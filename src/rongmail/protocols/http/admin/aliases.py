@@ -45,6 +45,17 @@ async def delete_alias(r: AdminRequest) -> Any:
     return {}
 
 
+async def patch_members(r: AdminRequest) -> Any:
+    a = await r.alias(r.match("address"), Perm.ALIAS_WRITE)
+    b = await r.body()
+    add, remove = b.get("add") or [], b.get("remove") or []
+    if not all(isinstance(x, list) and all(isinstance(m, str) for m in x) for x in (add, remove)):
+        raise ValidationError(what="members")
+    await act.do_set_group_members(r.deps.ctx, r.actor, a, add=add, remove=remove)
+    fresh = await r.reads.alias(a.address)
+    return views.alias(fresh or a)
+
+
 async def set_sensitive(r: AdminRequest) -> Any:
     a = await r.alias(r.match("address"), Perm.SENSITIVE_WRITE)
     b = await r.body()
@@ -66,6 +77,11 @@ ENDPOINTS = [
                  "address": {"type": "string"}, "kind": {"enum": ["alias", "group"]},
                  "members": {"type": "array", "items": {"type": "string"}},
                  "displayName": {"type": "string"}}}, status=201),
+    Endpoint("PATCH", "/aliases/{address}", Perm.ALIAS_WRITE, patch_members,
+             "Add or remove members of an alias, group or distribution list", "aliases",
+             {"type": "object", "properties": {
+                 "add": {"type": "array", "items": {"type": "string"}},
+                 "remove": {"type": "array", "items": {"type": "string"}}}}),
     Endpoint("DELETE", "/aliases/{address}", Perm.ALIAS_WRITE, delete_alias,
              "Delete an alias or group", "aliases"),
     Endpoint("PUT", "/aliases/{address}/sensitive", Perm.SENSITIVE_WRITE, set_sensitive,

@@ -73,7 +73,7 @@ class AdminRequest:
     @property
     def actor(self) -> Actor:
         return Actor(self.principal.account_id, self.principal.tenant_id,
-                     self.http.remote or "")
+                     self.http.remote or "", audit_key=audit_key(self.deps))
 
     def match(self, name: str) -> str:
         return self.http.match_info[name]
@@ -136,6 +136,14 @@ class AdminRequest:
         p = self.principal
         doms = await self.reads.domains(None if p.role is Role.SUPER_ADMIN else p.tenant_id)
         return [dm for dm in doms if allowed(p, perm, Target(dm.tenant_id, dm.id))]
+
+
+def audit_key(deps: HttpDeps) -> bytes | None:
+    """The identity layer's audit-chain key, when the authenticator was built with it
+    (``app.build_authenticator``); admin actions then land in the chained audit log too."""
+    security = getattr(deps.auth, "security", None)
+    key = getattr(getattr(security, "recorder", None), "key", None)
+    return key if isinstance(key, bytes) else None
 
 
 # -- body helpers -------------------------------------------------------------------------------

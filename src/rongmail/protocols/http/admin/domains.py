@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+import dns.exception
 from aiohttp import web
 
 from rongmail.actions import accounts as acc
@@ -195,7 +196,8 @@ async def post_push(r: AdminRequest) -> Any:
             finally:
                 await provider.close()
             d, added, removed = result.diff, result.added, result.removed
-    except (KeyError, ProviderError, RuntimeError, OSError) as e:
+    except (KeyError, ValueError, ProviderError, RuntimeError, OSError,
+            dns.exception.DNSException) as e:
         raise TemporaryError("dns.push.failed", detail=repr(e)) from None
     if apply and (added or removed):
         await act.do_record_dns_push(r.deps.ctx, r.actor, dom, added, removed, via=row.kind)

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import BodyPartReader
 
 from rongmail.actions import admin as act
-from rongmail.core.models import Domain
+from rongmail.core.models import Account, Domain
 from rongmail.errors import NotFound, PermissionDenied, TooLarge, ValidationError
 from rongmail.i18n import t
 from rongmail.protocols.http.admin import views
@@ -54,8 +54,18 @@ async def get_user(r: AdminRequest) -> Any:
     return views.account(a, sensitive=await r.reads.is_sensitive(a.address))
 
 
+def _not_stronger(r: AdminRequest, a: Account) -> None:
+    """An admin may act on another admin's account only if it could grant that role: a
+    helpdesk or domain admin never resets, disables or deletes a tenant admin (no takeover)."""
+    role = Role.parse(a.role)
+    if role is not Role.USER and r.principal.role is not Role.SUPER_ADMIN \
+            and not may_assign(r.principal, role):
+        raise PermissionDenied("admin.forbidden", detail=f"act on {role}")
+
+
 async def patch_user(r: AdminRequest) -> Any:
     a = await r.account(r.match("address"), Perm.USER_WRITE)
+    _not_stronger(r, a)
     b = await r.body()
     disabled = opt_bool(b, "disabled")
     quota = opt_int(b, "quotaBytes")
@@ -71,6 +81,7 @@ async def patch_user(r: AdminRequest) -> Any:
 
 async def delete_user(r: AdminRequest) -> Any:
     a = await r.account(r.match("address"), Perm.USER_WRITE)
+    _not_stronger(r, a)
     if a.id == r.principal.account_id:
         raise ValidationError("admin.self")
     await act.do_admin_delete_account(r.deps.ctx, r.actor, a)
@@ -79,11 +90,7 @@ async def delete_user(r: AdminRequest) -> Any:
 
 async def reset_password(r: AdminRequest) -> Any:
     a = await r.account(r.match("address"), Perm.USER_PASSWORD)
-    target_role = Role.parse(a.role)
-    if target_role is not Role.USER and r.principal.role is not Role.SUPER_ADMIN \
-            and not may_assign(r.principal, target_role):
-        # a helpdesk must not take over an admin account by resetting its password
-        raise PermissionDenied("admin.forbidden", detail="reset of an admin")
+    _not_stronger(r, a)
     b = await r.body()
     await act.do_reset_password(r.deps.ctx, r.actor, a, req_str(b, "password", max_len=256))
     return {}

@@ -19,6 +19,8 @@
 * ``session_wipe``: sessions signed out with "wipe": the next request with that cookie gets
   ``Clear-Site-Data``.
 * ``allowed_network``: CIDR allow-lists per tenant, optionally per role ('' = every role).
+* ``webauthn_credential``: passkeys (WebAuthn L2 §6.1 credential records): id (base64url),
+  COSE public key, signature counter (clone detection, §6.1.1), transports.
 * ``external_identity``: accounts whose password lives elsewhere: ``provider`` = ``ldap`` (subject
   = the entry DN) or ``oidc:<issuer>`` (subject = the ``sub`` claim).
 """
@@ -144,4 +146,19 @@ CREATE TABLE external_identity (
 )
 ;;
 CREATE INDEX external_identity_account ON external_identity (account_id)
+;;
+CREATE TABLE webauthn_credential (
+  id {pk},
+  account_id {bigint} NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+  credential_id TEXT NOT NULL UNIQUE,
+  public_key {blob} NOT NULL,
+  sign_count {bigint} NOT NULL DEFAULT 0,
+  transports TEXT NOT NULL DEFAULT '',
+  name TEXT NOT NULL DEFAULT '',
+  aaguid TEXT NOT NULL DEFAULT '',
+  created_at {bigint} NOT NULL,
+  last_used_at {bigint} NOT NULL DEFAULT 0
+)
+;;
+CREATE INDEX webauthn_credential_account ON webauthn_credential (account_id)
 """
