@@ -245,7 +245,12 @@ def http_registrars() -> list[Callable[..., None]]:
     """Route registrations of the HTTP feature packages, in order."""
     from rongmail.protocols import jmap  # JMAP + web login (issue 5)
     from rongmail.protocols.http import (
-        admin, autoconfig, login, quarantine, security, static_web,
+        admin,
+        autoconfig,
+        login,
+        quarantine,
+        security,
+        static_web,
     )
 
     return [login.register, security.register, jmap.register, autoconfig.register,

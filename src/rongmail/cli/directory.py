@@ -64,6 +64,10 @@ async def domain_add(a: Any) -> int:
         else:
             tenant = tenants[0]
     dom = await acc.do_create_domain(app.ctx, tenant.id, args.name, alias_of=args.alias_of)
+    if not args.alias_of:
+        from rongmail.cli.setup import create_dkim_keys
+
+        await create_dkim_keys(app, dom)
     say("cli.domain.added", domain=dom.name)
     return 0
 

@@ -115,7 +115,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         try:
             tenant = await acc.do_create_tenant(app.ctx, domain.split(".")[0] or domain,
                                                 display_name=domain)
-            await acc.do_create_domain(app.ctx, tenant.id, domain)
+            dom = await acc.do_create_domain(app.ctx, tenant.id, domain)
+            await create_dkim_keys(app, dom)
             await acc.do_create_account(app.ctx, admin, password, display_name="Admin",
                                         role="admin", check_password=bool(args.admin_password))
         finally:
@@ -139,6 +140,16 @@ def cmd_init(args: argparse.Namespace) -> int:
     say("cli.init.done", data_dir=str(data_dir))
     say("cli.login_hint", email=admin, password=password)
     return 0
+
+
+async def create_dkim_keys(app: object, domain: object) -> None:
+    """RSA-2048 and Ed25519 signing keys for a new domain, so mail is signed from day one
+    (the DNS wizard publishes them; rotation goes through the admin console)."""
+    from rongmail.actions.admin import DKIM_ALGORITHMS, Actor, do_create_dkim_key
+
+    for algorithm in DKIM_ALGORITHMS:
+        await do_create_dkim_key(app.ctx, Actor(None, domain.tenant_id), domain,  # type: ignore[attr-defined]
+                                 algorithm)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

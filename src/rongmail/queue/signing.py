@@ -23,6 +23,8 @@ from rongmail.store.sql import admin as adm
 from rongmail.store.sql import directory as d
 
 CACHE_SECONDS = 300.0
+#: ``dkim_key.algorithm`` short names (admin console) -> RFC 6376/8463 ``a=`` values
+ALGORITHMS = {"rsa": "rsa-sha256", "ed25519": "ed25519-sha256"}
 _MAX_HEADER = 64 * 1024
 
 
@@ -68,7 +70,8 @@ class DomainSigner:
                     continue
                 pem = open_sealed(self.ctx.keys, dom.tenant_id, "dkim", r.key_version,
                                   r.private_enc)
-                keys.append(DkimKey(domain, r.selector, r.algorithm, pem))  # type: ignore[arg-type]
+                alg = ALGORITHMS.get(r.algorithm, r.algorithm)
+                keys.append(DkimKey(domain, r.selector, alg, pem))  # type: ignore[arg-type]
         self._cache[domain] = (now + CACHE_SECONDS, keys)
         return keys
 

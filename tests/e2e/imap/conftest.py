@@ -11,12 +11,12 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from imap_e2e import ImapServer
 
-from e2e.conftest import RunningServer, run_server
+from e2e.conftest import run_server
 from peers import PeerUnavailable, skip_or_fail
 from peers.apt import ensure
 
@@ -54,27 +54,6 @@ def neomutt_bin() -> str:
     return _binary("neomutt", "neomutt")
 
 
-@dataclass
-class ImapServer:
-    """The running server plus one mail account on it."""
-
-    srv: RunningServer
-    user: str
-    password: str
-
-    @property
-    def imaps(self) -> int:
-        return self.srv.ports["imaps"]
-
-    @property
-    def cafile(self) -> Path:
-        return self.srv.data_dir / "tls" / "cert.pem"
-
-    def import_mbox(self, path: Path, mailbox: str = "INBOX") -> None:
-        self.srv.cli("import", str(path), "--account", self.user, "--mailbox", mailbox,
-                     "--no-progress")
-
-
 @pytest.fixture
 def imap_server(tmp_path: Path) -> Iterator[ImapServer]:
     """``rongmail serve`` with one account. Its data directory is on tmpfs when there is one:
@@ -86,6 +65,9 @@ def imap_server(tmp_path: Path) -> Iterator[ImapServer]:
         with run_server(base, wait_for=("imap", "imaps")) as srv:
             srv.add_user(USER, PASSWORD, "Zhang San")
             yield ImapServer(srv, USER, PASSWORD)
+            if srv.proc.poll() is not None:  # shown with a failing test's captured output
+                print(f"rongmail serve exited early ({srv.proc.returncode}):\n"
+                      + srv.log.read_text(errors="replace")[-4000:])
     finally:
         if base != tmp_path:
             shutil.copy(base / "serve.log", tmp_path / "serve.log")

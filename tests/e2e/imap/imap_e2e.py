@@ -1,5 +1,6 @@
 """Helpers for the IMAP end-to-end tests with real clients (mbsync, offlineimap, neomutt).
 
+* :class:`ImapServer`: the ``rongmail serve`` under test with its account and certificate.
 * Generate realistic mail (Chinese and English subjects, some about 发票) and write it as mbox
   for ``rongmail import``.
 * Take *snapshots* of both sides: folder -> {Message-ID: flags}, read from the server over
@@ -20,12 +21,16 @@ import ssl
 import subprocess
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from email.header import Header
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imapclient import IMAPClient
 from imapclient.response_parser import parse_fetch_response
+
+if TYPE_CHECKING:
+    from e2e.conftest import RunningServer
 
 Snapshot = dict[str, dict[str, frozenset[str]]]
 
@@ -69,6 +74,29 @@ def write_mbox(path: Path, messages: Iterable[bytes]) -> Path:
             body = re.sub(rb"(?m)^(>*From )", rb">\1", body)
             f.write(b"From MAILER-DAEMON Thu Jan  1 00:00:00 2026\n" + body + b"\n\n")
     return path
+
+
+# -- the server under test ----------------------------------------------------------------
+
+@dataclass
+class ImapServer:
+    """The running server plus one mail account on it."""
+
+    srv: RunningServer
+    user: str
+    password: str
+
+    @property
+    def imaps(self) -> int:
+        return self.srv.ports["imaps"]
+
+    @property
+    def cafile(self) -> Path:
+        return self.srv.data_dir / "tls" / "cert.pem"
+
+    def import_mbox(self, path: Path, mailbox: str = "INBOX") -> None:
+        self.srv.cli("import", str(path), "--account", self.user, "--mailbox", mailbox,
+                     "--no-progress")
 
 
 # -- snapshots ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from imap_e2e import (
     SUBJECTS,
+    ImapServer,
     client_tls,
     deliver_to_maildir,
     diff,
@@ -32,8 +33,6 @@ from imap_e2e import (
     write_mbox,
 )
 from imapclient import IMAPClient, imap_utf7
-
-from conftest import ImapServer
 
 pytestmark = [pytest.mark.peer, pytest.mark.slow]
 

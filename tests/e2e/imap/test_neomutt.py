@@ -13,10 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from imap_e2e import Tmux, client_tls, imap_snapshot, make_message, message_id, write_mbox
+from imap_e2e import (
+    ImapServer,
+    Tmux,
+    client_tls,
+    imap_snapshot,
+    make_message,
+    message_id,
+    write_mbox,
+)
 from imapclient import IMAPClient
-
-from conftest import ImapServer
 
 pytestmark = pytest.mark.peer
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from imap_e2e import (
+    ImapServer,
     client_tls,
     deliver_to_maildir,
     diff,
@@ -25,8 +26,6 @@ from imap_e2e import (
     write_mbox,
 )
 from imapclient import IMAPClient
-
-from conftest import ImapServer
 
 pytestmark = pytest.mark.peer
 

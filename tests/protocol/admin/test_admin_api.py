@@ -376,3 +376,32 @@ async def test_admin_actions_join_the_chained_audit_log(admin: AdminEnv) -> None
     rows = await admin.ctx.meta.read(sa.search_audit(category="admin"))
     assert [(r.action, r.actor_id, r.remote) for r in rows] == [
         ("policy.update", admin.ids["tenant_admin"], "192.0.2.7")]
+
+
+async def test_wizard_outputs_for_the_mail_path(admin: AdminEnv) -> None:
+    """The signer and the MTA-STS endpoint can use what the wizard decided: active DKIM keys
+    decrypt to keys that verify against the published TXT, and the policy matches the plan."""
+    import dkim
+
+    from rongmail.services.admin.reads import AdminReader
+    from rongmail.services.mailauth.dkim import DkimKey
+
+    await admin.call("tenant_admin", "PUT", "/domains/acme.test/dns/settings", {
+        "hosts": [{"name": "mx1.acme.test"}], "mta_sts_mode": "enforce"})
+    _, k1 = await admin.call("tenant_admin", "POST", "/domains/acme.test/dkim",
+                             {"algorithm": "rsa", "selector": "old"})
+    _, k2 = await admin.call("tenant_admin", "POST", "/domains/acme.test/dkim",
+                             {"algorithm": "rsa", "selector": "new"})
+    reads = AdminReader(admin.ctx.meta, admin.ctx.keys)
+    dom = await reads.domain("acme.test")
+    keys = await reads.signing_keys(dom)
+    assert [(k.selector, k.algorithm) for k in keys] == [("new", "rsa-sha256")]
+    assert isinstance(keys[0], DkimKey)
+    msg = b"From: a@acme.test\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nbody\r\n"
+    sig = dkim.sign(msg, b"new", b"acme.test", keys[0].dkimpy_private(),
+                    include_headers=[b"from", b"to", b"subject"])
+    txt = k2["txt"].encode()
+    assert dkim.verify(sig + msg, dnsfunc=lambda name, timeout=5: txt)
+    policy = await reads.mta_sts_policy(dom, default_host="mail.example.com")
+    assert policy is not None and "mode: enforce" in policy and "mx: mx1.acme.test" in policy
+    assert k1["selector"] == "old"

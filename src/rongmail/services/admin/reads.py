@@ -18,6 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from rongmail.core.models import Account, Alias, Domain, Tenant
+from rongmail.services.mailauth.dkim import Algorithm, DkimKey
 from rongmail.store.fs.keys import KeyRing
 from rongmail.store.ports import MetaStore
 from rongmail.store.sql import admin as adm
@@ -33,6 +34,9 @@ from rongmail.store.sql.admin import (
 
 __all__ = ["AdminReader", "AuditRow", "DkimKeyRow", "PolicyRow", "ProviderRow",
            "QueueView", "SensitiveGroupRow", "open_sealed"]
+
+
+_DKIM_ALG: dict[str, Algorithm] = {"rsa": "rsa-sha256", "ed25519": "ed25519-sha256"}
 
 
 def _aad(tenant_id: int, purpose: str) -> bytes:
@@ -131,6 +135,30 @@ class AdminReader:
 
     async def wizard_input(self, domain_id: int) -> dict[str, Any] | None:
         return await self.meta.read(adm.get_wizard(domain_id))
+
+    # -- for the mail path: what the wizard decided, ready to use ----------------------------
+
+    async def signing_keys(self, domain: Domain) -> list[DkimKey]:
+        """The domain's *active* DKIM keys, decrypted, for the outbound signer (retiring keys
+        stay published in DNS but no longer sign)."""
+        out = []
+        for k in await self.dkim_keys(domain.id):
+            if k.state != "active":
+                continue
+            pem = open_sealed(self.keys, domain.tenant_id, "dkim", k.key_version, k.private_enc)
+            out.append(DkimKey(domain.name, k.selector, _DKIM_ALG[k.algorithm], pem))
+        return out
+
+    async def mta_sts_policy(self, domain: Domain, *, default_host: str) -> str | None:
+        """The MTA-STS policy file for ``domain`` as the wizard publishes it (the same hosts
+        and mode as the ``_mta-sts`` TXT record), or None when MTA-STS is off."""
+        from rongmail.services.admin.wizard import parse_input, plan_for
+        from rongmail.services.dnswizard.plan import mta_sts_policy
+
+        stored = await self.wizard_input(domain.id)
+        pi = plan_for(domain.name, parse_input(stored) if stored else None, (),
+                      default_host=default_host)
+        return None if pi.mta_sts_mode == "none" else mta_sts_policy(pi)
 
     async def owned_records(self, domain_id: int) -> set[tuple[str, str, str]]:
         return await self.meta.read(adm.owned_records(domain_id))
