@@ -8,6 +8,7 @@ import secrets
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from rongmail.cli.common import add_data_dir, data_path, locale, run, say
 from rongmail.config.load import CONFIG_NAME, load
@@ -142,14 +143,13 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-async def create_dkim_keys(app: object, domain: object) -> None:
+async def create_dkim_keys(app: Any, domain: Any) -> None:
     """RSA-2048 and Ed25519 signing keys for a new domain, so mail is signed from day one
     (the DNS wizard publishes them; rotation goes through the admin console)."""
     from rongmail.actions.admin import DKIM_ALGORITHMS, Actor, do_create_dkim_key
 
     for algorithm in DKIM_ALGORITHMS:
-        await do_create_dkim_key(app.ctx, Actor(None, domain.tenant_id), domain,  # type: ignore[attr-defined]
-                                 algorithm)
+        await do_create_dkim_key(app.ctx, Actor(None, domain.tenant_id), domain, algorithm)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -36,11 +36,11 @@ class ImapSettings(Section):
     max_command_bytes: int = Field(
         1024 * 1024, ge=64 * 1024, description="Largest whole command outside APPEND."
     )
-    max_multiappend_messages: int = Field(
+    multiappend_size_factor: int = Field(
         4,
         ge=1,
-        description="A MULTIAPPEND (RFC 3502) may carry up to this many largest-size messages "
-        "in total bytes; it is stored in one transaction.",
+        description="Largest whole APPEND/MULTIAPPEND command (RFC 3502), as a multiple of "
+        "limits.max_message_bytes; all its messages are stored in one transaction.",
     )
     max_pipelined: int = Field(
         64, ge=1, description="Commands accepted from one read before replies must drain."

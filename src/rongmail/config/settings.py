@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from rongmail.config.base import Section
+from rongmail.config.imap import ImapSettings
 from rongmail.config.pop3 import Pop3Settings
 from rongmail.config.queue import QueueSettings
 from rongmail.config.security import SecuritySettings
@@ -102,4 +103,5 @@ class Settings(Section):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
     queue: QueueSettings = Field(default_factory=QueueSettings)  # type: ignore[arg-type]
     pop3: Pop3Settings = Field(default_factory=Pop3Settings)  # type: ignore[arg-type]
+    imap: ImapSettings = Field(default_factory=ImapSettings)  # type: ignore[arg-type]
     security: SecuritySettings = Field(default_factory=SecuritySettings)  # type: ignore[arg-type]

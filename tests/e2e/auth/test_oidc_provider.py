@@ -30,9 +30,13 @@ SECRET = "rongmail-oidc-test-secret-0123456789"
 def _provider_dir() -> Path:
     """oidc-provider installed once per machine from the npm registry (package.json pins it)."""
     if shutil.which("node") is None or shutil.which("npm") is None:
-        if os.environ.get("CI"):
-            pytest.fail("node/npm missing in CI")
-        pytest.skip("node and npm are needed for the OIDC provider")
+        from peers import skip_or_fail
+        from peers.apt import PeerUnavailable, ensure
+
+        try:
+            ensure(["nodejs", "npm"])
+        except PeerUnavailable as exc:
+            skip_or_fail(str(exc))
     spec = json.loads((HERE / "package.json").read_text())["dependencies"]["oidc-provider"]
     cache = Path(os.environ.get("RONGMAIL_TEST_CACHE", "/tmp/rongmail-test-cache"))
     target = cache / f"oidc-provider-{spec}"

@@ -162,7 +162,9 @@ def test_xss_corpus_never_runs_script_or_leaks(
                 failures[path.name] = {k: v for k, v in seen.items() if v}
                 shot(page, artifacts, f"xss-fail-{path.stem}")
         assert page.url.startswith(web_server.url("/")), f"navigated away: {page.url}"
-        assert html_frames >= len(CORPUS) - 5, f"only {html_frames} mail frames were rendered"
+        # a mail whose HTML is empty once sanitised (script or svg only...) gets no frame; 48 of
+        # the 67 render one today. Far fewer would mean the check above ran on nothing.
+        assert html_frames >= 40, f"only {html_frames} mail frames were rendered"
         assert not failures, f"{len(failures)} of {len(CORPUS)} hostile mails misbehaved: {failures}"
     finally:
         ctx.close()

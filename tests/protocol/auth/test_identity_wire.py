@@ -196,6 +196,22 @@ def test_country_hopping_freezes_and_revokes(srv: RunningServer, hooks: Hooks) -
     assert home.call("GET", "/api/admin/security/audit")[0] == 403
 
 
+def test_allowed_networks_api_is_admin_only(srv: RunningServer) -> None:
+    user, pw = _user(srv, "he")
+    plain = Web(srv, HOME[10])
+    assert plain.login(user, pw)[0] == 200
+    body = {"role": "auditor", "cidrs": ["10.0.0.0/8", "192.0.2.7"]}
+    assert plain.call("PUT", "/api/admin/security/networks", body)[0] == 403
+    admin = Web(srv, HOME[0])
+    assert admin.login(srv.admin, srv.password)[0] == 200
+    status, _, saved = admin.call("PUT", "/api/admin/security/networks", body)
+    assert status == 200 and saved["cidrs"] == ["10.0.0.0/8", "192.0.2.7/32"]
+    assert admin.call("PUT", "/api/admin/security/networks",
+                      {"role": "auditor", "cidrs": ["not-a-network"]})[0] == 400
+    status, _, rows = admin.call("GET", "/api/admin/security/networks")
+    assert {"role": "auditor", "cidr": "10.0.0.0/8"} in rows
+
+
 def test_audit_chain_verifies_after_everything(srv: RunningServer) -> None:
     res = srv.cli("audit", "verify", check=False)
     assert res.returncode == 0, res.stderr

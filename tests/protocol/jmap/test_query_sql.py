@@ -86,13 +86,13 @@ async def _populate(jmap: JmapEnv, rnd: random.Random) -> tuple[list[str], list[
         for kw in ("$seen", "$flagged", "work", "todo", "$answered"):
             if rnd.random() < 0.4:
                 patch[f"keywords/{kw}"] = True
-        r = rnd.random()
-        if r < 0.25:
+        roll = rnd.random()
+        if roll < 0.25:
             patch[f"mailboxIds/{extra[0]}"] = True
-        elif r < 0.4:
+        elif roll < 0.4:
             patch[f"mailboxIds/{extra[1]}"] = True
             patch[f"mailboxIds/{inbox}"] = None
-        elif r < 0.5:
+        elif roll < 0.5:
             patch[f"mailboxIds/{extra[0]}"] = True
             patch[f"mailboxIds/{extra[1]}"] = True
         if patch:

@@ -62,7 +62,7 @@ async def oidc_login(request: web.Request) -> web.StreamResponse:
     try:
         url, pending = await st.client.begin()
     except MailError as exc:
-        return lg.auth_failure(exc, lg.locale_of(request))
+        return lg.auth_failure(exc, lg.locale_of(request), request)
     st.put(pending)
     resp = web.HTTPFound(url)
     resp.set_cookie(STATE_COOKIE, pending.binding, max_age=int(PENDING_TTL), path="/api/oidc/",
@@ -90,7 +90,9 @@ async def oidc_callback(request: web.Request) -> web.StreamResponse:
     except StepUpRequired as exc:
         return lg.step_up_response(exc, locale)
     except MailError as exc:
-        return lg.auth_failure(exc, locale)
+        failed = lg.auth_failure(exc, locale, request)
+        failed.headers.pop("WWW-Authenticate", None)  # a navigation: no Basic dialog
+        return failed
     resp = await lg._start_session(request, result)
     redirect = web.HTTPFound("/")
     for name, morsel in resp.cookies.items():

@@ -56,9 +56,18 @@ def _key(request: web.Request) -> bytes:
     return bytes(sec.recorder.key)
 
 
+def web_auth_failure(exc: MailError, locale: str) -> web.Response:
+    """``auth_failure`` without the ``WWW-Authenticate: Basic`` challenge: these endpoints are
+    called by the web app with ``fetch()``, where a Basic challenge would make the browser
+    open its own password dialog."""
+    resp = auth_failure(exc, locale)
+    resp.headers.pop("WWW-Authenticate", None)
+    return resp
+
+
 def _problem(exc: MailError, locale: str) -> web.Response:
     if isinstance(exc, (AuthError, RateLimited)):
-        return auth_failure(exc, locale)
+        return web_auth_failure(exc, locale)
     status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, PermissionDenied) \
         else 400 if isinstance(exc, ValidationError) else 500
     return web.json_response({"type": f"about:blank#{exc.key}", "status": status,
@@ -544,7 +553,7 @@ async def passkey_login_finish(request: web.Request) -> web.StreamResponse:
     except StepUpRequired as exc:
         return lg.step_up_response(exc, locale)
     except MailError as exc:
-        return lg.auth_failure(exc, locale)
+        return web_auth_failure(exc, locale)
     return await lg._start_session(request, result)
 
 

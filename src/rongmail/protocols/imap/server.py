@@ -245,7 +245,7 @@ class Listener:
 
 def options_from_settings(settings: Settings) -> ImapOptions:
     """Map the settings (``Settings.imap``, ``config/imap.py``) onto the listener options."""
-    imap: ImapSettings = getattr(settings, "imap", None) or ImapSettings()
+    imap: ImapSettings = settings.imap
     limits = settings.limits
     return ImapOptions(
         hostname=imap.hostname or settings.server.hostname,
@@ -256,7 +256,7 @@ def options_from_settings(settings: Settings) -> ImapOptions:
             max_literal=imap.max_literal_bytes,
             max_command=imap.max_command_bytes,
             max_append=limits.max_message_bytes,
-            max_append_command=imap.max_multiappend_messages * limits.max_message_bytes,
+            max_append_command=imap.multiappend_size_factor * limits.max_message_bytes,
             max_pipelined=imap.max_pipelined,
         ),
         allow_plaintext_auth=imap.allow_plaintext_auth,
