@@ -16,7 +16,7 @@ from typing import Any
 
 from rongmail.actions.context import ActionContext
 from rongmail.actions.messages import tenant_of
-from rongmail.errors import TooLarge, ValidationError
+from rongmail.errors import NotFound, TooLarge, ValidationError
 from rongmail.store.sql import jmap as jm
 
 SESSION_TTL = 14 * 86400
@@ -83,6 +83,24 @@ async def do_update_identity(
     cols = {k: (_json_or_none(v) if k in ("reply_to", "bcc") else v) for k, v in values.items()}
     changes = await ctx.meta.write(jm.update_identity(account_id, identity_id, cols))
     ctx.bus.publish(changes)
+
+
+async def do_update_builtin_identity(
+    ctx: ActionContext, account_id: int, values: dict[str, Any]
+) -> None:
+    """Edit the account's built-in identity (its own address): the first edit stores it as an
+    undeletable row, later edits update that row."""
+    from rongmail.store.sql import directory as d
+
+    acct = await ctx.meta.read(d.get_account(account_id))
+    if acct is None:
+        raise NotFound(what=f"account {account_id}")
+    rows = await ctx.meta.read(jm.list_identities(account_id))
+    row = next((r for r in rows if not r.may_delete and r.email == acct.address), None)
+    if row is None:
+        row = await do_create_identity(ctx, account_id, name=acct.display_name,
+                                       email=acct.address, may_delete=False)
+    await do_update_identity(ctx, account_id, row.id, values)
 
 
 async def do_delete_identity(ctx: ActionContext, account_id: int, identity_id: int) -> None:

@@ -1,7 +1,7 @@
 """The server side of the webmail contract (web/README.md, "What the server must provide"),
 checked over plain HTTP against a real ``rongmail serve`` — no browser. Each test here was
-found while driving the webmail in Chromium; the ``xfail(strict=True)`` ones are open server
-bugs (remove the marker when fixed: a fix makes them XPASS, which fails the run)."""
+found while driving the webmail in Chromium (two of them were server bugs, now fixed: saving a
+signature on the built-in identity, and EventSource handlers outliving their clients)."""
 
 from __future__ import annotations
 
@@ -78,10 +78,6 @@ def test_cookie_session_post_needs_csrf_token(web_server) -> None:
                            api)[0] == 200
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: the built-in identity I0 is immutable (jmap/methods/identity/set.py update → "
-    "forbidden), so the webmail's Settings cannot save a signature for an account that has "
-    "only its built-in identity — the user sees 没有权限执行此操作"))
 def test_signature_of_builtin_identity_can_be_saved(web_server) -> None:
     alice = Jmap(web_server, *ALICE[:2])
     (_, got, _), = alice.call(("Identity/get", {"ids": None}))
@@ -91,11 +87,6 @@ def test_signature_of_builtin_identity_can_be_saved(web_server) -> None:
     assert not res.get("notUpdated"), res["notUpdated"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: jmap/server.py eventsource_handler does not notice that the client went away "
-    "(aiohttp does not cancel handlers on disconnect): each closed EventSource (every page "
-    "reload, every tab) leaves a handler and bus subscription alive until the next ping "
-    "(the app asks for 300 s), and SIGTERM then waits ~10 s for them"))
 def test_closed_eventsource_does_not_linger(tmp_path: Path) -> None:
     with run_server(tmp_path) as srv:
         srv.add_user(*ALICE)

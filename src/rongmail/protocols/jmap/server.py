@@ -223,21 +223,39 @@ async def eventsource_handler(request: web.Request) -> web.StreamResponse:
                 await send(full_state_change(p.account.id, current, wanted))
                 if close_after:
                     return resp
-        while True:
-            try:
-                sc = await asyncio.wait_for(stream.__anext__(), timeout=ping or None)
-            except TimeoutError:
-                await resp.write(b"event: ping\ndata: " + dumps({"interval": ping}) + b"\n\n")
-                continue
-            await send(sc)
-            if close_after:
-                break
+        # wake at least every LIVENESS_CHECK seconds to notice a client that went away (aiohttp
+        # only reports it on a write), so closed tabs do not keep subscriptions until the ping
+        waited = 0.0
+        nxt = asyncio.ensure_future(stream.__anext__())
+        try:
+            while True:
+                done, _ = await asyncio.wait({nxt}, timeout=LIVENESS_CHECK)
+                if not done:
+                    transport = request.transport
+                    if transport is None or transport.is_closing():
+                        break
+                    waited += LIVENESS_CHECK
+                    if ping and waited >= ping:
+                        waited = 0.0
+                        await resp.write(
+                            b"event: ping\ndata: " + dumps({"interval": ping}) + b"\n\n")
+                    continue
+                waited = 0.0
+                await send(nxt.result())
+                if close_after:
+                    break
+                nxt = asyncio.ensure_future(stream.__anext__())
+        finally:
+            nxt.cancel()
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
         with contextlib.suppress(Exception):
             await stream.aclose()  # type: ignore[attr-defined]
     return resp
+
+
+LIVENESS_CHECK = 2.0
 
 
 async def websocket_handler(request: web.Request) -> web.StreamResponse:

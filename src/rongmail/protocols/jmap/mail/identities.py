@@ -26,8 +26,19 @@ def identity_json(row: IdentityRow) -> dict[str, Any]:
             "htmlSignature": row.html_signature, "mayDelete": row.may_delete}
 
 
+def is_builtin_row(row: IdentityRow, account: Account) -> bool:
+    """The stored edits of the built-in identity (name, signatures...): an undeletable row for
+    the account's own address, shown under the built-in id ``I0``."""
+    return not row.may_delete and row.email == account.address
+
+
 async def all_identities(reader: Any, account: Account) -> dict[int, dict[str, Any]]:
-    out = {BUILTIN: builtin_identity(account)}
+    builtin = builtin_identity(account)
+    out: dict[int, dict[str, Any]] = {}
     for row in await reader.identities(account.id):
+        if is_builtin_row(row, account):
+            builtin = {**identity_json(row), "id": ids.encode(ids.IDENTITY, BUILTIN),
+                       "mayDelete": False}
+            continue
         out[row.id] = identity_json(row)
-    return out
+    return {BUILTIN: builtin, **out}

@@ -59,7 +59,13 @@ async def identity_set(call: Call, data: dict[str, Any]) -> dict[str, Any]:
 
     async def update(iid: int, patch: dict[str, Any]) -> dict[str, Any] | None:
         if iid == BUILTIN:
-            raise SetError("forbidden")
+            # the account's own address: its name, reply-to, bcc and signatures are the user's
+            # to edit (RFC 8621 §6: only ``email`` is immutable); it is stored as a real row
+            # on first edit so it keeps the built-in id's place
+            if "email" in patch:
+                raise SetError("invalidProperties", properties=["email"])
+            await act.do_update_builtin_identity(ctx, call.account_id, _values(patch))
+            return None
         await act.do_update_identity(ctx, call.account_id, iid, _values(patch))
         return None
 
