@@ -13,7 +13,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
 from webtools import ALICE, Jmap
 
 from e2e.conftest import run_server
