@@ -433,7 +433,7 @@ class Authenticator:
             sa.login_events(acct.id, ctx.now - cfg.history_days * 86400))
         reset_at = await self.reader.meta.read(sa.risk_reset_at(acct.id))
         failures = sum(1 for h in history if h.outcome == "failure"
-                       and ctx.now - h.at < BURST_WINDOW and h.at >= reset_at)
+                       and ctx.now - h.at < BURST_WINDOW and h.at > reset_at)
         from_ip = await self.reader.meta.read(sa.accounts_from_ip(ctx.ip, ctx.now - 3600))
         failed_here = len(self._ip.get(_ip_key(ctx.ip), set()))
         return risk.score(cfg, ctx, history, recent_failures=failures,

@@ -108,7 +108,7 @@ def score(cfg: RiskSettings, ctx: LoginContext, history: Sequence[LoginEventRow]
     total = sum(w for _, w in reasons)
     names = tuple(n for n, w in reasons if w > 0)
     hour_countries = {h.country for h in history
-                      if h.country and ctx.now - h.at < 3600 and h.at >= reset_at
+                      if h.country and ctx.now - h.at < 3600 and h.at > reset_at
                       and h.outcome in ("success", "refused")}
     if ctx.country:
         hour_countries.add(ctx.country)
