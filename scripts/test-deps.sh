@@ -4,7 +4,8 @@
 # Chromium. Runs as root (CI and these machines); otherwise prints what is missing.
 set -euo pipefail
 PKGS=(postfix swaks dovecot-imapd dovecot-pop3d dovecot-lmtpd isync offlineimap3 fetchmail neomutt tmux
-      knot knot-dnsutils dnsutils chromium fonts-wqy-microhei zstd)
+      knot knot-dnsutils dnsutils dnsmasq-base chromium fonts-wqy-microhei zstd
+      clamav-daemon slapd ldap-utils nodejs npm)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -19,6 +20,7 @@ fi
 echo "test-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
 apt-get update -qq
 # policy-rc.d keeps Debian from starting the system daemons on the standard ports
 printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
