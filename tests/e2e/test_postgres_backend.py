@@ -34,9 +34,14 @@ async def _db(sql: str) -> None:
 
 @pytest.fixture
 def pg_database():  # type: ignore[no-untyped-def]
-    from conftest import postgres_available
+    import socket
 
-    if not postgres_available():
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            reachable = True
+    except OSError:
+        reachable = False
+    if not reachable:
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 in CI")
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
