@@ -22,7 +22,7 @@ import re
 import unicodedata
 
 _RUN = re.compile(r"[^\W_]+", re.UNICODE)
-MAX_INDEXED_CHARS = 200_000
+MAX_INDEXED_CHARS = 2_000_000  # bodies beyond 2 MB of text are indexed up to here
 
 
 def _norm(text: str) -> str:
