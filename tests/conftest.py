@@ -86,3 +86,10 @@ async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         if request.param == "postgres":
             await meta.drop_schema()  # type: ignore[attr-defined]
         await meta.close()  # type: ignore[attr-defined]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run browser tests last. Playwright's sync API keeps an event loop running on the main
+    thread while a browser is open; if a fixture ever outlived its module, asyncio tests run
+    after it would fail with "cannot be called from a running event loop"."""
+    items.sort(key=lambda it: 1 if it.get_closest_marker("browser") else 0)

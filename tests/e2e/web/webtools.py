@@ -190,8 +190,11 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServ
 # ----------------------------------------------------------------------------- browser side
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API runs an event loop on the main thread while it is
+    open, which would break every asyncio test collected after it; it must close with the
+    module."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
