@@ -1,85 +1,55 @@
-"""SASL PLAIN (RFC 4616) and LOGIN for the POP3 AUTH command (RFC 5034), sans-IO.
-
-An exchange is a small state machine. ``step(response)`` takes the client's decoded response
-(``None`` when AUTH carried no initial response, RFC 5034 §4) and returns either the next
-challenge (raw bytes; the session base64-encodes them after ``+ ``) or the final
-:class:`Credentials`. Malformed input raises :class:`~rongmail.errors.ValidationError`.
-Secrets live only in ``Credentials`` and never reach a ``repr`` or a log.
-"""
+"""SASL for the POP3 AUTH command (RFC 5034): the shared exchanges of
+:mod:`rongmail.protocols.sasl`, with their problems as :class:`~rongmail.errors.ValidationError`
+(rendered once as ``-ERR`` by ``replies.py``). A client response of ``*`` cancels (RFC 5034 §4);
+``None`` means the AUTH command carried no initial response."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, NoReturn
 
 from rongmail.errors import ValidationError
+from rongmail.protocols import sasl as core
+from rongmail.protocols.sasl import MECHANISMS, Credentials, encode_challenge
 
-MECHANISMS: Final = ("PLAIN", "LOGIN")
+__all__ = ["CANCEL", "MECHANISMS", "Credentials", "Exchange", "LoginExchange", "PlainExchange",
+           "decode_response", "encode_challenge", "start"]
+
 #: RFC 5034 §4: a client response of ``*`` cancels the exchange.
 CANCEL: Final = "*"
 
+_KEYS = {
+    "base64": "pop3.err.sasl_base64",
+    "utf8": "pop3.err.sasl_base64",
+    "syntax": "pop3.err.sasl_malformed",
+    "malformed": "pop3.err.sasl_malformed",
+}
 
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    authcid: str
-    password: str = field(repr=False)
-    authzid: str = ""
+
+def _raise(e: core.SaslError) -> NoReturn:
+    raise ValidationError(_KEYS[e.reason], detail=e.detail) from e
 
 
 def decode_response(text: str) -> bytes:
-    """Strict base64 (RFC 5034 §4); ``=`` alone is an empty initial response."""
-    if text == "=":
-        return b""
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError, ValueError) as e:
-        raise ValidationError("pop3.err.sasl_base64") from e
+        return core.decode_b64(text)
+    except core.SaslError as e:
+        _raise(e)
 
 
-def encode_challenge(challenge: bytes) -> str:
-    return base64.b64encode(challenge).decode("ascii")
-
-
-def _utf8(data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ValidationError("pop3.err.sasl_base64", detail="SASL value is not UTF-8") from e
-
-
-class PlainExchange:
-    """RFC 4616 §2: ``[authzid] NUL authcid NUL passwd``; an empty challenge first when the
-    client sent no initial response."""
-
-    def __init__(self) -> None:
-        self._asked = False
-
+class PlainExchange(core.PlainExchange):
     def step(self, response: bytes | None) -> bytes | Credentials:
-        if response is None and not self._asked:
-            self._asked = True
-            return b""
-        parts = (response or b"").split(b"\x00")
-        if len(parts) != 3 or not parts[1] or not parts[2]:
-            raise ValidationError("pop3.err.sasl_malformed")
-        return Credentials(_utf8(parts[1]), _utf8(parts[2]), _utf8(parts[0]))
+        try:
+            return super().step(response)
+        except core.SaslError as e:
+            _raise(e)
 
 
-class LoginExchange:
-    """The LOGIN mechanism (draft-murchison-sasl-login): user name, then password. An initial
-    response, when given, is the user name."""
-
-    def __init__(self) -> None:
-        self._user: str | None = None
-
+class LoginExchange(core.LoginExchange):
     def step(self, response: bytes | None) -> bytes | Credentials:
-        if response is None:
-            return b"Username:"
-        if self._user is None:
-            self._user = _utf8(response)
-            return b"Password:"
-        return Credentials(self._user, _utf8(response))
+        try:
+            return super().step(response)
+        except core.SaslError as e:
+            _raise(e)
 
 
 Exchange = PlainExchange | LoginExchange
