@@ -5,6 +5,14 @@ seed; no corpus data). RongMail gets them with ``rongmail import`` and serves IM
 ``rongmail serve`` (only ``[listeners] imap`` enabled, 127.0.0.52); the peer is a private
 Dovecot (tests/peers/dovecot.py, mdbox, stock Debian settings) filled with ``doveadm import``.
 
+Transport (the same for both servers): by default plaintext on loopback: RongMail runs with
+``RONGMAIL_IMAP__ALLOW_PLAINTEXT_AUTH=true`` and Dovecot with ``ssl = no`` /
+``disable_plaintext_auth = no``, and every client sends LOGIN without TLS. ``--tls`` runs both
+with TLS instead: every client (every relogin too) does STARTTLS (RFC 9051 §6.2.1) before
+LOGIN, pinned to TLS 1.3 so both negotiate the same suite, and Dovecot gets RongMail's own
+certificate and key (P-256 ECDSA) so the handshakes cost the same; the negotiated cipher of
+each server is printed.
+
 Load: ``--clients`` (20) concurrent asyncio clients, each logged in with INBOX selected, each
 running ``--ops`` operations drawn at random (fixed seed) with the weights of issue 4:
 50% ``FETCH n BODY[]``, 30% ``STORE n ±FLAGS (\\Seen)``, 10% re-``SELECT INBOX``,
@@ -19,7 +27,8 @@ read the greeting; ``--idle-auth`` of them also LOGIN and SELECT) and the RSS of
 If RongMail's IMAP listener does not answer (not wired into ``app.py`` yet) the script prints
 "RongMail IMAP not available" and still measures Dovecot.
 
-Usage: ``python bench/imap_mixed.py [--runs 3] [--quick] [--only rongmail|peer] [--idle N]``.
+Usage: ``python bench/imap_mixed.py [--runs 3] [--quick] [--tls] [--only rongmail|peer]
+[--idle N]``.
 ``--quick``: 2,000 messages, 20 clients x 50 ops, 1,000 idle connections, one run.
 Exit status 0 unless the harness fails (2).
 """
@@ -63,13 +72,17 @@ OPS = [("fetch_body", 50), ("store_seen", 30), ("select", 10), ("relogin", 8),
        ("fetch_all_env", 2)]  # fmt: skip
 
 # -- messages ------------------------------------------------------------------------------------
-ZH = ("关于下季度报价单的确认 请查收附件中的发票 会议时间改到周三下午 合同条款需要法务审核 "
-      "成都办公室的网络升级 项目进度汇报 客户反馈已经整理完毕 请尽快回复 谢谢 市场部 财务部 "
-      "采购流程 年度预算 培训安排 新员工入职 服务器维护通知 差旅报销 产品发布会 供应商名单").split()
-EN = ("the quarterly report is attached please review the contract before friday meeting "
-      "schedule invoice payment shipment customer support server maintenance budget "
-      "approval regards thanks project update deadline conference call agenda notes "
-      "sales pipeline forecast delivery warehouse Chengdu office network upgrade").split()
+ZH = (
+    "关于下季度报价单的确认 请查收附件中的发票 会议时间改到周三下午 合同条款需要法务审核 "
+    "成都办公室的网络升级 项目进度汇报 客户反馈已经整理完毕 请尽快回复 谢谢 市场部 财务部 "
+    "采购流程 年度预算 培训安排 新员工入职 服务器维护通知 差旅报销 产品发布会 供应商名单"
+).split()
+EN = (
+    "the quarterly report is attached please review the contract before friday meeting "
+    "schedule invoice payment shipment customer support server maintenance budget "
+    "approval regards thanks project update deadline conference call agenda notes "
+    "sales pipeline forecast delivery warehouse Chengdu office network upgrade"
+).split()
 NAMES = [("王伟", "wang.wei"), ("李娜", "li.na"), ("张敏", "zhang.min"), ("刘洋", "liu.yang"),
          ("Alice Chen", "alice"), ("Bob Smith", "bob"), ("陈静", "chen.jing"),
          ("David Li", "david")]  # fmt: skip
@@ -120,6 +133,10 @@ class ImapError(Exception):
 
 
 TLS_USED: set[tuple[str, int]] = set()  # servers that refused plaintext LOGIN
+#: ``--tls``: every client starts TLS before LOGIN, on both servers
+FORCE_TLS = False
+#: (host, port) -> negotiated TLS cipher names
+CIPHERS: dict[tuple[str, int], set[str]] = {}
 
 
 class Client:
@@ -132,8 +149,8 @@ class Client:
 
     async def connect(self) -> None:
         self.r, self.w = await asyncio.open_connection(
-            self.host, self.port, limit=1 << 20,
-            local_addr=(self.local, 0) if self.local else None)
+            self.host, self.port, limit=1 << 20, local_addr=(self.local, 0) if self.local else None
+        )
         greet = await self.r.readline()
         if not greet.startswith(b"* OK"):
             raise ImapError(f"greeting: {greet[:100]!r}")
@@ -167,8 +184,13 @@ class Client:
                 return status, size
 
     async def login(self, user: str, pw: str) -> None:
-        if "LOGINDISABLED" in self.caps or "STARTTLS" in self.caps and "LOGINDISABLED" in (
-            await self.cmd("CAPABILITY"))[0]:
+        if FORCE_TLS:
+            await self.starttls()
+        elif (
+            "LOGINDISABLED" in self.caps
+            or "STARTTLS" in self.caps
+            and "LOGINDISABLED" in (await self.cmd("CAPABILITY"))[0]
+        ):
             await self.starttls()
         try:
             await self.cmd(f'LOGIN "{user}" "{pw}"')
@@ -186,7 +208,11 @@ class Client:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
         await self.w.start_tls(ctx)
+        cipher = self.w.get_extra_info("cipher")
+        if cipher:
+            CIPHERS.setdefault((self.host, self.port), set()).add(str(cipher[0]))
 
     async def close(self) -> None:
         if self.w is not None:
@@ -204,8 +230,17 @@ async def session(host: str, port: int, user: str, pw: str) -> tuple[Client, int
     return c, 0
 
 
-async def run_load(host: str, port: int, user: str, pw: str, nmsgs: int, clients: int,
-                   ops: int, seed: int, time_limit: float) -> dict[str, Any]:
+async def run_load(
+    host: str,
+    port: int,
+    user: str,
+    pw: str,
+    nmsgs: int,
+    clients: int,
+    ops: int,
+    seed: int,
+    time_limit: float,
+) -> dict[str, Any]:
     lat: dict[str, list[float]] = {name: [] for name, _ in OPS}
     errors: list[str] = []
     names = [n for n, _ in OPS]
@@ -255,8 +290,16 @@ async def run_load(host: str, port: int, user: str, pw: str, nmsgs: int, clients
     return {"ops": sum(counts), "wall": wall, "lat": lat, "errors": errors}
 
 
-async def idle_connections(host: str, port: int, n: int, auth: int, user: str, pw: str,
-                           pid: int, tree_rss: Callable[[int], int]) -> dict[str, Any]:
+async def idle_connections(
+    host: str,
+    port: int,
+    n: int,
+    auth: int,
+    user: str,
+    pw: str,
+    pid: int,
+    tree_rss: Callable[[int], int],
+) -> dict[str, Any]:
     before = tree_rss(pid)
     before_pss = tree_pss(pid)
     conns: list[Client] = []
@@ -290,8 +333,15 @@ async def idle_connections(host: str, port: int, n: int, auth: int, user: str, p
         with contextlib.suppress(Exception):
             assert c.w is not None
             c.w.close()
-    return {"open": len(conns), "failed": failed, "before_kb": before, "after_kb": after,
-            "before_pss": before_pss, "after_pss": after_pss, "seconds": secs}
+    return {
+        "open": len(conns),
+        "failed": failed,
+        "before_kb": before,
+        "after_kb": after,
+        "before_pss": before_pss,
+        "after_pss": after_pss,
+        "seconds": secs,
+    }
 
 
 def tree_rss(pid: int) -> int:
@@ -328,6 +378,25 @@ def tree_pss(pid: int) -> int:
     return total
 
 
+def tls_for_dovecot(tmp: Path) -> dict[str, str]:
+    """Dovecot settings for ``--tls``: RongMail's certificate and key (copied into ``tmp``
+    by the RongMail half; a fresh P-256 pair when that half did not run)."""
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    if not cert.exists():
+        import subprocess
+
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                        "/CN=bench.test", "-keyout", str(key), "-out", str(cert)],
+                       check=True, capture_output=True)  # fmt: skip
+    return {
+        "ssl": "required",
+        "ssl_cert": f"<{cert}",
+        "ssl_key": f"<{key}",
+        "ssl_min_protocol": "TLSv1.2",
+    }
+
+
 def raise_nofile(n: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(max(soft, n), hard)
@@ -347,8 +416,7 @@ def summarize(name: str, runs: list[dict[str, Any]]) -> tuple[list[list[Any]], d
         rows.append([name, op, len(lat), fmt(p50, ".2f"), fmt(p99, ".2f")])
     all_lat = [x for r in runs for op, _ in OPS for x in r["lat"][op]]
     figs["all"] = (percentile(all_lat, 50), percentile(all_lat, 99))
-    rows.append([name, "ALL", len(all_lat), fmt(figs["all"][0], ".2f"),
-                 fmt(figs["all"][1], ".2f")])
+    rows.append([name, "ALL", len(all_lat), fmt(figs["all"][0], ".2f"), fmt(figs["all"][1], ".2f")])
     return rows, figs
 
 
@@ -360,15 +428,31 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--ops", type=int, default=500, help="operations per client per run")
     ap.add_argument("--idle", type=int, default=10_000)
-    ap.add_argument("--idle-auth", type=int, default=0,
-                    help="how many idle connections also LOGIN + SELECT")
+    ap.add_argument(
+        "--idle-auth", type=int, default=0, help="how many idle connections also LOGIN + SELECT"
+    )
     ap.add_argument("--only", choices=["rongmail", "peer"])
-    ap.add_argument("--peer-idle", type=int, default=0,
-                    help="also hold this many idle connections to Dovecot and report its RSS")
-    ap.add_argument("--dovecot-performance-mode", action="store_true",
-                    help="imap-login service_count=0 (Dovecot's high-performance login mode)")
+    ap.add_argument(
+        "--peer-idle",
+        type=int,
+        default=0,
+        help="also hold this many idle connections to Dovecot and report its RSS",
+    )
+    ap.add_argument(
+        "--dovecot-performance-mode",
+        action="store_true",
+        help="imap-login service_count=0 (Dovecot's high-performance login mode)",
+    )
     ap.add_argument("--time-limit", type=float, default=600, help="per run, seconds")
+    ap.add_argument(
+        "--tls",
+        action="store_true",
+        help="both servers with STARTTLS (TLS 1.3, same certificate) before every "
+        "LOGIN; default: both plaintext on loopback",
+    )
     args = ap.parse_args()
+    global FORCE_TLS
+    FORCE_TLS = args.tls
     if args.quick:
         args.messages, args.ops, args.runs = min(args.messages, 2000), 50, 1
         args.idle = min(args.idle, 1000)
@@ -389,13 +473,19 @@ def main() -> int:
             # like Dovecot here: plaintext LOGIN on loopback and no per-IP/user caps below the
             # load (only the settings this build knows are passed; without them RongMail's
             # clients use STARTTLS, which the summary says)
-            env = {"RONGMAIL_LIMITS__MAX_CONNECTIONS_PER_IP": str(args.idle + 1000),
-                   "RONGMAIL_IMAP__ALLOW_PLAINTEXT_AUTH": "true",
-                   "RONGMAIL_IMAP__MAX_SESSIONS_PER_IP": "1000",
-                   "RONGMAIL_IMAP__MAX_SESSIONS_PER_USER": "1000"}
+            env = {
+                "RONGMAIL_LIMITS__MAX_CONNECTIONS_PER_IP": str(args.idle + 1000),
+                "RONGMAIL_IMAP__ALLOW_PLAINTEXT_AUTH": "false" if args.tls else "true",
+                "RONGMAIL_IMAP__MAX_SESSIONS_PER_IP": "1000",
+                "RONGMAIL_IMAP__MAX_SESSIONS_PER_USER": "1000",
+            }
             env = known_settings(env)
             with RongMail(env=env, base=tmp) as rm:
                 rm.init()
+                for name in ("cert.pem", "key.pem"):  # for Dovecot under --tls
+                    src = rm.data_dir / "tls" / name
+                    if src.exists():
+                        shutil.copy(src, tmp / name)
                 t0 = time.monotonic()
                 rm.cli("import", str(md), "--account", rm.address, "--no-progress",
                        timeout=3600)  # fmt: skip
@@ -416,28 +506,49 @@ def main() -> int:
                         r = asyncio.run(run_load(RM_ADDR, port, rm.address, rm.password,
                                                  args.messages, args.clients, args.ops, i + 1,
                                                  args.time_limit))  # fmt: skip
-                        print(f"run {i + 1} RongMail: {r['ops']} ops in {r['wall']:.1f}s = "
-                              f"{r['ops'] / r['wall']:.0f} ops/s, {len(r['errors'])} errors "
-                              f"{r['errors'][:2]}", flush=True)
+                        print(
+                            f"run {i + 1} RongMail: {r['ops']} ops in {r['wall']:.1f}s = "
+                            f"{r['ops'] / r['wall']:.0f} ops/s, {len(r['errors'])} errors "
+                            f"{r['errors'][:2]}",
+                            flush=True,
+                        )
                         runs.append(r)
                     results["RongMail"] = runs
-                    if (RM_ADDR, port) in TLS_USED:
-                        notes.append("RongMail refused plaintext LOGIN: its clients used "
-                                     "STARTTLS (TLS handshake in every relogin), Dovecot's not")
+                    if (RM_ADDR, port) in TLS_USED and not args.tls:
+                        notes.append(
+                            "RongMail refused plaintext LOGIN: its clients used "
+                            "STARTTLS (TLS handshake in every relogin), Dovecot's not"
+                        )
                     pid = rm.pid()
                     if pid is not None and args.idle:
-                        idle = asyncio.run(idle_connections(
-                            RM_ADDR, port, args.idle, args.idle_auth, rm.address, rm.password,
-                            pid, tree_rss))
+                        idle = asyncio.run(
+                            idle_connections(
+                                RM_ADDR,
+                                port,
+                                args.idle,
+                                args.idle_auth,
+                                rm.address,
+                                rm.password,
+                                pid,
+                                tree_rss,
+                            )
+                        )
         if args.only != "rongmail":
             from peers.dovecot import DovecotServer
 
             # 20 clients share one user and IP: lift the stock per-user+IP cap of 10
-            with DovecotServer(address=DV_ADDR, users={user_dv: pw},
-                               login_performance_mode=args.dovecot_performance_mode,
-                               extra={"mail_max_userip_connections": "1000"}) as dv:
+            extra = {"mail_max_userip_connections": "1000"}
+            if args.tls:
+                extra.update(tls_for_dovecot(tmp))
+            with DovecotServer(
+                address=DV_ADDR,
+                users={user_dv: pw},
+                login_performance_mode=args.dovecot_performance_mode,
+                extra=extra,
+            ) as dv:
                 if os.geteuid() == 0:
                     import pwd
+
                     nb = pwd.getpwnam("nobody")
                     for r_, dirs, files in os.walk(md):
                         for x in [r_, *[os.path.join(r_, f) for f in dirs + files]]:
@@ -448,21 +559,50 @@ def main() -> int:
                       flush=True)  # fmt: skip
                 runs = []
                 for i in range(args.runs):
-                    r = asyncio.run(run_load(DV_ADDR, dv.imap_port, user_dv, pw, args.messages,
-                                             args.clients, args.ops, i + 1, args.time_limit))
-                    print(f"run {i + 1} Dovecot: {r['ops']} ops in {r['wall']:.1f}s = "
-                          f"{r['ops'] / r['wall']:.0f} ops/s, {len(r['errors'])} errors "
-                          f"{r['errors'][:2]}", flush=True)
+                    r = asyncio.run(
+                        run_load(
+                            DV_ADDR,
+                            dv.imap_port,
+                            user_dv,
+                            pw,
+                            args.messages,
+                            args.clients,
+                            args.ops,
+                            i + 1,
+                            args.time_limit,
+                        )
+                    )
+                    print(
+                        f"run {i + 1} Dovecot: {r['ops']} ops in {r['wall']:.1f}s = "
+                        f"{r['ops'] / r['wall']:.0f} ops/s, {len(r['errors'])} errors "
+                        f"{r['errors'][:2]}",
+                        flush=True,
+                    )
                     runs.append(r)
                 results["Dovecot"] = runs
                 if args.peer_idle:
                     pid = int((dv.base / "run" / "master.pid").read_text().strip())
-                    peer_idle = asyncio.run(idle_connections(
-                        DV_ADDR, dv.imap_port, args.peer_idle, args.idle_auth, user_dv, pw,
-                        pid, tree_rss))
+                    peer_idle = asyncio.run(
+                        idle_connections(
+                            DV_ADDR,
+                            dv.imap_port,
+                            args.peer_idle,
+                            args.idle_auth,
+                            user_dv,
+                            pw,
+                            pid,
+                            tree_rss,
+                        )
+                    )
         print()
-        print(f"== imap_mixed summary: {args.messages} messages, {args.clients} clients x "
-              f"{args.ops} ops, median of {args.runs} run(s) (latency ms) ==")
+        transport = "TLS 1.3 (STARTTLS before every LOGIN)" if args.tls else "plaintext"
+        print(
+            f"== imap_mixed summary: {args.messages} messages, {args.clients} clients x "
+            f"{args.ops} ops, median of {args.runs} run(s) (latency ms), both {transport} =="
+        )
+        for (host, _port), names in CIPHERS.items():
+            label = "RongMail" if host == RM_ADDR else "Dovecot"
+            print(f"{label} TLS cipher: {', '.join(sorted(names))}")
         rows: list[list[Any]] = []
         figs: dict[str, dict[str, Any]] = {}
         for name, runs in results.items():
@@ -474,20 +614,24 @@ def main() -> int:
             print(f"{name}: {f['rate']:.0f} ops/s")
         if "RongMail" in figs and "Dovecot" in figs:
             a, b = figs["RongMail"], figs["Dovecot"]
-            print(f"ratio RongMail/Dovecot ops/s: {ratio(a['rate'], b['rate'])}  "
-                  f"(p99 all commands: {a['all'][1]:.1f} vs {b['all'][1]:.1f} ms)")
+            print(
+                f"ratio RongMail/Dovecot ops/s: {ratio(a['rate'], b['rate'])}  "
+                f"(p99 all commands: {a['all'][1]:.1f} vs {b['all'][1]:.1f} ms)"
+            )
         else:
             print("ratio RongMail/Dovecot ops/s: n/a")
         for label, rec in (("RongMail", idle), ("Dovecot", peer_idle)):
             if rec is None:
                 continue
             per = ((rec["after_kb"] - rec["before_kb"]) / rec["open"]) if rec["open"] else 0
-            print(f"{label} idle IMAP connections: {rec['open']} open ({rec['failed']} failed, "
-                  f"{min(args.idle_auth, rec['open'])} logged in), RSS "
-                  f"{rec['before_kb'] / 1024:.0f} MB -> {rec['after_kb'] / 1024:.0f} MB "
-                  f"({per:.1f} KB per connection); PSS {rec['before_pss'] / 1024:.0f} MB -> "
-                  f"{rec['after_pss'] / 1024:.0f} MB"
-                  + ("; goal: 10,000 in <= 300 MB" if label == "RongMail" else ""))
+            print(
+                f"{label} idle IMAP connections: {rec['open']} open ({rec['failed']} failed, "
+                f"{min(args.idle_auth, rec['open'])} logged in), RSS "
+                f"{rec['before_kb'] / 1024:.0f} MB -> {rec['after_kb'] / 1024:.0f} MB "
+                f"({per:.1f} KB per connection); PSS {rec['before_pss'] / 1024:.0f} MB -> "
+                f"{rec['after_pss'] / 1024:.0f} MB"
+                + ("; goal: 10,000 in <= 300 MB" if label == "RongMail" else "")
+            )
         for n in notes:
             print(n)
         return 0

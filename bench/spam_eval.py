@@ -11,34 +11,54 @@ first classified (a score is recorded), then the filter learns its true label. T
 
 Data: ``../shared/data/{trec06c_subset,trec07p_half,spamassassin}`` tarballs, unpacked once into
 ``--work`` (default ``/tmp/rongmail-spam-eval``). The corpora are evaluation-only: nothing learned
-here is saved. With ``--peers``, SpamAssassin (spamd/spamc + sa-learn) and rspamd (rspamc) are run
-the same online way on a fixed sample (every k-th message, ``--peer-sample`` messages per corpus),
-and the RongMail figures are also given on that sample.
+here is saved. With ``--peers``, SpamAssassin (spamd + spamc) and rspamd (rspamc) are run the same
+online way on a fixed sample (every k-th message, ``--peer-sample`` messages per corpus), and the
+RongMail figures are also given on that sample (``--sample-only``: those alone, no peers).
 
-Usage: ``python bench/spam_eval.py [--corpus NAME ...] [--limit N] [--peers]``
+Usage: ``python bench/spam_eval.py [--corpus NAME ...] [--limit N] [--peers [--peer NAME]]
+[--peer-sample N] [--sample-only]``
 
-Peers (Debian packages, offline, loopback only). SpamAssassin: ``spamd -L -x --allow-tell`` with a
-site config adding ``use_bayes 1``, ``bayes_auto_learn 0``, ``bayes_min_ham_num 20``,
-``bayes_min_spam_num 20``, ``skip_rbl_checks 1``; scored with ``spamc -c`` (one decimal, so
-ties cost it some AUC) and trained with ``spamc -L spam|ham``. rspamd: stock configuration with
-the Bayes classifier on a private Redis, ``autolearn = false``, ``min_learns = 20``; scored with
-``rspamc symbols``, trained with ``rspamc learn_spam|learn_ham``. ``--peer-reset CMD`` empties
-both Bayes databases before each corpus. Peer times are wall-clock per message (scan + learn,
-including process start of the client), so they are not comparable with RongMail's CPU time.
+Peers (``--peers``; Debian packages ``spamassassin``/``spamc``/``spamd`` and ``rspamd``, installed
+with ``apt-get`` through ``tests/peers/apt.py`` when missing). For every corpus the bench starts a
+fresh private instance of each on loopback (free ports, config and databases under ``--work``),
+runs the sample through it online, and stops it by pid:
+
+* SpamAssassin: ``spamd -L -x --allow-tell`` (local tests only, no per-user config) with a
+  private ``--siteconfigpath`` (the stock ``*.pre`` files plus ``use_bayes 1``,
+  ``bayes_auto_learn 0``, ``bayes_min_ham_num 20``, ``bayes_min_spam_num 20``,
+  ``skip_rbl_checks 1`` and a private ``bayes_path``); scored with ``spamc -c`` (one decimal, so
+  ties cost it some AUC) and trained with ``spamc -L spam|ham``.
+* rspamd: the stock ``/etc/rspamd/rspamd.conf`` with a private ``LOCAL_CONFDIR``: the Bayes
+  classifier on the running Redis (``--redis``, database ``--redis-db``, flushed before and after
+  each corpus), ``autolearn = false``, ``min_learns = 20``; the modules that need the network
+  or Redis state other than Bayes (RBL/SURBL, SPF, DKIM, DMARC, ARC, ASN, fuzzy, DCC, neural,
+  reputation, rate limits, greylisting, replies, history, MX check, updates) are disabled, the
+  counterpart of SpamAssassin's ``-L``. Scored with ``rspamc symbols`` (the total score), trained
+  with ``rspamc learn_spam|learn_ham`` on the controller (rspamd's stock ``learn_condition``
+  applies: it refuses to learn a message its Bayes already puts in that class with probability
+  >= 95 %).
+
+Peer times are wall-clock per message (scan + learn, including process start of the client), so
+they are not comparable with RongMail's CPU time.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from benchlib import HarnessError, free_port, listening
+
+from rongmail.actions.spam import MODEL_BITS
 from rongmail.services.spam.classifier import ContentModel
 from rongmail.services.spam.message import parse
 
@@ -107,8 +127,8 @@ def caught_at_fpr(scores: Sequence[float], labels: Sequence[bool], fpr: float = 
 Row = dict[str, object]
 
 
-def run_rongmail(items: list[tuple[Path, bool]]) -> Row:
-    model = ContentModel()
+def run_rongmail(items: list[tuple[Path, bool]], bits: int = MODEL_BITS) -> Row:
+    model = ContentModel(bits=bits)
     scores: list[float] = []
     labels: list[bool] = []
     t_parse: list[int] = []
@@ -135,17 +155,207 @@ def run_rongmail(items: list[tuple[Path, bool]]) -> Row:
     }
 
 
-Peer = tuple[Callable[[bytes], float], Callable[[bytes, bool], None]]
+class Peer:
+    """A private spam filter daemon on loopback, started per corpus and stopped by pid.
+
+    ``score(raw)`` returns the daemon's total score (higher = more spam); ``learn(raw, spam)``
+    trains its Bayes store. Subclasses write their config under ``root`` in ``_configure``.
+    """
+
+    name = ""
+    packages: tuple[str, ...] = ()
+    startup = 60.0
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = root / "daemon.log"
+
+    def __enter__(self) -> Peer:
+        from peers import PeerUnavailable
+        from peers.apt import ensure
+
+        try:
+            ensure(self.packages)
+        except PeerUnavailable as e:
+            raise HarnessError(f"{self.name}: {e}") from e
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.root.mkdir(parents=True)
+        argv = self._configure()
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                         cwd=self.root, start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + self.startup
+        while not self._ready():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.__exit__(None, None, None)
+                tail = self.log.read_bytes()[-800:].decode(errors="replace")
+                raise HarnessError(f"{self.name} did not start: {tail}")
+            time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: only its children
+                self.proc.wait(5)
+        self.proc = None
+
+    def _configure(self) -> list[str]:
+        raise NotImplementedError
+
+    def _ready(self) -> bool:
+        raise NotImplementedError
+
+    def score(self, raw: bytes) -> float:
+        raise NotImplementedError
+
+    def learn(self, raw: bytes, is_spam: bool) -> None:
+        raise NotImplementedError
+
+
+def _as_user(user: str) -> list[str]:
+    """``-u user``-style privilege drop arguments when running as root (daemons refuse root)."""
+    return [user] if os.geteuid() == 0 else []
+
+
+def _chown_tree(root: Path, user: str) -> None:
+    if os.geteuid() == 0:
+        subprocess.run(["chown", "-R", f"{user}:", str(root)], check=True)
+
+
+class SpamdPeer(Peer):
+    """SpamAssassin's spamd with a private site config and Bayes store (see module docstring)."""
+
+    name = "SpamAssassin"
+    packages = ("spamassassin", "spamc", "spamd")
+    startup = 120.0
+    user = "nobody"
+
+    def _configure(self) -> list[str]:
+        site = self.root / "site"
+        site.mkdir()
+        for pre in Path("/etc/spamassassin").glob("*.pre"):
+            shutil.copy(pre, site / pre.name)
+        (self.root / "bayes").mkdir()
+        (site / "local.cf").write_text(
+            "use_bayes 1\nbayes_auto_learn 0\nbayes_min_ham_num 20\nbayes_min_spam_num 20\n"
+            f"skip_rbl_checks 1\nbayes_path {self.root}/bayes/bayes\nbayes_file_mode 0770\n"
+        )
+        _chown_tree(self.root, self.user)
+        self.port = str(free_port("127.0.0.1"))
+        self.base = ["spamc", "-d", "127.0.0.1", "-p", self.port]
+        user = _as_user(self.user)
+        return ["spamd", "-L", "-x", "--allow-tell", "-i", "127.0.0.1", "-p", self.port,
+                "-A", "127.0.0.1", "--siteconfigpath", str(site), "--max-children", "1",
+                "-s", "stderr", *(["-u", *user] if user else [])]  # fmt: skip
+
+    def _ready(self) -> bool:
+        return subprocess.run([*self.base, "-K"], capture_output=True).returncode == 0
+
+    def score(self, raw: bytes) -> float:
+        out = subprocess.run([*self.base, "-c"], input=raw, capture_output=True).stdout
+        try:
+            return float(out.decode().split("/")[0])
+        except ValueError:
+            return 0.0
+
+    def learn(self, raw: bytes, is_spam: bool) -> None:
+        cmd = [*self.base, "-L", "spam" if is_spam else "ham"]
+        subprocess.run(cmd, input=raw, capture_output=True)
+
+
+#: rspamd modules that need the network or non-Bayes Redis state: off, like spamd's ``-L``.
+RSPAMD_OFF = ("rbl", "surbl", "spf", "dkim", "dmarc", "arc", "asn", "fuzzy_check", "dcc",
+              "neural", "reputation", "ratelimit", "greylist", "replies", "history_redis",
+              "url_redirector", "mx_check", "rspamd_update")  # fmt: skip
+
+
+class RspamdPeer(Peer):
+    """rspamd with a private LOCAL_CONFDIR and its Bayes in one Redis database (see docstring)."""
+
+    name = "rspamd"
+    packages = ("rspamd",)
+    startup = 240.0
+    user = "_rspamd"
+
+    def __init__(self, root: Path, redis: str, db: int) -> None:
+        super().__init__(root)
+        self.redis, self.db = redis, db
+
+    def _flush(self) -> None:
+        host, _, port = self.redis.rpartition(":")
+        cmd = ["redis-cli", "-h", host, "-p", port, "-n", str(self.db), "flushdb"]
+        if subprocess.run(cmd, capture_output=True).returncode:
+            raise HarnessError(f"cannot flush Redis {self.redis} db {self.db}")
+
+    def _configure(self) -> list[str]:
+        self._flush()
+        local, override = self.root / "local.d", self.root / "override.d"
+        for d in (local, override, self.root / "db", self.root / "run"):
+            d.mkdir()
+        self.normal = f"127.0.0.1:{free_port('127.0.0.1')}"
+        self.controller = f"127.0.0.1:{free_port('127.0.0.1')}"
+        proxy = f"127.0.0.1:{free_port('127.0.0.1')}"
+        files = {
+            override / "worker-normal.inc": f'bind_socket = "{self.normal}";\ncount = 1;\n',
+            override / "worker-controller.inc": f'bind_socket = "{self.controller}";\ncount = 1;\n',
+            override / "worker-proxy.inc": f'bind_socket = "{proxy}";\ncount = 0;\n',
+            local / "redis.conf": f'servers = "{self.redis}";\ndb = "{self.db}";\n',
+            local / "classifier-bayes.conf": (
+                f'backend = "redis";\nservers = "{self.redis}";\ndb = "{self.db}";\n'
+                "autolearn = false;\nmin_learns = 20;\n"
+            ),
+            local / "logging.inc": 'type = "console";\nlevel = "error";\n',
+            local / "options.inc": f'pidfile = "{self.root}/run/rspamd.pid";\n',
+        }
+        files.update({local / f"{m}.conf": "enabled = false;\n" for m in RSPAMD_OFF})
+        for path, text in files.items():
+            path.write_text(text)
+        _chown_tree(self.root, self.user)
+        user = _as_user(self.user)
+        return ["rspamd", "-f", *(["-u", *user, "-g", *user] if user else []),
+                "-c", "/etc/rspamd/rspamd.conf", f"--var=LOCAL_CONFDIR={self.root}",
+                f"--var=DBDIR={self.root}/db", f"--var=RUNDIR={self.root}/run",
+                f"--var=LOGDIR={self.root}"]  # fmt: skip
+
+    def _ready(self) -> bool:
+        host, _, port = self.normal.rpartition(":")
+        if not listening(host, int(port)):
+            return False
+        cmd = ["rspamc", "-h", self.controller, "stat"]
+        return subprocess.run(cmd, capture_output=True).returncode == 0
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        self._flush()
+
+    def score(self, raw: bytes) -> float:
+        out = subprocess.run(["rspamc", "-h", self.normal, "symbols"], input=raw,
+                             capture_output=True)  # fmt: skip
+        for line in out.stdout.decode(errors="replace").splitlines():
+            if line.startswith("Score:"):
+                try:
+                    return float(line.split()[1])
+                except (IndexError, ValueError):
+                    return 0.0
+        return 0.0
+
+    def learn(self, raw: bytes, is_spam: bool) -> None:
+        cmd = ["rspamc", "-h", self.controller, "learn_spam" if is_spam else "learn_ham"]
+        subprocess.run(cmd, input=raw, capture_output=True)
 
 
 def run_peer(items: list[tuple[Path, bool]], peer: Peer) -> Row:
-    score_fn, learn_fn = peer
     scores, labels, times = [], [], []
     for path, is_spam in items:
         raw = path.read_bytes()
         t0 = time.perf_counter()
-        scores.append(score_fn(raw))
-        learn_fn(raw, is_spam)
+        scores.append(peer.score(raw))
+        peer.learn(raw, is_spam)
         times.append(time.perf_counter() - t0)
         labels.append(is_spam)
     return {
@@ -157,60 +367,6 @@ def run_peer(items: list[tuple[Path, bool]], peer: Peer) -> Row:
     }
 
 
-def _hostport(spec: str) -> tuple[str, str]:
-    host, _, port = spec.rpartition(":")
-    return host, port
-
-
-def spamassassin_peer(spamd: str) -> Peer | None:
-    """spamc against a running ``spamd --allow-tell`` (learning through ``spamc -L``).
-
-    Scores are wall time including the loopback round trip; SpamAssassin reports one decimal.
-    """
-    if not shutil.which("spamc"):
-        return None
-    host, port = _hostport(spamd)
-    base = ["spamc", "-d", host, "-p", port]
-    if subprocess.run([*base, "-K"], capture_output=True).returncode != 0:
-        return None
-
-    def score(raw: bytes) -> float:
-        out = subprocess.run([*base, "-c"], input=raw, capture_output=True).stdout
-        try:
-            return float(out.decode().split("/")[0])
-        except ValueError:
-            return 0.0
-
-    def learn(raw: bytes, is_spam: bool) -> None:
-        subprocess.run([*base, "-L", "spam" if is_spam else "ham"], input=raw, capture_output=True)
-
-    return score, learn
-
-
-def rspamd_peer(normal: str, controller: str) -> Peer | None:
-    """rspamc against a running rspamd (scan on the normal worker, learn on the controller)."""
-    if not shutil.which("rspamc"):
-        return None
-    if subprocess.run(["rspamc", "-h", controller, "stat"], capture_output=True).returncode:
-        return None
-
-    def score(raw: bytes) -> float:
-        out = subprocess.run(["rspamc", "-h", normal, "symbols"], input=raw, capture_output=True)
-        for line in out.stdout.decode(errors="replace").splitlines():
-            if line.startswith("Score:"):
-                try:
-                    return float(line.split()[1])
-                except (IndexError, ValueError):
-                    return 0.0
-        return 0.0
-
-    def learn(raw: bytes, is_spam: bool) -> None:
-        cmd = "learn_spam" if is_spam else "learn_ham"
-        subprocess.run(["rspamc", "-h", controller, cmd], input=raw, capture_output=True)
-
-    return score, learn
-
-
 def fmt(name: str, corpus: str, row: Row) -> str:
     return (
         f"| {corpus:<13} | {name:<22} | {row['n']:>6} | {row['1-AUC%']:>8.4f} | "
@@ -219,22 +375,32 @@ def fmt(name: str, corpus: str, row: Row) -> str:
     )
 
 
+def sample_of(items: list[tuple[Path, bool]], n: int) -> list[tuple[Path, bool]]:
+    """Every k-th message, ``n`` at most: the fixed sample all filters see in ``--peers``."""
+    step = max(1, len(items) // n)
+    return items[::step][:n]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", action="append", choices=sorted(CORPORA))
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--work", type=Path, default=Path("/tmp/rongmail-spam-eval"))
     ap.add_argument("--limit", type=int, default=0, help="first N messages of each corpus")
-    ap.add_argument("--peers", action="store_true", help="also run spamd and rspamd")
-    ap.add_argument("--peer-sample", type=int, default=600)
-    ap.add_argument("--spamd", default="127.0.0.1:783", help="spamd host:port")
-    ap.add_argument("--rspamd", default="127.0.0.1:11333", help="rspamd normal worker")
-    ap.add_argument("--rspamd-controller", default="127.0.0.1:11334")
     ap.add_argument(
-        "--peer-reset",
-        metavar="CMD",
-        help="shell command run before each corpus to empty the peers' Bayes databases",
+        "--bits",
+        type=int,
+        default=MODEL_BITS,
+        help=f"hashed feature space of the model (default {MODEL_BITS}, as the server)",
     )
+    ap.add_argument("--peers", action="store_true", help="also start and run spamd and rspamd")
+    ap.add_argument("--peer", action="append", choices=["spamassassin", "rspamd"],
+                    help="only these peers (default: both)")  # fmt: skip
+    ap.add_argument("--peer-sample", type=int, default=1000, help="sample size per corpus")
+    ap.add_argument("--sample-only", action="store_true",
+                    help="run RongMail on the peer sample only (no full run, no peers)")  # fmt: skip
+    ap.add_argument("--redis", default="127.0.0.1:6379", help="Redis for rspamd's Bayes")
+    ap.add_argument("--redis-db", type=int, default=13, help="Redis database (flushed!)")
     args = ap.parse_args(argv)
     corpora = args.corpus or ["trec06c", "trec07p", "spamassassin"]
     print(
@@ -248,22 +414,28 @@ def main(argv: list[str] | None = None) -> int:
             items.sort(key=lambda it: hashlib.sha256(it[0].name.encode()).digest())
         if args.limit:
             items = items[: args.limit]
-        print(fmt("RongMail LR", corpus, run_rongmail(items)), flush=True)
-        if args.peers:
-            step = max(1, len(items) // args.peer_sample)
-            sample = items[::step][: args.peer_sample]
-            print(fmt("RongMail LR (sample)", corpus, run_rongmail(sample)), flush=True)
-            if args.peer_reset:
-                subprocess.run(args.peer_reset, shell=True, check=True)
-            peers = (
-                ("SpamAssassin", spamassassin_peer(args.spamd)),
-                ("rspamd", rspamd_peer(args.rspamd, args.rspamd_controller)),
-            )
-            for name, peer in peers:
-                if peer is None:
-                    print(f"| {corpus:<13} | {name:<22} | not running | | | | |")
-                    continue
-                print(fmt(f"{name} (sample)", corpus, run_peer(sample, peer)), flush=True)
+        if not args.sample_only:
+            print(fmt("RongMail LR", corpus, run_rongmail(items, args.bits)), flush=True)
+        if not (args.peers or args.sample_only):
+            continue
+        sample = sample_of(items, args.peer_sample)
+        print(fmt("RongMail LR (sample)", corpus, run_rongmail(sample, args.bits)), flush=True)
+        if args.sample_only:
+            continue
+        wanted = args.peer or ["spamassassin", "rspamd"]
+        peers: list[Peer] = []
+        if "spamassassin" in wanted:
+            peers.append(SpamdPeer(args.work / "peer-spamd"))
+        if "rspamd" in wanted:
+            peers.append(RspamdPeer(args.work / "peer-rspamd", args.redis, args.redis_db))
+        for peer in peers:
+            try:
+                with peer:
+                    row = run_peer(sample, peer)
+            except HarnessError as e:
+                print(f"spam_eval: {e}", file=sys.stderr)
+                return 2
+            print(fmt(f"{peer.name} (sample)", corpus, row), flush=True)
     return 0
 
 

@@ -144,8 +144,13 @@ def build_authenticator(data_dir: Path, settings: Settings, ctx: ActionContext,
     from rongmail.services.auth.ldap import LdapDirectory
 
     ldap = LdapDirectory(sec.ldap) if sec.ldap.enabled else None
+    from rongmail.actions.lockouts import StoreThrottle
+
     return Authenticator(reader, security=SecurityDeps(
-        sec, recorder, GeoIp(data_dir / sec.geoip_path), settings.server.timezone, ldap))
+        sec, recorder, GeoIp(data_dir / sec.geoip_path,
+                             [data_dir / p for p in sec.geoip_region_paths]),
+        settings.server.timezone, ldap),
+        throttle=StoreThrottle(ctx))
 
 
 async def start_listeners(app: App) -> list[str]:
@@ -214,8 +219,9 @@ async def _start_smtp(app: App, listeners: dict[str, tuple[str, int]]) -> list[s
     smtp = await start_smtp(
         settings=st,
         services=SmtpServices(
-            runner=Runner(default_stages(st, directory, hostname=hostname,
-                                         data_stages=data_stages(app))),
+            runner=Runner(default_stages(
+                st, directory, hostname=hostname,
+                data_stages=data_stages(app, await spam_engines(app.settings)))),
             directory=directory,
             delivery=QuarantineDelivery(ActionDelivery(app.ctx, app.reader), app.ctx),
             authenticator=SmtpAuthenticator(app.auth),
@@ -226,10 +232,44 @@ async def _start_smtp(app: App, listeners: dict[str, tuple[str, int]]) -> list[s
     return [f"{n} {h}:{p}" for n, (h, p) in smtp.addresses.items()]
 
 
-def data_stages(app: App) -> list[Any]:
+async def spam_engines(settings: Settings) -> tuple[Any, list[Any]]:
+    """The external scanners of ``[spam]`` (issue 9): (clamd scanner or None, [rspamd]).
+
+    A configured address is used even if it does not answer yet (``spam.scanner_failure``
+    then applies per message); with an empty address, ``auto_detect`` probes Debian's defaults
+    (clamd's /run/clamav/clamd.ctl, rspamd's 127.0.0.1:11333) once at start and uses what
+    answers."""
+    from rongmail.services.spam.clamd import ClamdScanner
+    from rongmail.services.spam.rspamd import RspamdClient
+
+    sp = settings.spam
+    virus: Any = None
+    c = sp.clamd
+    if c.address or c.auto_detect:
+        scanner = ClamdScanner.from_address(c.address or "unix:/run/clamav/clamd.ctl",
+                                            timeout=c.timeout, raise_errors=True)
+        up = await scanner.available()
+        if c.address or up:
+            virus = scanner
+            log.info("spam: clamd %s (%s)", scanner, "answering" if up else "NOT answering")
+    external: list[Any] = []
+    r = sp.rspamd
+    if r.url or r.auto_detect:
+        client = RspamdClient(r.url or "http://127.0.0.1:11333",
+                              timeout=r.timeout, raise_errors=True)
+        up = await client.available()
+        if r.url or up:
+            external.append(client)
+            log.info("spam: rspamd %s (%s)", client, "answering" if up else "NOT answering")
+    return virus, external
+
+
+def data_stages(app: App, engines: tuple[Any, list[Any]] = (None, [])) -> list[Any]:
     """Stages run on the message content, in order (mail authentication, spam, ...)."""
     from rongmail.pipeline.stages.mailauth import MailAuthStage
-    from rongmail.pipeline.stages.spam import MemoMailAuthenticator, SpamStage
+    from rongmail.pipeline.stages.spam import MemoMailAuthenticator, SpamStage, blocklists
+    from rongmail.services.spam import Thresholds
+    from rongmail.services.spam.dnsbl import DnsPythonResolver
 
     hostname = app.settings.smtp.hostname or app.settings.server.hostname
     # one SPF/DKIM/DMARC evaluation per message, shared by the mailauth and spam stages
@@ -237,8 +277,29 @@ def data_stages(app: App) -> list[Any]:
     from rongmail.pipeline.stages.outbound import OutboundStage, action_alert
 
     models = app.spam_models
-    return [MailAuthStage(mailauth), SpamStage(app.ctx.meta, models, auth=mailauth),
-            OutboundStage(app.ctx.meta, models, alert=action_alert(app.ctx))]
+    sp = app.settings.spam
+    qdns = app.settings.queue.dns
+    resolver = None
+    if sp.dnsbl or sp.uribl:
+        servers = list(sp.dns_nameservers) or [f"{ns}:{qdns.port}" for ns in qdns.nameservers]
+        resolver = DnsPythonResolver(servers or None, timeout=sp.dns_timeout)
+    virus, external = engines
+    thresholds = Thresholds(sp.junk_score, sp.quarantine_score, sp.reject_score)
+    spam = SpamStage(
+        app.ctx.meta, models, auth=mailauth, resolver=resolver,
+        dnsbl_zones=blocklists(sp.dnsbl, "RBL_LISTED"),
+        uribl_zones=blocklists(sp.uribl, "URIBL_LISTED"), virus_scanner=virus,
+        external=external, budget=sp.budget, enabled=sp.enabled, thresholds=thresholds,
+        scanner_failure=sp.scanner_failure, first_contact=sp.first_contact)
+    stages: list[Any] = [MailAuthStage(mailauth), spam]
+    ob = sp.outbound
+    if ob.enabled:
+        stages.append(OutboundStage(
+            app.ctx.meta, models, alert=action_alert(app.ctx),
+            burst_per_minute=ob.burst_per_minute, hourly_floor=ob.hourly_floor,
+            growth=ob.growth, cooldown=ob.cooldown, thresholds=thresholds,
+            content_enabled=sp.enabled))
+    return stages
 
 
 def http_registrars() -> list[Callable[..., None]]:

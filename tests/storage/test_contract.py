@@ -312,3 +312,31 @@ async def test_expunge_clears_deleted_on_copies_elsewhere(stack) -> None:  # typ
     r2 = await msg.do_append_message(stack.ctx, a.id, [inbox.id], mail("mv2"), flags=fl.DELETED)
     assert await msg.do_expunge(stack.ctx, a.id, inbox.id) == [r2.uid]
     assert await stack.reader.messages(a.id, [r2.message_id]) == []
+
+
+async def test_imap_listing_delta_equals_full_listing(stack) -> None:  # type: ignore[no-untyped-def]
+    """The IMAP listing cache rebuilds a changed mailbox from the change log plus targeted
+    reads (``view.Touched``, ``Reader.mailbox_entries_of``, no mailbox scan): after every
+    kind of write it must equal a full listing, flags, keywords and MODSEQ included."""
+    from rongmail.protocols.imap.view import ListingCache
+
+    a = await setup_account(stack)
+    inbox = await stack.reader.mailbox_by_role(a.id, "inbox")
+    trash = await stack.reader.mailbox_by_role(a.id, "trash")
+    ids = [(await msg.do_append_message(stack.ctx, a.id, [inbox.id], mail(f"d{i}"))).message_id
+           for i in range(7)]
+    cache = ListingCache()
+    first = await cache.listing(stack.reader, await stack.reader.mailbox(inbox.id))
+    assert len(first.uids) == 7
+    await msg.do_set_flags(stack.ctx, a.id, ids[:2], add=fl.SEEN, add_keywords={"$Work"})
+    await msg.do_move_messages(stack.ctx, a.id, ids[2:3], inbox.id, trash.id)
+    await msg.do_copy_messages(stack.ctx, a.id, ids[3:4], trash.id)  # MODSEQ moves here
+    await msg.do_set_flags(stack.ctx, a.id, ids[4:5], add=fl.DELETED)
+    await msg.do_expunge(stack.ctx, a.id, inbox.id)
+    await msg.do_append_message(stack.ctx, a.id, [inbox.id], mail("late"))
+    await msg.do_destroy_messages(stack.ctx, a.id, ids[5:6])
+    delta = await cache.listing(stack.reader, await stack.reader.mailbox(inbox.id))
+    full = await stack.reader.mailbox_entries(inbox.id)
+    assert [delta.entries[u] for u in delta.uids] == full
+    assert await stack.reader.mailbox_entries_of(inbox.id, [full[0].uid, 999], [ids[3]]) == [
+        e for e in full if e.uid == full[0].uid or e.message_id == ids[3]]

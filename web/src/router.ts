@@ -7,7 +7,8 @@
  *   #/folders                     folder list (phone)
  *   #/compose?mode=reply|replyAll|forward&id=EMAILID | ?draft=EMAILID | ?to=addr
  *   #/settings
- * Compose and settings are separate chunks (code-split, loaded on demand).
+ *   #/quarantine[/:id]            held messages: reasons, preview, release / delete
+ * Compose, settings and quarantine are separate chunks (code-split, loaded on demand).
  */
 import { createRouter, createWebHashHistory } from 'vue-router'
 import { session } from './stores/session'
@@ -26,6 +27,7 @@ export const router = createRouter({
     { path: '/folders', name: 'folders', component: MailView },
     { path: '/compose', name: 'compose', component: () => import('./views/ComposeView.vue') },
     { path: '/settings', name: 'settings', component: () => import('./views/SettingsView.vue') },
+    { path: '/quarantine/:id(\\d+)?', name: 'quarantine', component: () => import('./views/QuarantineView.vue') },
     { path: '/:pathMatch(.*)*', redirect: '/mail/inbox' },
   ],
 })

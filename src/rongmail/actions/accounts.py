@@ -10,6 +10,7 @@ from rongmail.actions.context import ActionContext
 from rongmail.core.address import normalize_address, normalize_domain, split_address
 from rongmail.core.models import DEFAULT_MAILBOXES, Account, Alias, Domain, Tenant
 from rongmail.errors import NotFound, ValidationError
+from rongmail.services.auth import credcache
 from rongmail.services.auth.passwords import check_policy, hash_password
 from rongmail.store.sql import directory as d
 from rongmail.store.sql import mail as ml
@@ -122,6 +123,7 @@ async def do_set_password(
     acct = await _account(ctx, address)
     pw_hash = await asyncio.to_thread(hash_password, password)
     await ctx.meta.write(d.set_password_hash(acct.id, pw_hash))
+    credcache.forget(acct.id)
 
 
 async def _account(ctx: ActionContext, address: str) -> Account:
@@ -134,6 +136,7 @@ async def _account(ctx: ActionContext, address: str) -> Account:
 async def do_disable_account(ctx: ActionContext, address: str, *, disabled: bool = True) -> None:
     acct = await _account(ctx, address)
     await ctx.meta.write(d.set_account_disabled(acct.id, disabled))
+    credcache.forget(acct.id)
 
 
 async def do_delete_account(ctx: ActionContext, address: str) -> None:

@@ -33,7 +33,7 @@ from rongmail.core.models import Account
 from rongmail.errors import MailError, NotFound, ValidationError
 from rongmail.i18n import t
 from rongmail.services.admin.reads import open_sealed, seal_bytes
-from rongmail.services.auth import totp
+from rongmail.services.auth import credcache, totp
 from rongmail.services.auth.authenticate import PROTOCOLS
 from rongmail.services.auth.ldap import LdapUser
 from rongmail.services.auth.passkeys import NewPasskey
@@ -220,6 +220,7 @@ async def do_freeze_account(ctx: ActionContext, key: bytes, account: Account, *,
     revoked: list[str] = await ctx.meta.write(_audited(
         key, body(), category="security", action="account.frozen", account=account,
         actor_id=actor_id, remote=remote, detail={"reason": reason[:500]}))
+    credcache.forget(account.id)
     return revoked
 
 
@@ -410,7 +411,7 @@ class AuthRecorder:
                           method: str, outcome: str, score: int) -> None:
         await self.ctx.meta.write(sa.insert_login_event(
             account.id, ctx.now, ctx.ip, ctx.net, ctx.country, ctx.device, protocol, method,
-            outcome, score))
+            outcome, score, ctx.region))
 
     async def freeze(self, account: Account, *, reasons: Sequence[str], remote: str) -> None:
         revoked = await do_freeze_account(self.ctx, self.key, account,

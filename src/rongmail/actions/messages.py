@@ -14,7 +14,7 @@ import asyncio
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rongmail.actions.context import ActionContext
 from rongmail.core.changes import Change
@@ -118,14 +118,22 @@ async def do_deliver(
     if not targets:
         return []
     when = received_at or int(time.time())
-    if parsed is None:
-        parsed = await asyncio.to_thread(parse_message, raw)
-    blob_ids: dict[int, str] = {}
+    tenants: list[int] = []
     for t in targets:
         tenant = await tenant_of(ctx, t.account_id)
-        if tenant not in blob_ids:
-            blob_ids[tenant] = await ctx.blobs.put(tenant, raw)
-    records = {tn: new_message_record(parsed, bid, len(raw), when) for tn, bid in blob_ids.items()}
+        if tenant not in tenants:
+            tenants.append(tenant)
+    given = parsed
+
+    def _record() -> ml.NewMessage:  # MIME parse + search tokens: CPU work, off the loop
+        msg = given if given is not None else parse_message(raw)
+        return new_message_record(msg, "", len(raw), when)
+
+    # the parse and the blob writes (hash, encrypt, write, shared flush) run concurrently;
+    # both finish before the metadata commit, so the blob is durable before it is referenced
+    puts = asyncio.gather(*(ctx.blobs.put(tn, raw) for tn in tenants))
+    base, bids = await asyncio.gather(asyncio.to_thread(_record), puts)
+    records = {tn: replace(base, blob_id=bid) for tn, bid in zip(tenants, bids, strict=True)}
     plan = [(t, ctx.tenant_of[t.account_id]) for t in targets]
 
     def op() -> Op[tuple[list[AppendResult], list[Change]]]:
@@ -261,10 +269,21 @@ async def do_expunge(
     return expunged
 
 
+async def do_remove_from_mailbox(
+    ctx: ActionContext, account_id: int, mailbox_id: int, uids: Sequence[int]
+) -> list[int]:
+    """POP3 DELE + QUIT: take ``uids`` out of one mailbox (the inbox), keeping the emails that
+    are in other mailboxes; returns the removed UIDs."""
+    removed, changes, _released = await ctx.meta.write(
+        ml.remove_from_mailbox(account_id, mailbox_id, list(uids)))
+    ctx.bus.publish(changes)
+    return removed
+
+
 async def do_destroy_messages(
     ctx: ActionContext, account_id: int, message_ids: Sequence[int]
 ) -> tuple[list[int], list[int]]:
-    """JMAP Email/set destroy, POP3 DELE+QUIT: returns (destroyed, not found)."""
+    """JMAP Email/set destroy (every mailbox): returns (destroyed, not found)."""
     destroyed, missing, changes, _released = await ctx.meta.write(
         ml.destroy_messages(account_id, list(message_ids)))
     ctx.bus.publish(changes)

@@ -10,6 +10,10 @@
 * :func:`do_record_attempts`, :func:`do_settle_notice`, :func:`do_purge_finished` — the
   scheduler's bookkeeping.
 
+A submission (``account_id`` given: SMTP submission, JMAP) also counts its recipients as the
+tenant's correspondents (``store.sql.spam.note_contacts``) in the same transaction, for the spam
+filter's first-contact rules.
+
 Queue rows are not account data, so these actions publish nothing on the change bus. Blobs are
 never deleted here: a queued blob may be the same content-addressed blob as a delivered copy;
 the garbage collector keeps every blob listed by ``store.sql.queue.queued_blob_ids``.
@@ -25,7 +29,10 @@ from rongmail.actions.context import ActionContext
 from rongmail.config.queue import QueueSettings
 from rongmail.core.address import normalize_domain
 from rongmail.errors import NotFound, TooLarge, ValidationError
+from rongmail.services.spam.contacts import all_keys
 from rongmail.store.sql import queue as qs
+from rongmail.store.sql import spam as ss
+from rongmail.store.sql.q import Op
 
 #: RFC 3461 §4.1 NOTIFY keywords.
 _NOTIFY = {"NEVER", "SUCCESS", "FAILURE", "DELAY"}
@@ -95,26 +102,39 @@ async def do_enqueue_message(
     when = now if now is not None else int(time.time())
     life = lifetime if lifetime is not None else queue_settings(ctx).retry.max_lifetime
     blob_id = await ctx.blobs.put(tenant_id, raw)
+    contacts = all_keys(r.address for r in recipients) if account_id is not None else []
     return await ctx.meta.write(
-        qs.insert_message(
-            qs.NewQueued(
-                tenant_id=tenant_id,
-                blob_id=blob_id,
-                size=len(raw) + len(prepend),
-                mail_from=mail_from,
-                recipients=rows,
-                created_at=when,
-                expires_at=when + life,
-                envid=envid,
-                ret=ret.upper() if ret else None,
-                smtputf8=smtputf8,
-                body_8bit=body_8bit,
-                source=source,
-                account_id=account_id,
-                prepend=prepend,
-            )
+        _with_contacts(
+            tenant_id,
+            contacts,
+            when,
+            qs.insert_message(
+                qs.NewQueued(
+                    tenant_id=tenant_id,
+                    blob_id=blob_id,
+                    size=len(raw) + len(prepend),
+                    mail_from=mail_from,
+                    recipients=rows,
+                    created_at=when,
+                    expires_at=when + life,
+                    envid=envid,
+                    ret=ret.upper() if ret else None,
+                    smtputf8=smtputf8,
+                    body_8bit=body_8bit,
+                    source=source,
+                    account_id=account_id,
+                    prepend=prepend,
+                )
+            ),
         )
     )
+
+
+def _with_contacts(tenant_id: int, keys: Sequence[str], now: int, op: Op[int]) -> Op[int]:
+    queue_id = yield from op
+    if keys:
+        yield from ss.note_contacts(tenant_id, keys, sent=1, received=0, now=now)
+    return queue_id
 
 
 def queue_settings(ctx: ActionContext) -> QueueSettings:

@@ -16,6 +16,7 @@ from rongmail.config.pop3 import Pop3Settings
 from rongmail.config.queue import QueueSettings
 from rongmail.config.security import SecuritySettings
 from rongmail.config.smtp import SmtpSettings
+from rongmail.config.spam import SpamSettings
 
 LISTENER_NAMES = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http",
                   "https", "managesieve")
@@ -105,3 +106,4 @@ class Settings(Section):
     pop3: Pop3Settings = Field(default_factory=Pop3Settings)  # type: ignore[arg-type]
     imap: ImapSettings = Field(default_factory=ImapSettings)  # type: ignore[arg-type]
     security: SecuritySettings = Field(default_factory=SecuritySettings)  # type: ignore[arg-type]
+    spam: SpamSettings = Field(default_factory=SpamSettings)  # type: ignore[arg-type]

@@ -5,7 +5,8 @@ That service verifies the password (argon2id, off the event loop, equal timing f
 users) and throttles failures per (account, IP) and per IP; this adapter only maps its result
 to an :class:`~rongmail.pipeline.envelope.AuthIdentity` and enforces the SASL authorization
 identity: a PLAIN ``authzid`` (RFC 4616 §2) other than the authenticated account is refused,
-since SMTP has no "act as another user" right.
+since SMTP has no "act as another user" right. A bearer token (OAUTHBEARER / XOAUTH2) is
+valid only for the account it was issued to; the service checks the name the client gave.
 """
 
 from __future__ import annotations
@@ -35,3 +36,14 @@ class SmtpAuthenticator:
             if not same:
                 raise AuthError(detail=f"authzid {authzid!r} refused for {account.address}")
         return AuthIdentity(account.id, account.tenant_id, account.address, username)
+
+    async def authenticate_bearer(
+        self, token: str, *, username: str, remote_ip: str
+    ) -> AuthIdentity:
+        result = await self._auth.authenticate_bearer(
+            token, username=username, protocol="smtp", remote_ip=remote_ip
+        )
+        account = result.account
+        return AuthIdentity(
+            account.id, account.tenant_id, account.address, username or account.address
+        )

@@ -64,7 +64,7 @@ class StoreDirectory:
         accounts: list[int] = []
         external: list[str] = []
         seen: set[str] = set()
-        disabled = await self._walk(normalized, 0, accounts, external, seen)
+        disabled = await self._walk(normalized, 0, accounts, external, seen, domain=domain)
         if not accounts and not external:
             kind = RecipientKind.DISABLED if disabled else RecipientKind.UNKNOWN
             return Resolution(kind, tenant_id=domain.tenant_id)
@@ -73,14 +73,23 @@ class StoreDirectory:
         )
 
     async def _walk(
-        self, address: str, depth: int, accounts: list[int], external: list[str], seen: set[str]
+        self,
+        address: str,
+        depth: int,
+        accounts: list[int],
+        external: list[str],
+        seen: set[str],
+        *,
+        domain: Domain | None = None,
     ) -> bool:
-        """Expand ``address``; returns True when it named a disabled account."""
+        """Expand ``address``; returns True when it named a disabled account. ``domain`` is
+        the address's domain row when the caller has just read it (saves one read per RCPT)."""
         if address in seen or depth > MAX_DEPTH:
             return False
         seen.add(address)
         local, _, domain_name = address.rpartition("@")
-        domain = await self._reader.domain(domain_name)
+        if domain is None or domain.name != domain_name:
+            domain = await self._reader.domain(domain_name)
         if domain is None:
             external.append(address)
             return False

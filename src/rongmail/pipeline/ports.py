@@ -31,6 +31,13 @@ class Authenticator(Protocol):
         temporary ``MailError``. Implementations slow down and lock out per account and IP."""
         ...
 
+    async def authenticate_bearer(
+        self, token: str, *, username: str, remote_ip: str
+    ) -> AuthIdentity:
+        """Verify an OAuth bearer token (SASL OAUTHBEARER / XOAUTH2) for ``username`` (the
+        token's own account when empty); raises like :meth:`authenticate`."""
+        ...
+
 
 class Delivery(Protocol):
     async def deliver(self, env: Envelope, verdict: Verdict) -> str:

@@ -1,12 +1,24 @@
-"""SASL PLAIN (RFC 4616) and LOGIN (draft-murchison-sasl-login), sans-IO, shared by every
-protocol that authenticates (SMTP AUTH RFC 4954, POP3 AUTH RFC 5034; OAUTHBEARER and XOAUTH2
-from ``services/auth/sasl_oauth.py`` belong here next).
+"""SASL for every protocol that authenticates (SMTP AUTH RFC 4954, IMAP AUTHENTICATE RFC 9051
+§6.2.2 with SASL-IR RFC 4959, POP3 AUTH RFC 5034), sans-IO: PLAIN (RFC 4616), LOGIN
+(draft-murchison-sasl-login), OAUTHBEARER (RFC 7628) and XOAUTH2 (Google's pre-standard form).
 
 An exchange is a small state machine: ``step(response)`` takes the client's response, already
 base64-decoded (``None`` when the command carried no initial response), and returns either the
-next challenge (raw bytes, for the protocol to base64-encode) or the final :class:`Credentials`.
-Problems raise :class:`SaslError` with a neutral ``reason`` that each protocol maps to its own
-reply exactly once. Secrets live only in ``Credentials`` and never reach a ``repr`` or a log.
+next challenge (raw bytes, for the protocol to base64-encode) or the final credentials:
+:class:`Credentials` (a password, for ``Authenticator.authenticate``) or
+:class:`BearerCredentials` (an OAuth token, for ``Authenticator.authenticate_bearer``);
+:func:`check` calls the right one. Problems raise :class:`SaslError` with a neutral ``reason``
+that each protocol maps to its own reply exactly once.
+
+Bearer failures follow RFC 7628 §3.2.2-§3.2.3 (XOAUTH2 behaves the same): when the token is
+refused the protocol calls :meth:`BearerExchange.refuse`, sends the returned JSON error
+challenge (``{"status":"invalid_token",...}``), and the client's next response (the dummy
+``0x01``, whatever it holds) makes ``step`` raise the remembered error, which the protocol
+renders as its final failure reply.
+
+Invariants: secrets (passwords, tokens) live only in the credentials objects, never reach a
+``repr``, a log or a reply; a mechanism is offered only where the transport allows
+credentials at all (the protocol's TLS rule, the same for every mechanism).
 """
 
 from __future__ import annotations
@@ -14,16 +26,45 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final, Literal, NoReturn, Protocol, TypeVar
 
-MECHANISMS: Final = ("PLAIN", "LOGIN")
+from rongmail.errors import AuthError, MailError
+from rongmail.services.auth.sasl_oauth import (
+    BearerCredentials,
+    error_challenge,
+    parse_oauthbearer,
+    parse_xoauth2,
+)
+
+__all__ = [
+    "BEARER_MECHANISMS",
+    "MECHANISMS",
+    "BearerCredentials",
+    "BearerExchange",
+    "Checker",
+    "Credentials",
+    "Exchange",
+    "LoginExchange",
+    "PlainExchange",
+    "SaslError",
+    "check",
+    "decode_b64",
+    "encode_challenge",
+    "start",
+    "utf8",
+]
+
+#: Every mechanism offered, in the order advertised.
+MECHANISMS: Final = ("PLAIN", "LOGIN", "OAUTHBEARER", "XOAUTH2")
+#: The mechanisms carrying an OAuth bearer token (RFC 7628; XOAUTH2).
+BEARER_MECHANISMS: Final = frozenset({"OAUTHBEARER", "XOAUTH2"})
 
 Reason = Literal["base64", "utf8", "syntax", "malformed"]
 
 
 class SaslError(Exception):
     """``base64``: not strict base64; ``utf8``: a value is not UTF-8; ``syntax``: a response
-    where none was expected; ``malformed``: a PLAIN message without its three fields."""
+    where none was expected; ``malformed``: a message without its required fields."""
 
     def __init__(self, reason: Reason, detail: str = "") -> None:
         super().__init__(reason)
@@ -33,9 +74,14 @@ class SaslError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
+    """A user name and password (PLAIN, LOGIN)."""
+
     authcid: str
     password: str = field(repr=False)
     authzid: str = ""
+
+
+Result = bytes | Credentials | BearerCredentials
 
 
 def decode_b64(text: str) -> bytes:
@@ -59,32 +105,59 @@ def utf8(data: bytes) -> str:
         raise SaslError("utf8", "SASL value is not UTF-8") from e
 
 
-class PlainExchange:
-    """RFC 4616 §2: ``[authzid] NUL authcid NUL passwd``; an empty challenge first when the
-    client sent no initial response."""
+class _Exchange:
+    """What every exchange shares: :meth:`step` runs the mechanism's ``_step`` and hands a
+    :class:`SaslError` to :meth:`fail`, which each protocol overrides once (a mixin in its
+    ``proto/sasl.py``) to raise its own error type."""
 
-    def __init__(self) -> None:
-        self._asked = False
+    def step(self, response: bytes | None) -> Result:
+        try:
+            return self._step(response)
+        except SaslError as e:
+            self.fail(e)
 
-    def step(self, response: bytes | None) -> bytes | Credentials:
+    def fail(self, e: SaslError) -> NoReturn:
+        raise e
+
+    def _step(self, response: bytes | None) -> Result:
+        raise NotImplementedError
+
+
+class _OneMessage(_Exchange):
+    """Mechanisms whose client speaks first with one message (PLAIN, OAUTHBEARER, XOAUTH2):
+    an empty challenge when the command carried no initial response (RFC 4954 §4, RFC 4959)."""
+
+    _asked = False
+
+    def _step(self, response: bytes | None) -> Result:
         if response is None:
             if self._asked:
                 raise SaslError("syntax")
             self._asked = True
             return b""
-        parts = response.split(b"\x00")
+        return self._message(response)
+
+    def _message(self, message: bytes) -> Result:
+        raise NotImplementedError
+
+
+class PlainExchange(_OneMessage):
+    """RFC 4616 §2: ``[authzid] NUL authcid NUL passwd``."""
+
+    def _message(self, message: bytes) -> Result:
+        parts = message.split(b"\x00")
         if len(parts) != 3 or not parts[1] or not parts[2]:
             raise SaslError("malformed", "malformed PLAIN message")
         return Credentials(utf8(parts[1]), utf8(parts[2]), utf8(parts[0]))
 
 
-class LoginExchange:
+class LoginExchange(_Exchange):
     """User name, then password; an initial response, when given, is the user name."""
 
     def __init__(self) -> None:
         self._user: str | None = None
 
-    def step(self, response: bytes | None) -> bytes | Credentials:
+    def _step(self, response: bytes | None) -> Result:
         if response is None:
             return b"Username:"
         if self._user is None:
@@ -93,10 +166,82 @@ class LoginExchange:
         return Credentials(self._user, utf8(response))
 
 
-def start(mechanism: str) -> PlainExchange | LoginExchange | None:
-    """A new exchange for ``mechanism`` (upper case), or None when it is not offered."""
+class BearerExchange(_OneMessage):
+    """OAUTHBEARER (RFC 7628 §3.1) or XOAUTH2: one client message carrying the token; after
+    :meth:`refuse`, one more client response (the dummy ``0x01``, RFC 7628 §3.2.3, whatever it
+    holds) ends the exchange with the refusal."""
+
+    def __init__(self, mechanism: str) -> None:
+        if mechanism not in BEARER_MECHANISMS:
+            raise ValueError(mechanism)
+        self.mechanism = mechanism
+        self._refusal: MailError | None = None
+
+    def _step(self, response: bytes | None) -> Result:
+        if self._refusal is not None:
+            err, self._refusal = self._refusal, None
+            raise err
+        return super()._step(response)
+
+    def _message(self, message: bytes) -> Result:
+        parse = parse_xoauth2 if self.mechanism == "XOAUTH2" else parse_oauthbearer
+        try:
+            return parse(message)
+        except AuthError as e:
+            raise SaslError("malformed", e.detail) from e
+
+    def refuse(self, err: MailError) -> bytes:
+        """The token was refused with ``err``: the error challenge to send (RFC 7628 §3.2.2);
+        the client's answer to it makes :meth:`step` raise ``err``."""
+        self._refusal = err
+        return error_challenge("invalid_token")
+
+
+Exchange = PlainExchange | LoginExchange | BearerExchange
+
+
+def start(
+    mechanism: str,
+    plain: type[PlainExchange] = PlainExchange,
+    login: type[LoginExchange] = LoginExchange,
+    bearer: type[BearerExchange] = BearerExchange,
+) -> Exchange | None:
+    """A new exchange for ``mechanism`` (upper case), or None when it is not offered. A
+    protocol passes its own subclasses (those with its ``fail``)."""
     if mechanism == "PLAIN":
-        return PlainExchange()
+        return plain()
     if mechanism == "LOGIN":
-        return LoginExchange()
+        return login()
+    if mechanism in BEARER_MECHANISMS:
+        return bearer(mechanism)
     return None
+
+
+R = TypeVar("R", covariant=True)
+T = TypeVar("T")
+
+
+class Checker(Protocol[R]):
+    """The two methods of the authentication port (``services.auth.authenticate``)."""
+
+    async def authenticate(
+        self, username: str, password: str, *, protocol: str, remote_ip: str
+    ) -> R: ...
+
+    async def authenticate_bearer(
+        self, token: str, *, username: str, protocol: str, remote_ip: str
+    ) -> R: ...
+
+
+async def check(
+    auth: Checker[T], creds: Credentials | BearerCredentials, *, protocol: str, remote_ip: str
+) -> T:
+    """Verify what an exchange produced with the matching method of the auth port: a token
+    for the account named by the client (the token's own account when none is named)."""
+    if isinstance(creds, BearerCredentials):
+        return await auth.authenticate_bearer(
+            creds.token, username=creds.authzid, protocol=protocol, remote_ip=remote_ip
+        )
+    return await auth.authenticate(
+        creds.authcid, creds.password, protocol=protocol, remote_ip=remote_ip
+    )

@@ -52,6 +52,10 @@ __all__ = [
 ]
 
 
+#: Largest message read on the event loop itself (:meth:`Reader.message_bytes`).
+INLINE_BLOB_MAX = 64 * 1024
+
+
 class Reader:
     def __init__(self, meta: MetaStore, blobs: BlobStore) -> None:
         self.meta = meta
@@ -108,6 +112,12 @@ class Reader:
     ) -> list[MailboxEntry]:
         return await self.meta.read(ml.mailbox_entries(mailbox_id, changed_since=changed_since))
 
+    async def mailbox_entries_of(
+        self, mailbox_id: int, uids: Sequence[int] = (), message_ids: Sequence[int] = ()
+    ) -> list[MailboxEntry]:
+        """Only the entries of ``uids`` / ``message_ids`` (what a change batch touched)."""
+        return await self.meta.read(ml.mailbox_entries_of(mailbox_id, uids, message_ids))
+
     async def messages(self, account_id: int, message_ids: Sequence[int]) -> list[Message]:
         return await self.meta.read(ml.get_messages(account_id, message_ids))
 
@@ -122,7 +132,19 @@ class Reader:
         return await self.meta.read(ml.query_mailbox(
             mailbox_id, position=position, limit=limit, descending=descending))
 
-    async def message_bytes(self, tenant_id: int, blob_id: str) -> bytes:
+    async def message_bytes(
+        self, tenant_id: int, blob_id: str, *, size_hint: int | None = None
+    ) -> bytes:
+        """A message's stored bytes. With ``size_hint`` (its RFC822.SIZE) at most
+        :data:`INLINE_BLOB_MAX`, a blob store offering ``get_sync`` (the file store) is read
+        inline: a page-cache read and AES-GCM of a few kilobytes cost tens of microseconds,
+        less than the hop to a worker thread and back (measured: IMAP ``FETCH n BODY[]`` 0.45
+        instead of 0.74 ms). Larger or unknown sizes go to a thread, so the event loop never
+        waits on more than one small file."""
+        get_sync = getattr(self.blobs, "get_sync", None)
+        if get_sync is not None and size_hint is not None and size_hint <= INLINE_BLOB_MAX:
+            data: bytes = get_sync(tenant_id, blob_id)
+            return data
         return await self.blobs.get(tenant_id, blob_id)
 
     # changes

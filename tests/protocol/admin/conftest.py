@@ -1,8 +1,10 @@
 """Fixtures for admin API tests: a real storage stack, two tenants, an account per admin role,
-a sensitive "finance" group, and the HTTP listener on a loopback port."""
+a sensitive "finance" group, and the HTTP listener on a loopback port (admin API, web login
+and the security console)."""
 
 from __future__ import annotations
 
+import secrets
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,12 +23,16 @@ async def admin(stack: object) -> AsyncIterator[AdminEnv]:
 
     from rongmail.actions import accounts as acc
     from rongmail.actions import admin as act
+    from rongmail.actions.auth import AuthRecorder
     from rongmail.actions.jmap import do_create_token
+    from rongmail.actions.lockouts import StoreThrottle
+    from rongmail.config.security import RiskSettings, SecuritySettings
     from rongmail.protocols.http import admin as admin_api
-    from rongmail.protocols.http import login
+    from rongmail.protocols.http import login, security
     from rongmail.protocols.http.server import HttpDeps, build_http_app
     from rongmail.services.admin.roles import Role
-    from rongmail.services.auth.authenticate import Authenticator
+    from rongmail.services.auth.authenticate import Authenticator, SecurityDeps
+    from rongmail.services.auth.geoip import GeoIp
 
     ctx, reader = stack.ctx, stack.reader  # type: ignore[attr-defined]
     acme = await acc.do_create_tenant(ctx, "acme", display_name="Acme")
@@ -52,8 +58,13 @@ async def admin(stack: object) -> AsyncIterator[AdminEnv]:
     await act.do_set_sensitive_group(ctx, act.SYSTEM, fin, sensitive=True, label="finance")
     ids["acme"], ids["other"] = acme.id, other.id
 
-    deps = HttpDeps(settings=ctx.settings, ctx=ctx, reader=reader, auth=Authenticator(reader))
-    app = build_http_app(deps, [login.register, admin_api.register])
+    # the identity layer as app.py wires it (audit key, recorder, store-backed throttling), so
+    # the security console's writes work; risk scoring cannot step up these first logins
+    sec = SecurityDeps(SecuritySettings(risk=RiskSettings(quiet_hours=(0, 0))),
+                       AuthRecorder(ctx, secrets.token_bytes(32)), GeoIp(None))
+    auth = Authenticator(reader, security=sec, throttle=StoreThrottle(ctx))
+    deps = HttpDeps(settings=ctx.settings, ctx=ctx, reader=reader, auth=auth)
+    app = build_http_app(deps, [login.register, admin_api.register, security.register])
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()
     session = aiohttp.ClientSession()

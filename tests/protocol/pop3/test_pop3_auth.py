@@ -42,7 +42,7 @@ def test_stls_then_user_pass(pop3: Pop3Stack) -> None:
     client.stls(pop3.client_tls())
     caps = client.capa()
     assert "STLS" not in caps
-    assert caps["SASL"] == ["PLAIN", "LOGIN"] and "USER" in caps
+    assert caps["SASL"] == ["PLAIN", "LOGIN", "OAUTHBEARER", "XOAUTH2"] and "USER" in caps
     assert client.user(USER) == b"+OK Send your password"
     assert client.pass_(PASSWORD).startswith(b"+OK Logged in, 1 messages")
     assert client.stat()[0] == 1
@@ -138,7 +138,7 @@ def test_auth_lists_mechanisms_and_rejects_unknown(pop3_plain: Pop3Stack) -> Non
     w = Wire(pop3_plain.ports.pop3)
     w.line()
     assert w.cmd("AUTH").startswith(b"+OK")
-    assert w.multi() == [b"PLAIN", b"LOGIN"]
+    assert w.multi() == [b"PLAIN", b"LOGIN", b"OAUTHBEARER", b"XOAUTH2"]
     assert w.cmd("AUTH CRAM-MD5") == b"-ERR Unsupported authentication mechanism"
     w.close()
 

@@ -59,7 +59,7 @@ async def test_submission_offers_auth_only_after_tls() -> None:
     s2, _ = make_session(listener=Listener.SUBMISSION, tls=True)
     await s2.start()
     out = await s2.receive(EHLO)
-    assert b"250 AUTH PLAIN LOGIN" in out.data and b"STARTTLS" not in out.data
+    assert b"250 AUTH PLAIN LOGIN OAUTHBEARER XOAUTH2" in out.data and b"STARTTLS" not in out.data
 
 
 async def test_simple_transaction_is_delivered_after_commit() -> None:

@@ -95,6 +95,7 @@ def test_envelope_and_bodystructure() -> None:
 class _FakeReader:
     def __init__(self) -> None:
         self.full = 0
+        self.targeted = 0
         self.entries = [_entry(1, modseq=3), _entry(2, modseq=4), _entry(3, modseq=5)]
         self.log: list[Change] = []
 
@@ -103,6 +104,10 @@ class _FakeReader:
             self.full += 1
             return list(self.entries)
         return [e for e in self.entries if e.modseq > changed_since]
+
+    async def mailbox_entries_of(self, mailbox_id: int, uids=(), message_ids=()):  # type: ignore[no-untyped-def]
+        self.targeted += 1
+        return [e for e in self.entries if e.uid in uids or e.message_id in message_ids]
 
     async def changes_since(self, account_id: int, modseq: int, limit: int = 10000):  # type: ignore[no-untyped-def]
         return [c for c in self.log if c.modseq > modseq]
@@ -130,3 +135,84 @@ async def test_listing_cache_incremental() -> None:
     now = await cache.listing(reader, replace(mb, highestmodseq=6))  # type: ignore[arg-type]
     assert [(u, now.entries[u].flags) for u in now.uids] == [(1, 0), (3, 4), (4, 0)]
     assert reader.full == 1 and first.uids == [1, 2, 3]
+
+
+def test_touched_records_only_what_changed() -> None:
+    from rongmail.protocols.imap.view import Touched
+
+    t = Touched()
+    gone = t.add(1, [
+        Change(1, 7, "Email", "updated", 103),
+        Change(1, 7, "MailboxMessage", "updated", 103, 1, 3),  # flag change here
+        Change(1, 7, "Email", "updated", 109),
+        Change(1, 7, "MailboxMessage", "updated", 109, 2, 40),  # flag change elsewhere only
+        Change(1, 7, "Email", "updated", 104),  # copied elsewhere: may be here too
+        Change(1, 7, "MailboxMessage", "created", 110, 1, 9),  # new here
+        Change(1, 7, "MailboxMessage", "destroyed", 102, 1, 2),
+        Change(1, 7, "Mailbox", "updated", 1),
+    ])
+    assert gone == [2] and t.uids == {3: 7, 9: 7} and t.message_ids == {104}
+    assert not t.rescan and t.floor == 7
+    t.add(1, [Change(1, 8, "MailboxMessage", "destroyed", 103, 1, 3)])
+    assert 3 not in t.uids  # UIDs are never reused: no re-read of a removed one
+    t.add(1, [Change(1, 9, "Thread", "updated", 5, 1)])  # not attributable to a UID
+    assert t.rescan
+
+
+async def test_fresh_entries_are_read_once_for_all_sessions() -> None:
+    from rongmail.protocols.imap.view import ListingCache, Touched
+
+    reader = _FakeReader()
+    cache = ListingCache()
+    mb = _mb(1, "INBOX")
+    reader.entries = [_entry(1, modseq=3), _entry(2, flags=1, modseq=8), _entry(3, modseq=5)]
+    views = []
+    for _ in range(3):  # three sessions on one mailbox hear the same flag change
+        v = SelectedView(mb, Listing.of(5, [_entry(u) for u in (1, 2, 3)]), readonly=False)
+        v.note([Change(1, 8, "Email", "updated", 102),
+                Change(1, 8, "MailboxMessage", "updated", 102, 1, 2)])
+        assert v.dirty
+        views.append(v)
+    for v in views:
+        entries = await cache.fresh(reader, mb, v.take_touched())  # type: ignore[arg-type]
+        assert v.apply_entries(entries) == ([], [2])
+    assert reader.targeted == 1 and reader.full == 0
+    # a newer change is not served an older cached entry
+    reader.entries[1] = _entry(2, flags=0, modseq=9)
+    t = Touched(uids={2: 9})
+    assert (await cache.fresh(reader, mb, t))[0].flags == 0  # type: ignore[arg-type]
+    assert reader.targeted == 2
+    # STORE's own result is remembered: its bus echo costs no read
+    cache.remember(mb, _entry(3, flags=2, modseq=10))
+    assert (await cache.fresh(reader, mb, Touched(uids={3: 10})))[0].flags == 2  # type: ignore[arg-type]
+    assert reader.targeted == 2
+    # a mailbox row id reused (another UIDVALIDITY) never gets the old mailbox's entries
+    from dataclasses import replace
+
+    await cache.fresh(reader, replace(mb, uidvalidity=99), Touched(uids={3: 1}))  # type: ignore[arg-type]
+    assert reader.targeted == 3
+
+
+def test_message_cache_keys_and_rendered_envelope() -> None:
+    from dataclasses import replace
+
+    from rongmail.core.models import Message
+    from rongmail.protocols.imap.msgcache import MessageCache
+    from rongmail.protocols.imap.proto import response as r
+
+    env = '{"subject": "s", "from_": "Fred <fred@example.com>"}'
+    m = Message(100, 1, 1, "blob-a", 10, 0, None, 0, frozenset(), 1, 1, None, (), (), "s", (),
+                (), (), (), (), (), "", False, 5, "{}", env)
+    cache = MessageCache(max_entries=2)
+    mb = _mb(1, "INBOX")
+    sm = cache.put(mb, 7, m)
+    assert cache.get(mb, 7, 100) is sm
+    assert cache.get(mb, 7, 101) is None  # a reused row id never serves another message
+    assert cache.get(replace(mb, uidvalidity=8), 7, 100) is None  # new UIDVALIDITY
+    out = sm.envelope(utf8=False)
+    assert isinstance(out, r.Rendered) and sm.envelope(utf8=False) is out
+    assert out == r.render(envelope({"subject": "s", "from_": "Fred <fred@example.com>"}))
+    assert r.fetch(1, [("ENVELOPE", out)]) == b"* 1 FETCH (ENVELOPE " + bytes(out) + b")\r\n"
+    cache.put(mb, 8, replace(m, id=101))
+    cache.put(mb, 9, replace(m, id=102))
+    assert len(cache) == 2 and cache.get(mb, 7, 100) is None  # least recently used dropped

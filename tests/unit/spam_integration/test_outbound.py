@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from types import SimpleNamespace
 
-from rongmail.actions.spam import do_release_quarantine, list_quarantine
+from rongmail.actions.spam import do_release_quarantine, do_set_spam_settings, list_quarantine
+from rongmail.app import data_stages
+from rongmail.config.settings import Settings
 from rongmail.pipeline.delivery import ActionDelivery
 from rongmail.pipeline.envelope import AuthIdentity
 from rongmail.pipeline.quarantine import QuarantineDelivery
 from rongmail.pipeline.stage import Action, Checkpoint
 from rongmail.pipeline.stages.outbound import HOLD_TAG, OutboundStage, action_alert
+from rongmail.services.spam import Thresholds
 from rongmail.store.sql import queue as qs
 
 from .conftest import World
-from .samples import ham, phishing
+from .samples import ham, phishing, spam
 
 
 class Clock:
@@ -82,3 +87,38 @@ async def test_spam_from_an_account_is_held_not_queued_and_admins_alerted(world:
         entries = await world.reader.mailbox_entries(inbox.id)
         msgs = await world.reader.messages(admin.id, [e.message_id for e in entries])
         assert any("user@acme-corp.cn" in m.subject for m in msgs)
+
+
+async def test_content_check_uses_config_defaults_without_a_tenant_row(world: World) -> None:
+    """No ``spam_settings`` row: the ``[spam]`` thresholds passed in decide, not 5/10/15."""
+    builtin = OutboundStage(world.ctx.meta, world.models, cache_ttl=0)
+    v = await builtin.check(Checkpoint.DATA, world.submission(spam(to="x@remote.example")))
+    assert HOLD_TAG not in v.tags  # junk-level content: below the default quarantine score
+    strict = OutboundStage(world.ctx.meta, world.models, cache_ttl=0,
+                           thresholds=Thresholds(1.0, 2.0, 3.0))
+    v = await strict.check(Checkpoint.DATA, world.submission(spam(to="x@remote.example")))
+    assert HOLD_TAG in v.tags and "outbound.spam" in v.tags
+    lenient = OutboundStage(world.ctx.meta, world.models, cache_ttl=0,
+                            thresholds=Thresholds(50.0, 60.0, 70.0))
+    v = await lenient.check(Checkpoint.DATA, world.submission(phishing(to="v@remote.example")))
+    assert "outbound.spam" not in v.tags
+    off = OutboundStage(world.ctx.meta, world.models, cache_ttl=0, content_enabled=False)
+    v = await off.check(Checkpoint.DATA, world.submission(phishing(to="v@remote.example")))
+    assert "outbound.spam" not in v.tags
+    # a tenant row overrides the configured defaults, both ways
+    await do_set_spam_settings(world.ctx, world.tenant_id, thresholds=Thresholds())
+    v = await strict.check(Checkpoint.DATA,
+                           world.submission(spam(to="x@remote.example"), who=world.admin))
+    assert HOLD_TAG not in v.tags
+    v = await off.check(Checkpoint.DATA, world.submission(phishing(to="v@remote.example")))
+    assert "outbound.spam" in v.tags
+
+
+def test_app_passes_spam_defaults_to_the_outbound_stage(tmp_path: Path) -> None:
+    """``app.data_stages`` wires ``[spam]`` thresholds into the outbound stage too."""
+    settings = Settings.model_validate(
+        {"spam": {"junk_score": 2.0, "quarantine_score": 3.0, "reject_score": 4.0}})
+    app = SimpleNamespace(settings=settings, spam_models=None, resolver=None,
+                          ctx=SimpleNamespace(meta=None))
+    [stage] = [s for s in data_stages(app) if isinstance(s, OutboundStage)]  # type: ignore[arg-type]
+    assert stage._tenants._defaults == Thresholds(2.0, 3.0, 4.0)

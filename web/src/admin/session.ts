@@ -10,7 +10,8 @@ export const session = reactive({
   error: '' as '' | 'bad' | 'throttled' | 'notAdmin' | 'network',
 })
 
-export function can(perm: string | undefined): boolean {
+export function can(perm: string | undefined, roles?: string[]): boolean {
+  if (roles && !(session.me && roles.includes(session.me.role))) return false
   return !perm || !!session.me?.permissions.includes(perm)
 }
 

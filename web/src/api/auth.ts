@@ -4,6 +4,9 @@
  *                    + Set-Cookie (HttpOnly; Secure; SameSite) ; 401 bad credentials ; 429 throttled
  *   POST /api/logout (X-CSRF-Token) -> 204/200, clears the cookie
  *   GET  /api/me     -> 200 same body as login, or 401
+ *   Password rotation: /api/login may answer 401 {passwordExpired: true, ticket} (no cookie);
+ *   POST /api/login/change-password {ticket, password} -> 200 like login, 400 {detail, code}
+ *   when the new password is refused, 401 when the ticket expired.
  */
 export interface Me {
   csrfToken: string
@@ -14,7 +17,12 @@ export interface Me {
 }
 
 export class AuthError extends Error {
-  constructor(readonly code: 'badCredentials' | 'throttled' | 'network' | 'server', readonly status?: number) {
+  constructor(
+    readonly code: 'badCredentials' | 'throttled' | 'network' | 'server' | 'passwordExpired' | 'weakPassword',
+    readonly status?: number,
+    /** passwordExpired: the ticket for changePassword(); weakPassword: the server's reason */
+    readonly detail?: string,
+  ) {
     super(code)
   }
 }
@@ -25,21 +33,43 @@ async function parseMe(res: Response): Promise<Me> {
   return body as Me
 }
 
-export async function login(username: string, password: string): Promise<Me> {
-  let res: Response
+async function postJson(url: string, body: unknown): Promise<Response> {
   try {
-    res = await fetch('/api/login', {
+    return await fetch(url, {
       method: 'POST',
       credentials: 'same-origin',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-      body: JSON.stringify({ username, password }),
+      body: JSON.stringify(body),
     })
   } catch {
     throw new AuthError('network')
   }
-  if (res.status === 401 || res.status === 403) throw new AuthError('badCredentials', res.status)
-  if (res.status === 429) throw new AuthError('throttled', 429)
-  if (!res.ok) throw new AuthError('server', res.status)
+}
+
+function failed(res: Response): AuthError {
+  if (res.status === 401 || res.status === 403) return new AuthError('badCredentials', res.status)
+  if (res.status === 429) return new AuthError('throttled', 429)
+  return new AuthError('server', res.status)
+}
+
+export async function login(username: string, password: string): Promise<Me> {
+  const res = await postJson('/api/login', { username, password })
+  if (res.status === 401) {
+    const body = await res.json().catch(() => null)
+    if (body?.passwordExpired === true && typeof body.ticket === 'string') throw new AuthError('passwordExpired', 401, body.ticket)
+  }
+  if (!res.ok) throw failed(res)
+  return parseMe(res)
+}
+
+/** The forced change of an expired password (ticket from AuthError('passwordExpired')). */
+export async function changePassword(ticket: string, password: string): Promise<Me> {
+  const res = await postJson('/api/login/change-password', { ticket, password })
+  if (res.status === 400) {
+    const body = await res.json().catch(() => null)
+    throw new AuthError('weakPassword', 400, typeof body?.detail === 'string' ? body.detail : undefined)
+  }
+  if (!res.ok) throw failed(res)
   return parseMe(res)
 }
 

@@ -70,7 +70,15 @@ export async function restore(): Promise<void> {
 }
 
 export async function signIn(username: string, password: string): Promise<void> {
-  const m = await auth.login(username, password)
+  await started(await auth.login(username, password))
+}
+
+/** Finish a login whose password expired: set the new one (server policy applies). */
+export async function changeExpiredPassword(ticket: string, password: string): Promise<void> {
+  await started(await auth.changePassword(ticket, password))
+}
+
+async function started(m: auth.Me): Promise<void> {
   session.me = m
   localStorage.setItem('rm.lastMe', JSON.stringify({ accountId: m.accountId, displayName: m.displayName }))
   await client.connect()

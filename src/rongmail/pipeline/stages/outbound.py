@@ -11,7 +11,10 @@ submissions and a slow baseline (an hourly EWMA of recipients), and checks in or
 3. **volume**: recipients in the last hour above ``max(hourly_floor, growth × baseline)`` →
    hold (``outbound.volume``);
 4. **content**: the tenant's content model and rules (the same analyzers and policy as inbound)
-   score the message; quarantine or worse → hold (``outbound.spam``).
+   score the message; quarantine or worse → hold (``outbound.spam``). The thresholds are the
+   tenant's ``spam_settings`` row, else the server's ``[spam]`` defaults (``thresholds``,
+   ``content_enabled``, passed in by ``app.py`` exactly as to the inbound stage), never
+   built-in numbers; a row or default that disables filtering skips this check only.
 
 "Hold" is an ``ACCEPT`` verdict with the pipeline tag ``outbound.hold``: the quarantining
 delivery (:class:`rongmail.pipeline.quarantine.QuarantineDelivery`) stores it in the quarantine
@@ -40,7 +43,7 @@ from rongmail.pipeline.envelope import AuthIdentity, Envelope
 from rongmail.pipeline.stage import ACCEPT, Action, Checkpoint, Reason, Verdict, tempfail
 from rongmail.pipeline.stages.spam import TenantView, header_value
 from rongmail.services.spam import Action as SpamAction
-from rongmail.services.spam import ScanContext, analyze
+from rongmail.services.spam import ScanContext, Thresholds, analyze
 from rongmail.store.ports import MetaStore
 
 log = logging.getLogger(__name__)
@@ -109,8 +112,12 @@ class OutboundStage:
         max_accounts: int = 50_000,
         alert: AlertFn | None = None,
         clock: Callable[[], float] = time.time,
+        thresholds: Thresholds | None = None,
+        content_enabled: bool = True,
+        cache_ttl: float = 60.0,
     ) -> None:
-        self._tenants = TenantView(meta)
+        self._tenants = TenantView(meta, ttl=cache_ttl, defaults=thresholds,
+                                   enabled=content_enabled)
         self._models = models
         self._burst = burst_per_minute
         self._floor = hourly_floor

@@ -18,8 +18,18 @@ prepends to the stored copy: admins see why, and the webmail reads it (through J
 ``header:X-RongMail-Spam``) to show a phishing warning. The pipeline tags are
 ``spam.<action>`` and ``spam:<TAG>`` for each tag.
 
+The context also says whether the sender is a **first contact** of the tenant (one primary-key
+read of ``spam_contact`` for the From address, else the envelope sender; see
+:mod:`rongmail.services.spam.contacts`), which turns a payment-change request into
+``PAYMENT_CHANGE_FIRST_TIME``. DNSBL/URIBL zones, clamd and rspamd come from ``[spam]``
+(``config/spam.py``) through ``app.py``. When a configured scanner does not answer, the
+analyzers tag ``SCANNER_UNAVAILABLE``: with ``scanner_failure = "accept"`` the verdict stands
+(fail open, logged), with ``"tempfail"`` the stage answers ``TEMPFAIL``
+(``spam.scanner_unavailable``, 451) so the sender retries and nothing is lost.
+
 Authenticated submissions are skipped (``pipeline/stages/outbound.py`` checks those). A tenant
-whose settings row disables filtering gets no verdict. The stage holds no per-message state;
+whose settings row disables filtering gets no verdict; without a row the server's ``[spam]``
+defaults (on/off, thresholds) apply. The stage holds no per-message state;
 its caches (tenant policies, domains, people) are bounded and expire after ``cache_ttl``.
 An analyzer that overruns the budget contributes nothing (the mail is not held up): the
 verdict then says ``spam.timeout``.
@@ -36,10 +46,12 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol
 
 from rongmail.actions.spam import ADMIN_ROLES, SPAM_HEADER, SpamModels
+from rongmail.config.spam import BlocklistZone
+from rongmail.errors import ConfigError
 from rongmail.mime.model import ParsedMessage
 from rongmail.mime.parse import parse_message
 from rongmail.pipeline.envelope import Envelope
-from rongmail.pipeline.stage import ACCEPT, Action, Checkpoint, Reason, Verdict
+from rongmail.pipeline.stage import ACCEPT, Action, Checkpoint, Reason, Verdict, tempfail
 from rongmail.services.mailauth import AuthVerdict, MailAuthenticator
 from rongmail.services.spam import Action as SpamAction
 from rongmail.services.spam import (
@@ -52,7 +64,9 @@ from rongmail.services.spam import (
     analyze,
 )
 from rongmail.services.spam import Verdict as SpamVerdict
-from rongmail.services.spam.context import ExternalFilter
+from rongmail.services.spam import registry as tag_registry
+from rongmail.services.spam.contacts import contact_keys, is_first_contact
+from rongmail.services.spam.context import Blocklist, ExternalFilter
 from rongmail.store.ports import MetaStore
 from rongmail.store.sql import directory as d
 from rongmail.store.sql import spam as ss
@@ -61,6 +75,23 @@ log = logging.getLogger(__name__)
 
 #: Pipeline tag telling the delivery to hold the message in quarantine.
 QUARANTINE_TAG = "spam.quarantine"
+#: Pipeline tag of a scanned message that came in clean (delivery counts its sender as known).
+CLEAN_TAG = "spam.deliver"
+#: Analyzer tag of a configured scanner that did not answer.
+UNAVAILABLE = "SCANNER_UNAVAILABLE"
+
+
+def blocklists(zones: Sequence[BlocklistZone], default_tag: str) -> tuple[Blocklist, ...]:
+    """Configured zones as analyzer :class:`Blocklist` s; an unknown tag name is a
+    :class:`ConfigError` at start, not a crash per message."""
+    out = []
+    for z in zones:
+        name = z.tag or default_tag
+        if name not in tag_registry():
+            raise ConfigError(file="spam", key=f"{z.zone}.tag",
+                              problem=f"unknown tag {name!r} (see rules/tags.toml)")
+        out.append(Blocklist(z.zone, name, z.weight, frozenset(z.codes)))
+    return tuple(out)
 #: Longest ``X-RongMail-Spam`` value (RFC 5322 §2.1.1: lines stay under 998 octets).
 MAX_HEADER = 900
 
@@ -127,10 +158,13 @@ def explain_line(v: SpamVerdict, limit: int = 8) -> str:
 class TenantView:
     """Per-tenant facts the stage reads from the store, cached for ``ttl`` seconds."""
 
-    def __init__(self, meta: MetaStore, *, ttl: float = 60.0, max_tenants: int = 1024) -> None:
+    def __init__(self, meta: MetaStore, *, ttl: float = 60.0, max_tenants: int = 1024,
+                 defaults: Thresholds | None = None, enabled: bool = True) -> None:
         self._meta = meta
         self._ttl = ttl
         self._max = max_tenants
+        self._defaults = defaults or Thresholds()
+        self._enabled = enabled
         self._cache: dict[int, tuple[float, Policy | None, frozenset[str], tuple[Person, ...]]] = {}
 
     async def get(self, tenant_id: int) -> tuple[Policy | None, frozenset[str], tuple[Person, ...]]:
@@ -142,7 +176,7 @@ class TenantView:
         row = await self._meta.read(ss.get_settings(tenant_id))
         policy: Policy | None
         if row is None:
-            policy = Policy(Thresholds())
+            policy = Policy(self._defaults) if self._enabled else None
         elif not row.enabled:
             policy = None
         else:
@@ -150,7 +184,7 @@ class TenantView:
                 policy = Policy(Thresholds(row.junk, row.quarantine, row.reject), row.weights)
             except ValueError:
                 log.warning("tenant %d: invalid spam settings; using defaults", tenant_id)
-                policy = Policy(Thresholds())
+                policy = Policy(self._defaults)
         domains = frozenset(x.name for x in await self._meta.read(d.list_domains(tenant_id)))
         people = tuple(
             Person(a.display_name, a.address, executive=a.role in ADMIN_ROLES)
@@ -173,14 +207,21 @@ class SpamStage:
         *,
         auth: AuthChecker | None = None,
         resolver: Resolver | None = None,
-        dnsbl_zones: Sequence[str] = (),
-        uribl_zones: Sequence[str] = (),
+        dnsbl_zones: Sequence[str | Blocklist] = (),
+        uribl_zones: Sequence[str | Blocklist] = (),
         virus_scanner: VirusScanner | None = None,
         external: Sequence[ExternalFilter] = (),
         budget: float = 8.0,
         cache_ttl: float = 60.0,
+        thresholds: Thresholds | None = None,
+        enabled: bool = True,
+        scanner_failure: str = "accept",
+        first_contact: bool = True,
     ) -> None:
-        self._tenants = TenantView(meta, ttl=cache_ttl)
+        self._tenants = TenantView(meta, ttl=cache_ttl, defaults=thresholds, enabled=enabled)
+        self._meta = meta
+        self._tempfail_on_unavailable = scanner_failure == "tempfail"
+        self._first_contact = first_contact
         self._models = models
         self._auth = auth
         self._resolver = resolver
@@ -199,6 +240,19 @@ class SpamStage:
 
     async def _parse(self, raw: bytes) -> ParsedMessage:
         return await asyncio.to_thread(parse_message, raw)
+
+    async def _is_first_contact(self, tenant: int, parsed: ParsedMessage,
+                                env: Envelope) -> bool:
+        """Whether the From address (else the envelope sender) never corresponded with the
+        tenant; one indexed read, and ``False`` when unsure (no usable address)."""
+        if not self._first_contact:
+            return False
+        address = parsed.from_[0].email if parsed.from_ else (env.mail_from or "")
+        keys = contact_keys(address)
+        if not keys:
+            return False
+        counts = await self._meta.read(ss.contact_counts(tenant, keys))
+        return is_first_contact(address, counts)
 
     async def check(self, point: Checkpoint, env: Envelope) -> Verdict:
         if env.authenticated or env.message is None:
@@ -222,9 +276,11 @@ class SpamStage:
             except TimeoutError:
                 log.info("spam: mail authentication overran the budget (%s)", env.session_id)
         model = await self._models.get(tenant) if self._models is not None else None
+        first = await self._is_first_contact(tenant, parsed, env)
         ctx = ScanContext(
             tenant_domains=domains, people=people, auth=auth,
             envelope_from=env.mail_from or None, client_ip=env.client.ip, helo=env.helo,
+            first_time_sender=first,
             raw=raw, model=model, resolver=self._resolver, dnsbl_zones=self._dnsbl,
             uribl_zones=self._uribl, virus_scanner=self._virus, external=self._external)
         remaining = max(0.1, deadline - time.monotonic())
@@ -234,6 +290,17 @@ class SpamStage:
         except TimeoutError:
             tags, timed_out = [], True
         v = policy.decide(tags)
+        down = [t for t in tags if t.name == UNAVAILABLE]
+        if down:
+            log.warning("spam: scanner unavailable for session %s: %s (%s)", env.session_id,
+                        "; ".join(t.detail for t in down),
+                        "451" if self._tempfail_on_unavailable else "filtered without it")
+            if self._tempfail_on_unavailable and v.action < SpamAction.REJECT:
+                return tempfail(self.name, "spam.scanner_unavailable",
+                                "; ".join(t.detail for t in down))
+        if v.tags:
+            log.info("spam verdict session=%s %s score=%.1f: %s", env.session_id, v.action.word,
+                     v.score, explain_line(v, limit=12))
         return self.to_verdict(v, timed_out=timed_out)
 
     def to_verdict(self, v: SpamVerdict, *, timed_out: bool = False) -> Verdict:

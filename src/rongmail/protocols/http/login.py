@@ -26,6 +26,12 @@ and the account has a second factor, ``POST /api/login`` answers 401 with ``{"st
 "methods": ["totp", "recovery"], "ticket": ...}`` and no cookie; ``POST /api/login/step-up``
 JSON ``{ticket, code}`` (a TOTP code, RFC 6238, or a recovery code) then answers exactly like a
 successful login. The ticket is bound to the source IP, expires, and allows a few attempts.
+
+Password rotation (``security.password_max_age_days`` or the tenant policy's ``maxAgeDays``):
+an expired account password answers 401 with ``{"type": "about:blank#passwordExpired",
+"passwordExpired": true, "ticket": ...}`` (after every other check, step-up included);
+``POST /api/login/change-password`` JSON ``{ticket, password}`` sets the new password under the
+tenant policy (400 ``weakPassword`` with the reason otherwise) and answers like a login.
 Every web session records its device, IP, country and last-seen time for the session list and
 remote sign-out (``protocols/http/security.py``).
 """
@@ -41,13 +47,15 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from rongmail.actions import accounts
+from rongmail.actions import admin as admin_actions
 from rongmail.actions import auth as auth_actions
 from rongmail.actions import jmap as jact
 from rongmail.core.models import Account
-from rongmail.errors import AuthError, MailError, PermissionDenied, RateLimited
+from rongmail.errors import AuthError, MailError, PermissionDenied, RateLimited, ValidationError
 from rongmail.i18n import normalize_locale, t
 from rongmail.protocols.http.server import DEPS_KEY, HttpDeps
-from rongmail.services.auth.authenticate import AuthResult, StepUpRequired
+from rongmail.services.auth.authenticate import AuthResult, PasswordExpired, StepUpRequired
 
 COOKIE = "rongmail_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -226,20 +234,30 @@ def _cookie(resp: web.StreamResponse, request: web.Request, value: str, max_age:
                     secure=request.secure)
 
 
-async def login(request: web.Request) -> web.Response:
-    deps = request.app[DEPS_KEY]
-    locale = locale_of(request)
+async def _strings(request: web.Request, locale: str,
+                   fields: dict[str, int]) -> dict[str, str] | web.Response:
+    """The JSON object of a login step with string ``fields`` (name: maximum length), or the
+    415/400 problem to answer. JSON only: a cross-site form cannot send it without a CORS
+    preflight."""
     bad = {"type": "about:blank#badRequest", "detail": t("web.login.bad_request", locale)}
     if request.content_type != "application/json":
-        # JSON only: a cross-site form cannot send it without a CORS preflight
         return web.json_response({**bad, "status": 415}, status=415)
     try:
         body = await request.json()
     except (ValueError, UnicodeDecodeError):
         body = None
-    if (not isinstance(body, dict) or not isinstance(body.get("username"), str)
-            or not isinstance(body.get("password"), str)):
+    if not isinstance(body, dict) or not all(
+            isinstance(body.get(k), str) and len(body[k]) <= n for k, n in fields.items()):
         return web.json_response({**bad, "status": 400}, status=400)
+    return {k: body[k] for k in fields}
+
+
+async def login(request: web.Request) -> web.Response:
+    deps = request.app[DEPS_KEY]
+    locale = locale_of(request)
+    body = await _strings(request, locale, {"username": 1024, "password": 4096})
+    if isinstance(body, web.Response):
+        return body
     if deps.auth is None:
         return auth_failure(AuthError(), locale, request)
     try:
@@ -248,6 +266,8 @@ async def login(request: web.Request) -> web.Response:
                                               user_agent=request.headers.get("User-Agent", ""))
     except StepUpRequired as exc:
         return step_up_response(exc, locale)
+    except PasswordExpired as exc:
+        return password_expired_response(exc, locale)
     except MailError as exc:
         return auth_failure(exc, locale, request)
     return await _start_session(request, result)
@@ -256,6 +276,16 @@ async def login(request: web.Request) -> web.Response:
 def step_up_response(exc: StepUpRequired, locale: str) -> web.Response:
     body = {"type": "about:blank#stepUp", "status": 401, "detail": exc.public(locale),
             "stepUp": exc.methods[0], "methods": list(exc.methods), "ticket": exc.ticket}
+    return web.json_response(body, status=401, headers={"Cache-Control": "no-store"})
+
+
+def password_expired_response(exc: PasswordExpired, locale: str) -> web.Response:
+    """401 ``passwordExpired`` with the ticket for ``POST /api/login/change-password``; a
+    mail-protocol refusal (no ticket) is an ordinary 401."""
+    if not exc.ticket:
+        return auth_failure(exc, locale)
+    body = {"type": "about:blank#passwordExpired", "status": 401, "detail": exc.public(locale),
+            "passwordExpired": True, "ticket": exc.ticket}
     return web.json_response(body, status=401, headers={"Cache-Control": "no-store"})
 
 
@@ -282,21 +312,44 @@ async def login_step_up(request: web.Request) -> web.Response:
     """Second step of a risky login: ``{ticket, code}`` → the session, as ``/api/login``."""
     deps = request.app[DEPS_KEY]
     locale = locale_of(request)
-    bad = {"type": "about:blank#badRequest", "detail": t("web.login.bad_request", locale)}
-    if request.content_type != "application/json":
-        return web.json_response({**bad, "status": 415}, status=415)
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        body = None
-    if (not isinstance(body, dict) or not isinstance(body.get("ticket"), str)
-            or not isinstance(body.get("code"), str) or len(body["code"]) > 64):
-        return web.json_response({**bad, "status": 400}, status=400)
+    body = await _strings(request, locale, {"ticket": 256, "code": 64})
+    if isinstance(body, web.Response):
+        return body
     if deps.auth is None or not hasattr(deps.auth, "complete_step_up"):
         return auth_failure(AuthError(), locale, request)
     try:
         result = await deps.auth.complete_step_up(body["ticket"], body["code"],
                                                    remote_ip=request.remote or "")
+    except PasswordExpired as exc:
+        return password_expired_response(exc, locale)
+    except MailError as exc:
+        return auth_failure(exc, locale, request)
+    return await _start_session(request, result)
+
+
+async def login_change_password(request: web.Request) -> web.Response:
+    """Forced change of an expired password: ``{ticket, password}`` → the session, as
+    ``/api/login``. A password the tenant policy refuses answers 400 with the reason, and the
+    ticket stays valid until it expires."""
+    deps = request.app[DEPS_KEY]
+    locale = locale_of(request)
+    body = await _strings(request, locale, {"ticket": 256, "password": 1024})
+    if isinstance(body, web.Response):
+        return body
+    if deps.auth is None or not hasattr(deps.auth, "change_expired_password"):
+        return auth_failure(AuthError(), locale, request)
+
+    async def store(account: Account, password: str) -> None:
+        await admin_actions.check_tenant_password(deps.ctx, account.tenant_id, password)
+        await accounts.do_set_password(deps.ctx, account.address, password,
+                                       check_password=False)
+
+    try:
+        result = await deps.auth.change_expired_password(
+            body["ticket"], body["password"], remote_ip=request.remote or "", store=store)
+    except ValidationError as exc:
+        return web.json_response({"type": "about:blank#weakPassword", "status": 400,
+                                  "detail": exc.public(locale), "code": exc.key}, status=400)
     except MailError as exc:
         return auth_failure(exc, locale, request)
     return await _start_session(request, result)
@@ -333,5 +386,6 @@ def register(app: web.Application, deps: HttpDeps) -> None:
     http_auth(app)
     app.router.add_post("/api/login", login)
     app.router.add_post("/api/login/step-up", login_step_up)
+    app.router.add_post("/api/login/change-password", login_change_password)
     app.router.add_post("/api/logout", logout)
     app.router.add_get("/api/me", me)

@@ -254,12 +254,16 @@ async def recovery_codes(request: web.Request, who: Principal) -> dict[str, Any]
 
 # -- admin --------------------------------------------------------------------------------------
 
-def _admin(who: Principal) -> AdminPrincipal:
-    a = who.account
-    role = Role.parse(a.role)
-    if role is Role.USER:
+async def _admin(request: web.Request, who: Principal) -> AdminPrincipal:
+    """The caller as the admin API sees it: a domain admin's domains come from its
+    ``admin_scope`` (its own mailbox's domain only when the scope is empty)."""
+    from rongmail.protocols.http.admin.core import resolve_principal
+    from rongmail.services.admin.reads import AdminReader
+
+    if Role.parse(who.account.role) is Role.USER:
         raise PermissionDenied("admin.not_admin")
-    return AdminPrincipal(a.id, a.address, role, a.tenant_id, frozenset({a.domain_id}))
+    ctx = request.app[DEPS_KEY].ctx
+    return await resolve_principal(AdminReader(ctx.meta, ctx.keys), who.account)
 
 
 async def _target(request: web.Request, admin: AdminPrincipal, perm: Perm) -> Account:
@@ -286,7 +290,7 @@ def _opt_int(request: web.Request, name: str) -> int | None:
 
 
 async def admin_audit(request: web.Request, who: Principal) -> list[dict[str, Any]]:
-    admin = _admin(who)
+    admin = await _admin(request, who)
     authorize(admin, Perm.AUDIT_READ)
     tenant = None if admin.role is Role.SUPER_ADMIN else admin.tenant_id
     account_id = None
@@ -304,7 +308,7 @@ async def admin_audit(request: web.Request, who: Principal) -> list[dict[str, An
 
 async def admin_audit_export(request: web.Request, who: Principal) -> web.StreamResponse:
     """Every visible entry as JSON Lines (stored columns: re-verifiable by a super admin)."""
-    admin = _admin(who)
+    admin = await _admin(request, who)
     authorize(admin, Perm.AUDIT_READ)
     tenant = None if admin.role is Role.SUPER_ADMIN else admin.tenant_id
     await aa.do_audit(request.app[DEPS_KEY].ctx, _key(request), category="export",
@@ -328,7 +332,7 @@ async def admin_audit_export(request: web.Request, who: Principal) -> web.Stream
 
 
 async def admin_sessions(request: web.Request, who: Principal) -> dict[str, Any]:
-    admin = _admin(who)
+    admin = await _admin(request, who)
     acct = await _target(request, admin, Perm.USER_READ)
     reads = request.app[READER_KEY]
     frozen = await reads.frozen(acct.id)
@@ -339,13 +343,13 @@ async def admin_sessions(request: web.Request, who: Principal) -> dict[str, Any]
 
 
 async def admin_revoke_session(request: web.Request, who: Principal) -> dict[str, Any]:
-    admin = _admin(who)
+    admin = await _admin(request, who)
     acct = await _target(request, admin, Perm.USER_WRITE)
     return await _revoke(request, acct, _int(request.match_info["id"]), who.account)
 
 
 async def admin_freeze(request: web.Request, who: Principal) -> dict[str, Any]:
-    admin = _admin(who)
+    admin = await _admin(request, who)
     acct = await _target(request, admin, Perm.USER_WRITE)
     body = await _json(request)
     reason = body.get("reason") if isinstance(body.get("reason"), str) else "admin"
@@ -357,7 +361,7 @@ async def admin_freeze(request: web.Request, who: Principal) -> dict[str, Any]:
 
 
 async def admin_unfreeze(request: web.Request, who: Principal) -> dict[str, Any]:
-    admin = _admin(who)
+    admin = await _admin(request, who)
     acct = await _target(request, admin, Perm.USER_WRITE)
     await aa.do_unfreeze_account(request.app[DEPS_KEY].ctx, _key(request), acct,
                                  actor_id=who.account.id, remote=request.remote or "")
@@ -365,14 +369,14 @@ async def admin_unfreeze(request: web.Request, who: Principal) -> dict[str, Any]
 
 
 async def admin_get_networks(request: web.Request, who: Principal) -> list[dict[str, Any]]:
-    admin = _admin(who)
+    admin = await _admin(request, who)
     authorize(admin, Perm.POLICY_READ, Target(admin.tenant_id))
     rows = await request.app[READER_KEY].allowed_networks(admin.tenant_id)
     return [{"role": r, "cidr": c} for r, c in rows]
 
 
 async def admin_put_networks(request: web.Request, who: Principal) -> dict[str, Any]:
-    admin = _admin(who)
+    admin = await _admin(request, who)
     authorize(admin, Perm.POLICY_WRITE, Target(admin.tenant_id))
     body = await _json(request)
     role, cidrs = body.get("role", ""), body.get("cidrs")
@@ -535,7 +539,7 @@ async def passkey_login_finish(request: web.Request) -> web.StreamResponse:
         if challenge is None or not isinstance(credential, dict) \
                 or not isinstance(credential.get("id"), str):
             raise AuthError("auth.step_up_expired")
-        deps.auth.check_allowed(credential["id"][:64], request.remote or "")
+        await deps.auth.check_allowed(credential["id"][:64], request.remote or "")
         row = await request.app[READER_KEY].passkey(credential["id"])
         if row is None:
             raise AuthError(detail="unknown passkey")

@@ -17,8 +17,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from rongmail.protocols.sasl import Checker
 from rongmail.services.auth.authenticate import AuthResult
 
+from .msgcache import MessageCache
 from .proto.parser import Limits
 from .view import ListingCache
 
@@ -94,16 +96,12 @@ class ImapOptions:
     max_bad_commands: int = 20
 
 
-class PasswordAuthenticator(Protocol):
+class PasswordAuthenticator(Checker[AuthResult], Protocol):
     """The authentication port (``services.auth.authenticate.Authenticator`` implements it).
 
     Raises ``AuthError`` for wrong credentials and ``RateLimited`` while throttled; never says
-    which part was wrong.
+    which part was wrong. Password and bearer-token methods: ``protocols.sasl.Checker``.
     """
-
-    async def authenticate(
-        self, username: str, password: str, *, protocol: str, remote_ip: str
-    ) -> AuthResult: ...
 
 
 class SessionRegistry:
@@ -154,3 +152,4 @@ class ImapDeps:
     options: ImapOptions
     tls: ssl.SSLContext | None = None
     listings: ListingCache = field(default_factory=ListingCache)
+    messages: MessageCache = field(default_factory=MessageCache)

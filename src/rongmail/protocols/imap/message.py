@@ -151,11 +151,15 @@ def _header_fields(header: bytes, names: tuple[str, ...], *, exclude: bool) -> b
     return b"".join(out)
 
 
-def section_bytes(raw: bytes, root: MimePart, header_size: int, section: Section) -> bytes | None:
-    """The bytes of ``BODY[section]`` (before any partial), or None if the part is absent."""
+def section_bytes(
+    raw: bytes, root: MimePart | None, header_size: int, section: Section
+) -> bytes | None:
+    """The bytes of ``BODY[section]`` (before any partial), or None if the part is absent.
+    ``root`` (the MIME tree) is needed only when the section names a part."""
     if not section.part:
         msg_start, body_start, end = 0, header_size, len(raw)
     else:
+        assert root is not None
         part = find_part(root, section.part)
         if part is None:
             return None
@@ -177,10 +181,12 @@ def section_bytes(raw: bytes, root: MimePart, header_size: int, section: Section
     return _header_fields(header, section.fields, exclude=section.text.endswith(".NOT"))
 
 
-def binary_bytes(raw: bytes, root: MimePart, section: Section) -> bytes | None:
-    """``BINARY[section]`` (RFC 3516 §4.2): the part body with its transfer encoding undone."""
+def binary_bytes(raw: bytes, root: MimePart | None, section: Section) -> bytes | None:
+    """``BINARY[section]`` (RFC 3516 §4.2): the part body with its transfer encoding undone.
+    ``root`` is needed only when the section names a part."""
     if not section.part:
         return raw
+    assert root is not None
     part = find_part(root, section.part)
     if part is None:
         return None

@@ -158,11 +158,14 @@ class ImapServer:
             while not session.closing:
                 events = session.parser.feed(b"")
                 if not events:
-                    if read_task is None:
-                        read_task = asyncio.ensure_future(conn.read())
-                    data = await self._wait_input(session, conn, read_task)
-                    if read_task.done():
-                        read_task = None
+                    if read_task is None and session.idle_tag is None:
+                        data = await self._read(session, conn)
+                    else:  # IDLE: the client's DONE and the change bus race
+                        if read_task is None:
+                            read_task = asyncio.ensure_future(conn.read())
+                        data = await self._wait_input(session, conn, read_task)
+                        if read_task.done():
+                            read_task = None
                     if not data:
                         break
                     events = session.parser.feed(data)
@@ -179,6 +182,24 @@ class ImapServer:
             session.close()
             self.sessions.discard(session)
 
+    def _timeout(self, session: Session) -> float:
+        opts = self.deps.options
+        if session.state is State.NOT_AUTHENTICATED:
+            return opts.login_timeout
+        return opts.idle_timeout
+
+    async def _read(self, session: Session, conn: _Conn) -> bytes:
+        """Wait for client bytes outside IDLE: no extra task, no bus (an idle connection is
+        one task parked in one read). ``b""`` at end of stream or after the timeout (then the
+        session has said BYE)."""
+        try:
+            async with asyncio.timeout(self._timeout(session)):
+                return await conn.read()
+        except TimeoutError:
+            session.bye("imap.bye.timeout")
+            await conn.write(session.take_output())
+            return b""
+
     async def _wait_input(
         self, session: Session, conn: _Conn, read_task: asyncio.Task[bytes]
     ) -> bytes:
@@ -187,10 +208,7 @@ class ImapServer:
         Returns the bytes, or ``b""`` at end of stream or after a timeout (then the session has
         said BYE).
         """
-        opts = self.deps.options
-        timeout = (
-            opts.login_timeout if session.state is State.NOT_AUTHENTICATED else opts.idle_timeout
-        )
+        timeout = self._timeout(session)
         while True:
             waits: set[asyncio.Future[object]] = {read_task}  # type: ignore[arg-type]
             bus: asyncio.Task[object] | None = None

@@ -256,14 +256,18 @@ class Session:
         if view is None or not view.dirty:
             return
         reader = self.deps.reader
+        touched = view.take_touched()
         if view.resync:
             entries = await reader.mailbox_entries(view.mailbox.id)
             view.pending_expunges.update(view.vanished_in(entries))
             view.resync = False
-        else:
-            entries = await reader.mailbox_entries(
-                view.mailbox.id, changed_since=view.synced_modseq
-            )
+        elif touched.rescan:  # one scan reaching back to the oldest noted change
+            since = view.synced_modseq
+            if touched.floor is not None:
+                since = min(since, touched.floor - 1)
+            entries = await reader.mailbox_entries(view.mailbox.id, changed_since=since)
+        else:  # O(changes): only what the noted batches touched
+            entries = await self.deps.listings.fresh(reader, view.mailbox, touched)
         if expunges and view.pending_expunges:
             gone = sorted(view.pending_expunges)
             if self.qresync:

@@ -20,10 +20,10 @@ import asyncio
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from rongmail.core.changes import MAILBOX_MESSAGE, Change
+from rongmail.core.changes import EMAIL, MAILBOX_MESSAGE, Change
 from rongmail.core.models import Mailbox, MailboxEntry
 
 from .names import OWNER_RIGHTS
@@ -32,10 +32,65 @@ from .proto.sequence import SequenceSet
 if TYPE_CHECKING:
     from rongmail.store.reader import Reader
 
-__all__ = ["Listing", "ListingCache", "SelectedView"]
+__all__ = ["Listing", "ListingCache", "SelectedView", "Touched"]
 
 #: Largest change-log read for an incremental listing; beyond it, list the mailbox again.
 _MAX_DELTA = 5000
+#: More touched messages than this in one refresh: one ``changed_since`` scan is cheaper.
+_MAX_TOUCHED = 2000
+#: Fresh entries kept for all sessions (a flag change read once, not once per session).
+_FRESH_ENTRIES = 20_000
+
+
+@dataclass(slots=True)
+class Touched:
+    """What a run of change batches touched in one mailbox, to re-read only that.
+
+    ``uids`` maps each touched UID to the modseq of the change (an entry at least that new
+    reflects it); ``message_ids`` are emails updated without a membership change logged for
+    this mailbox (a COPY or removal elsewhere moved their MODSEQ; they may be here too);
+    ``rescan`` means something not attributable to a UID changed, so only a
+    ``changed_since`` listing is safe. Relies on the change log's rule that a flag change
+    logs ``MailboxMessage updated`` for *every* membership of the email
+    (``store.sql.mail.set_flags``): an email with such a row for another mailbox only is not
+    in this one.
+    """
+
+    uids: dict[int, int] = field(default_factory=dict)
+    message_ids: set[int] = field(default_factory=set)
+    rescan: bool = False
+    #: the lowest modseq among the noted changes (a rescan must reach back to it)
+    floor: int | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.uids or self.message_ids or self.rescan)
+
+    def add(self, mailbox_id: int, batch: Iterable[Change]) -> list[int]:
+        """Record ``batch``; return the UIDs it destroyed in ``mailbox_id``."""
+        destroyed: list[int] = []
+        covered: set[int] = set()
+        emails: list[int] = []
+        for c in batch:
+            if self.floor is None or c.modseq < self.floor:
+                self.floor = c.modseq
+            if c.mailbox_id == mailbox_id:
+                if c.type != MAILBOX_MESSAGE or c.uid is None:
+                    self.rescan = True
+                elif c.action == "destroyed":  # UIDs are never reused: gone for good
+                    destroyed.append(c.uid)
+                else:
+                    covered.add(c.object_id)
+                    self.uids[c.uid] = max(self.uids.get(c.uid, 0), c.modseq)
+            elif c.type == MAILBOX_MESSAGE and c.action == "updated":
+                covered.add(c.object_id)  # a flag change lists every membership
+            elif c.type == EMAIL and c.action == "updated":
+                emails.append(c.object_id)
+        self.message_ids.update(m for m in emails if m not in covered)
+        for uid in destroyed:
+            self.uids.pop(uid, None)
+        if len(self.uids) + len(self.message_ids) > _MAX_TOUCHED:
+            self.rescan = True
+        return destroyed
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,18 +114,62 @@ class Listing:
 class ListingCache:
     """Recently selected mailboxes' listings, shared by all sessions of one server.
 
-    A re-SELECT of an unchanged mailbox costs no store read; a changed one costs a
-    ``changed_since`` listing plus the change log's removed UIDs since the cached modseq,
-    instead of listing every message again. Views share the cached :class:`Listing` until
-    they change, so a thousand idle sessions on one big mailbox hold one copy of it.
+    A re-SELECT of an unchanged mailbox costs no store read; a changed one costs the change
+    log since the cached modseq plus a read of just the entries it touched (primary-key
+    lookups), instead of listing every message again. Views share the cached
+    :class:`Listing` until they change, so a thousand idle sessions on one big mailbox hold
+    one copy of it.
+
+    It also keeps recently re-read entries (:meth:`fresh`) for every session: when one client
+    changes a flag, the other sessions on that mailbox each need the new entry, and all but
+    the first get it from here. An entry is reused only if its modseq is at least the
+    modseq of the change asking for it, and modseqs only grow, so it is never older than
+    the change.
+
     Invariant: a cached listing is exactly the mailbox at ``mailbox.highestmodseq == modseq``
     (every write that touches a mailbox bumps its ``highestmodseq``).
     """
 
-    def __init__(self, max_mailboxes: int = 256) -> None:
+    def __init__(self, max_mailboxes: int = 256, max_entries: int = _FRESH_ENTRIES) -> None:
         self.max_mailboxes = max_mailboxes
+        self.max_entries = max_entries
         self._cache: OrderedDict[int, tuple[int, Listing]] = OrderedDict()
         self._locks: dict[int, asyncio.Lock] = {}
+        #: (mailbox id, UIDVALIDITY, UID) -> entry: a reused mailbox row id never matches
+        self._fresh: OrderedDict[tuple[int, int, int], MailboxEntry] = OrderedDict()
+
+    def remember(self, mailbox: Mailbox, entry: MailboxEntry) -> None:
+        """Keep an entry a write of this process just produced (STORE's own result), so the
+        bus echo of that write costs no session a store read."""
+        key = (mailbox.id, mailbox.uidvalidity, entry.uid)
+        old = self._fresh.get(key)
+        if old is None or old.modseq <= entry.modseq:
+            self._fresh[key] = entry
+            self._fresh.move_to_end(key)
+            if len(self._fresh) > self.max_entries:
+                self._fresh.popitem(last=False)
+
+    async def fresh(self, reader: Reader, mailbox: Mailbox, touched: Touched) -> list[MailboxEntry]:
+        """The current entries of what ``touched`` names (absent ones skipped), UID order.
+
+        ``touched.rescan`` is the caller's business (it needs a ``changed_since`` listing).
+        """
+        out: dict[int, MailboxEntry] = {}
+        need: list[int] = []
+        for uid, modseq in touched.uids.items():
+            e = self._fresh.get((mailbox.id, mailbox.uidvalidity, uid))
+            if e is not None and e.modseq >= modseq:
+                out[uid] = e
+            else:
+                need.append(uid)
+        if need or touched.message_ids:
+            rows = await reader.mailbox_entries_of(
+                mailbox.id, sorted(need), sorted(touched.message_ids)
+            )
+            for e in rows:
+                out[e.uid] = e
+                self.remember(mailbox, e)
+        return [out[u] for u in sorted(out)]
 
     async def listing(self, reader: Reader, mailbox: Mailbox) -> Listing:
         cached = self._cache.get(mailbox.id)
@@ -109,19 +208,16 @@ class ListingCache:
             # Every write logs at its modseq; a gap means the log may have been pruned.
             if await reader.oldest_change(mailbox.account_id) > modseq + 1:
                 return None
-        removed = {
-            c.uid
-            for c in changes
-            if c.type == MAILBOX_MESSAGE
-            and c.action == "destroyed"
-            and c.mailbox_id == mailbox.id
-            and c.uid is not None
-        }
-        changed = await reader.mailbox_entries(mailbox.id, changed_since=modseq)
+        touched = Touched()
+        removed = set(touched.add(mailbox.id, changes))
+        if touched.rescan:
+            changed = await reader.mailbox_entries(mailbox.id, changed_since=modseq)
+        else:
+            changed = await self.fresh(reader, mailbox, touched)
         entries = dict(old.entries)
         for uid in removed:
             entries.pop(uid, None)
-        entries.update((e.uid, e) for e in changed)
+        entries.update((e.uid, e) for e in changed if e.uid not in removed)
         return Listing(mailbox.highestmodseq, sorted(entries), entries)
 
 
@@ -144,6 +240,8 @@ class SelectedView:
         self.pending_expunges: set[int] = set()
         self.dirty = False  # the store changed for this mailbox since the last refresh
         self.resync = False  # changes were lost; compare with a full listing
+        #: what the noted changes touched (re-read only that, :meth:`ListingCache.fresh`)
+        self.touched = Touched()
 
     def _own(self) -> None:
         """Copy the shared listing before the first change (copy-on-write)."""
@@ -214,18 +312,16 @@ class SelectedView:
         if batch is None:
             self.resync = self.dirty = True
             return
-        ids = None
-        for c in batch:
-            if c.mailbox_id == self.mailbox.id:
-                self.dirty = True
-                if c.type == MAILBOX_MESSAGE and c.action == "destroyed" and c.uid is not None:
-                    if c.uid in self.entries:
-                        self.pending_expunges.add(c.uid)
-            elif c.type == "Email" and c.action == "updated":
-                if ids is None:
-                    ids = {e.message_id for e in self.entries.values()}
-                if c.object_id in ids:
-                    self.dirty = True
+        for uid in self.touched.add(self.mailbox.id, batch):
+            if uid in self.entries:
+                self.pending_expunges.add(uid)
+        # an email updated elsewhere may be in this mailbox: the re-read finds out
+        self.dirty = self.dirty or bool(self.touched) or bool(self.pending_expunges)
+
+    def take_touched(self) -> Touched:
+        """Hand over (and reset) what the noted changes touched."""
+        touched, self.touched = self.touched, Touched()
+        return touched
 
     def expunge(self, uids: Iterable[int]) -> list[int]:
         """Remove ``uids``; return their sequence numbers *as announced*, highest first, so

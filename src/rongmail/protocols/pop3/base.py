@@ -12,6 +12,7 @@ from typing import Protocol
 
 from rongmail.actions.context import ActionContext
 from rongmail.config.pop3 import Pop3Settings
+from rongmail.protocols.sasl import Checker
 from rongmail.services.auth.authenticate import AuthResult
 from rongmail.store.reader import Reader
 
@@ -26,12 +27,9 @@ class State(enum.Enum):
     UPDATE = "update"
 
 
-class PasswordAuthenticator(Protocol):
-    """The port of :class:`rongmail.services.auth.authenticate.Authenticator` we use."""
-
-    async def authenticate(
-        self, username: str, password: str, *, protocol: str, remote_ip: str
-    ) -> AuthResult: ...
+class PasswordAuthenticator(Checker[AuthResult], Protocol):
+    """The port of :class:`rongmail.services.auth.authenticate.Authenticator` we use: the
+    password and bearer-token methods of ``protocols.sasl.Checker``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,6 +112,10 @@ class Maildrop:
     def deleted_ids(self) -> list[int]:
         return [i.message_id for i in self._items if i.deleted]
 
+    def deleted_uids(self) -> list[int]:
+        """Inbox UIDs marked by DELE: QUIT removes these memberships, not the emails."""
+        return [i.uid for i in self._items if i.deleted]
+
     def newly_read_ids(self) -> list[int]:
         """Messages retrieved in this session, kept, and not yet ``\\Seen``."""
         return [i.message_id for i in self.live() if i.retrieved and not i.seen]

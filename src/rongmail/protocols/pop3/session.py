@@ -32,6 +32,7 @@ from rongmail.errors import (
     RateLimited,
     ValidationError,
 )
+from rongmail.protocols.sasl import check
 
 from . import replies
 from .base import Pop3Deps, State
@@ -182,22 +183,37 @@ class Session:
         exchange = self.exchange
         if exchange is None:  # pragma: no cover - guarded by the callers
             raise ValidationError("pop3.err.state")
-        result = exchange.step(response)
+        result = exchange.step(response)  # after a refusal: raises it
         if isinstance(result, bytes):
-            self.send(b"+ " + sasl.encode_challenge(result).encode("ascii") + b"\r\n")
+            self._challenge(result)
             return
         self.exchange = None
-        if result.authzid and result.authzid.lower() != result.authcid.lower():
+        if (
+            isinstance(result, sasl.Credentials)
+            and result.authzid
+            and result.authzid.lower() != result.authcid.lower()
+        ):
             await self.login_failed(AuthError(detail="authzid differs from authcid"))
-        await self.login(result.authcid, result.password)
+        try:
+            await self.login(result)
+        except AuthError as err:
+            if not isinstance(exchange, sasl.BearerExchange) or self.closing:
+                raise
+            # RFC 7628 §3.2.2: the error challenge; the client's dummy response gets -ERR
+            self.exchange = exchange
+            self._challenge(exchange.refuse(err))
 
-    async def login(self, username: str, password: str) -> None:
-        """Verify credentials, lock and open the maildrop, enter TRANSACTION (RFC 1939 §4)."""
+    def _challenge(self, challenge: bytes) -> None:
+        self.send(b"+ " + sasl.encode_challenge(challenge).encode("ascii") + b"\r\n")
+
+    async def login(self, creds: sasl.Credentials | sasl.BearerCredentials) -> None:
+        """Verify credentials (a password, or a bearer token for OAUTHBEARER/XOAUTH2), lock
+        and open the maildrop, enter TRANSACTION (RFC 1939 §4)."""
         self.check_auth_allowed()
         self.user = None
         try:
-            result = await self.deps.authenticator.authenticate(
-                username, password, protocol="pop3", remote_ip=self.remote_ip
+            result = await check(
+                self.deps.authenticator, creds, protocol="pop3", remote_ip=self.remote_ip
             )
         except (AuthError, RateLimited) as err:
             await self.login_failed(err)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rongmail.errors import ValidationError
+from rongmail.errors import MailError, ValidationError
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +123,7 @@ R503_DATA_AFTER_BDAT = Reply(503, "5.5.1", "DATA not allowed after BDAT in one t
 R504_MECHANISM = Reply(504, "5.5.4", "Unrecognized authentication mechanism")
 R530_AUTH_REQUIRED = Reply(530, "5.7.0", "Authentication required")
 R530_STARTTLS_FIRST = Reply(530, "5.7.0", "Must issue a STARTTLS command first")
+R534_MECHANISM_TOO_WEAK = Reply(534, "5.7.9", "Authentication mechanism is too weak")
 R535_AUTH_FAILED = Reply(535, "5.7.8", "Authentication credentials invalid")
 R538_ENCRYPTION_REQUIRED = Reply(538, "5.7.11", "Encryption required for authentication")
 R550_NO_SUCH_USER = Reply(550, "5.1.1", "No such user here")
@@ -145,3 +146,19 @@ R555_UNSUPPORTED_PARAMETER = Reply(555, "5.5.4", "Parameter not recognized or no
 def all_replies() -> dict[str, Reply]:
     """The table, for tests and docs: every ``R<code>_*`` constant of this module."""
     return {k: v for k, v in globals().items() if k[:1] == "R" and isinstance(v, Reply)}
+
+
+def auth_failure(err: MailError) -> Reply:
+    """A failed AUTH (RFC 4954 §6) with the error's public text, so the client is told *why*
+    (e.g. "use an app password"): 534 5.7.9 when this user's policy refuses the account
+    password (another mechanism or an app password would do), 535 5.7.8 for other refusals,
+    454 4.7.0 for temporary failures (throttling, storage). The text is the English catalogue
+    entry on one ASCII line; it never carries a secret (``MailError.public``)."""
+    if err.temporary:
+        base = R454_AUTH_TEMPORARY
+    elif err.key == "auth.app_password_required":
+        base = R534_MECHANISM_TOO_WEAK
+    else:
+        base = R535_AUTH_FAILED
+    text = " ".join(err.public("en").split()).encode("ascii", "replace").decode("ascii")
+    return Reply(base.code, base.status, text or base.text)

@@ -47,7 +47,7 @@ from rongmail.protocols.smtp.commands import DISPATCH, auth
 from rongmail.protocols.smtp.proto import events as ev
 from rongmail.protocols.smtp.proto.command import split_command
 from rongmail.protocols.smtp.proto.parser import Parser
-from rongmail.protocols.smtp.proto.sasl import Exchange
+from rongmail.protocols.smtp.proto.sasl import BearerCredentials, Credentials, Exchange
 from rongmail.protocols.smtp.state import PendingChunk, Transaction
 from rongmail.protocols.smtp.trace import received_header
 
@@ -107,7 +107,7 @@ def reply_for_error(err: MailError) -> Reply:
     if isinstance(err, RateLimited):
         return codes.R451_RATE_LIMITED
     if isinstance(err, AuthError):
-        return codes.R535_AUTH_FAILED
+        return codes.auth_failure(err)
     return codes.R451_LOCAL_ERROR if err.temporary else codes.R554_TRANSACTION_FAILED
 
 
@@ -389,27 +389,35 @@ class Session:
 
     # -- authentication --------------------------------------------------------------------
 
-    async def authenticate(self, authcid: str, password: str, authzid: str) -> Reply:
-        """Verify credentials; slows down and finally disconnects on repeated failure."""
+    async def authenticate(self, creds: Credentials | BearerCredentials) -> Reply:
+        """Verify what a SASL exchange produced (a password or a bearer token); slows down and
+        finally disconnects on repeated failure. Re-raises an ``AuthError`` while the client
+        may still try again (the caller renders it, or sends the RFC 7628 error challenge
+        first); a temporary failure is answered 454 (RFC 4954 §6)."""
         authenticator = self.services.authenticator
         if authenticator is None:
             return codes.R503_AUTH_UNAVAILABLE
         try:
-            self.auth = await authenticator.authenticate(
-                authcid, password, authzid=authzid, remote_ip=self.client.ip
-            )
-        except AuthError:
+            if isinstance(creds, BearerCredentials):
+                self.auth = await authenticator.authenticate_bearer(
+                    creds.token, username=creds.authzid, remote_ip=self.client.ip
+                )
+            else:
+                self.auth = await authenticator.authenticate(
+                    creds.authcid, creds.password, authzid=creds.authzid, remote_ip=self.client.ip
+                )
+        except AuthError as e:
             self.auth_failures += 1
-            log.info("session=%s AUTH failed (attempt %d)", self.id, self.auth_failures)
+            log.info("session=%s AUTH failed (attempt %d): %s", self.id, self.auth_failures, e.key)
             await asyncio.sleep(self.settings.auth_failure_delay * self.auth_failures)
             if self.auth_failures >= self.settings.max_auth_failures:
-                self.reply(codes.R535_AUTH_FAILED)
+                self.reply(codes.auth_failure(e))
                 self.closing = True
                 return codes.R421_AUTH_FAILURES.format(hostname=self.hostname)
-            return codes.R535_AUTH_FAILED
+            raise
         except MailError as e:
             log.warning("session=%s AUTH unavailable: %s", self.id, e)
-            return codes.R454_AUTH_TEMPORARY
+            return codes.auth_failure(e)
         return codes.R235_AUTH_OK
 
     def _new_parser(self) -> Parser:

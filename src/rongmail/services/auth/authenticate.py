@@ -5,10 +5,12 @@
 which part was wrong) or :class:`~rongmail.errors.RateLimited`. In order:
 
 1. **Throttling** that an attacker cannot turn against the user: failures are counted per
-   (account, source IP) and per source IP; a pair that failed ``lock_after`` times is refused for
-   an exponentially growing delay, *only from that IP*, so a brute force from elsewhere never
-   locks the real user out of their own network; an IP that failed against many accounts
-   (password spraying) is refused for all accounts.
+   (login, source network: the IPv4 address or IPv6 /64) and per source; a pair that failed
+   ``lock_after`` times is refused for an exponentially growing delay, *only from that source*,
+   so a brute force from elsewhere never locks the real user out of their own network; a
+   source that failed against many logins (password spraying) is refused for all accounts.
+   The counters live in a :class:`ThrottleStore`: the database (``actions.lockouts``,
+   ``store.sql.lockout``) in ``app.py``, so lockouts survive restarts and hold on every node.
 2. **Credentials**: an app password (scoped per protocol, SHA-256 lookup) or the account
    password (argon2id, RFC 9106, equal timing for unknown users). The account password is
    refused on protocols outside ``security.legacy_password_protocols`` and, for accounts with a
@@ -19,11 +21,16 @@ which part was wrong) or :class:`~rongmail.errors.RateLimited`. In order:
    :meth:`Authenticator.complete_step_up` (TOTP, RFC 6238, or a recovery code); a risky IMAP /
    SMTP / POP3 / JMAP-Basic login with the account password is refused and the admins alerted;
    a very risky one freezes the account, revokes its sessions and alerts the admins.
+4. **Rotation** (``security.password_max_age_days`` / tenant ``max_age_days``): an expired
+   account password is refused on mail protocols (:class:`PasswordExpired`, telling the user
+   to change it in the webmail; app passwords keep working); an interactive login, once every
+   other check passed, gets a ticket for :meth:`Authenticator.change_expired_password`.
 
 Every decision is written to the hash-chained audit log with its reasons, through the
 :class:`SecurityRecorder` port (implemented by ``actions.auth``; this layer never writes the
 store). Without ``security`` deps (unit tests of protocols) only steps 1-2 (account password)
-run. Counters and step-up challenges live in memory (one node). Secrets are never logged.
+run. Step-up and password-change tickets live in memory (this node). Secrets are never
+logged.
 """
 
 from __future__ import annotations
@@ -32,20 +39,26 @@ import hashlib
 import ipaddress
 import secrets
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from rongmail.config.security import SecuritySettings
+from rongmail.config.security import LockoutSettings, SecuritySettings
 from rongmail.core.address import normalize_address
 from rongmail.core.models import Account
-from rongmail.errors import AuthError, MailError, RateLimited
-from rongmail.services.auth import risk, totp
+from rongmail.errors import AuthError, MailError, RateLimited, ValidationError
+from rongmail.services.auth import credcache, risk, totp
 from rongmail.services.auth.geoip import GeoIp
 from rongmail.services.auth.ldap import LdapDirectory
-from rongmail.services.auth.passwords import verify_password_async
+from rongmail.services.auth.passwords import (
+    max_age_days,
+    password_expired,
+    verify_password_async,
+)
 from rongmail.store.reader import Reader
+from rongmail.store.sql import admin as adm
 from rongmail.store.sql import auth as sa
+from rongmail.store.sql import lockout as lk
 
 PROTOCOLS = ("smtp", "imap", "pop3", "jmap", "web", "dav", "managesieve", "admin")
 #: protocols that can run an interactive second-factor step (the rest get refusals)
@@ -54,6 +67,9 @@ INTERACTIVE = frozenset({"web", "admin"})
 STRONG_METHODS = frozenset({"passkey"})
 STEP_UP_ATTEMPTS = 5
 BURST_WINDOW = 900
+#: a block in force is trusted from this node's cache for at most this long before the store
+#: is read again (so an admin unlock on another node takes effect within it)
+BLOCK_CACHE_SECONDS = 30
 
 
 class StepUpRequired(AuthError):
@@ -65,6 +81,18 @@ class StepUpRequired(AuthError):
         super().__init__(detail="step-up")
         self.ticket = ticket
         self.methods = tuple(methods)
+
+
+class PasswordExpired(AuthError):
+    """Valid account password, but older than the rotation limit. Interactive logins get a
+    ``ticket`` for :meth:`Authenticator.change_expired_password`; mail protocols get the
+    public text telling the user to change it in the webmail (app passwords keep working)."""
+
+    default_key = "auth.password_expired"
+
+    def __init__(self, ticket: str = "") -> None:
+        super().__init__(detail="password expired")
+        self.ticket = ticket
 
 
 class SecurityRecorder(Protocol):
@@ -109,6 +137,11 @@ class _Challenge:
     decision: risk.Decision
     expires: float
     attempts: int = 0
+    #: "step_up" (answer with a second factor) or "password" (set a new password)
+    kind: str = "step_up"
+    #: the password is past its maximum age: a change follows the step-up
+    expired: bool = False
+    method: str = "password"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +155,6 @@ class AuthResult:
     reasons: tuple[str, ...] = ()
 
 
-@dataclass
-class _Counter:
-    failures: int = 0
-    blocked_until: float = 0.0
-    last: float = field(default_factory=time.monotonic)
-
-
 @dataclass(frozen=True)
 class ThrottlePolicy:
     lock_after: int = 5  # failures of one (account, ip) before a delay applies
@@ -137,6 +163,66 @@ class ThrottlePolicy:
     ip_accounts: int = 10  # distinct accounts failed from one IP before the IP is blocked
     ip_block: float = 900.0
     forget_after: float = 3600.0
+
+    @classmethod
+    def from_settings(cls, s: LockoutSettings) -> ThrottlePolicy:
+        """The policy of ``[security.lockout]`` (the defaults above mirror its defaults)."""
+        return cls(s.failures_before_backoff, float(s.backoff_base_seconds),
+                   float(s.backoff_max_seconds), s.spraying_logins_per_source,
+                   float(s.spraying_block_seconds), float(s.window_seconds))
+
+    def rule(self) -> lk.FailureRule:
+        return lk.FailureRule(self.lock_after, int(self.base_delay), int(self.max_delay),
+                              self.ip_accounts, int(self.ip_block), int(self.forget_after))
+
+
+class ThrottleStore(Protocol):
+    """Where failure counters live. The store (``actions.lockouts.StoreThrottle``, wired by
+    ``app.py``) is the truth: it survives restarts and is shared by every node on PostgreSQL.
+    :class:`MemoryThrottle` serves protocol unit tests that run without a store writer."""
+
+    async def state(self, login: str, source: str) -> lk.ThrottleState: ...
+
+    async def fail(self, login: str, source: str, now: int,
+                   rule: lk.FailureRule) -> lk.ThrottleState: ...
+
+    async def clear(self, login: str, source: str) -> None: ...
+
+    async def failed_logins(self, source: str, since: int) -> int: ...
+
+
+class MemoryThrottle:
+    """:class:`ThrottleStore` in this process only (the semantics of ``store.sql.lockout``)."""
+
+    def __init__(self) -> None:
+        #: (source, login) -> [failures, last_at, blocked_until]
+        self._rows: dict[tuple[str, str], list[int]] = {}
+
+    async def state(self, login: str, source: str) -> lk.ThrottleState:
+        src = self._rows.get((source, lk.SOURCE_ROW), [0, 0, 0])
+        pair = self._rows.get((source, login), [0, 0, 0])
+        return lk.ThrottleState(src[2], pair[2], pair[0])
+
+    async def fail(self, login: str, source: str, now: int,
+                   rule: lk.FailureRule) -> lk.ThrottleState:
+        if len(self._rows) > 100_000:
+            cutoff = now - rule.forget_after
+            self._rows = {k: v for k, v in self._rows.items() if v[1] >= cutoff or v[2] > now}
+        row = self._rows.setdefault((source, login), [0, now, 0])
+        row[0] = 1 if row[1] < now - rule.forget_after else row[0] + 1
+        row[1] = now
+        if row[0] >= rule.lock_after:
+            row[2] = now + rule.delay(row[0])
+        if await self.failed_logins(source, now - rule.forget_after) >= rule.source_logins:
+            self._rows[(source, lk.SOURCE_ROW)] = [0, now, now + rule.source_block]
+        return await self.state(login, source)
+
+    async def clear(self, login: str, source: str) -> None:
+        self._rows.pop((source, login), None)
+
+    async def failed_logins(self, source: str, since: int) -> int:
+        return sum(1 for (src, who), v in self._rows.items()
+                   if src == source and who != lk.SOURCE_ROW and v[1] >= since)
 
 
 def _ip_key(ip: str) -> str:
@@ -150,63 +236,87 @@ def _ip_key(ip: str) -> str:
     return ip
 
 
+def _login_key(username: str) -> str:
+    try:
+        return normalize_address(username)
+    except MailError:
+        return username.strip().lower()[:320]
+
+
 class Authenticator:
     def __init__(self, reader: Reader, policy: ThrottlePolicy | None = None, *,
-                 security: SecurityDeps | None = None) -> None:
+                 security: SecurityDeps | None = None,
+                 throttle: ThrottleStore | None = None) -> None:
         self.reader = reader
-        self.policy = policy or ThrottlePolicy()
+        self.policy = policy or ThrottlePolicy.from_settings(
+            security.settings.lockout if security is not None else LockoutSettings())
         self.security = security
+        self.throttle: ThrottleStore = throttle or MemoryThrottle()
         self._challenges: dict[str, _Challenge] = {}
-        self._pair: dict[tuple[str, str], _Counter] = {}
-        self._ip: dict[str, set[str]] = {}
-        self._ip_block: dict[str, float] = {}
+        #: front cache of blocks known to be in force: (source, login or "") -> until. Only
+        #: blocks are cached (they end by time alone), never "not blocked": the store decides.
+        self._blocks: dict[tuple[str, str], int] = {}
+        #: (source, login) pairs with failures on record, cleared on success
+        self._dirty: set[tuple[str, str]] = set()
 
-    def _gc(self, now: float) -> None:
-        if len(self._pair) < 100_000:
-            return
-        cutoff = now - self.policy.forget_after
-        self._pair = {k: v for k, v in self._pair.items() if v.last > cutoff}
+    def _remember(self, source: str, login: str, st: lk.ThrottleState, now: int) -> None:
+        if len(self._blocks) > 10_000:
+            self._blocks = {k: v for k, v in self._blocks.items() if v > now}
+        if st.source_blocked_until > now:
+            self._blocks[(source, lk.SOURCE_ROW)] = min(st.source_blocked_until,
+                                                        now + BLOCK_CACHE_SECONDS)
+        if st.pair_blocked_until > now:
+            self._blocks[(source, login)] = min(st.pair_blocked_until, now + BLOCK_CACHE_SECONDS)
 
-    def check_allowed(self, username: str, remote_ip: str) -> None:
-        """Raise RateLimited if this (user, IP) or this IP is currently throttled."""
-        now = time.monotonic()
-        ipk = _ip_key(remote_ip)
-        if self._ip_block.get(ipk, 0) > now:
-            raise RateLimited(detail=f"ip {ipk} blocked")
-        c = self._pair.get((username.lower(), ipk))
-        if c and c.blocked_until > now:
+    def forget_blocks(self, login: str) -> None:
+        """Drop this node's cached blocks of ``login`` (after an admin unlock; other nodes
+        re-read the store within :data:`BLOCK_CACHE_SECONDS`)."""
+        key = _login_key(login)
+        self._blocks = {k: v for k, v in self._blocks.items() if k[1] != key}
+        self._dirty = {k for k in self._dirty if k[1] != key}
+
+    async def check_allowed(self, username: str, remote_ip: str) -> None:
+        """Raise RateLimited if this (user, source) or this source is currently throttled."""
+        now = int(time.time())
+        src, login = _ip_key(remote_ip), _login_key(username)
+        if self._blocks.get((src, lk.SOURCE_ROW), 0) > now:
+            raise RateLimited(detail=f"ip {src} blocked")
+        if self._blocks.get((src, login), 0) > now:
+            raise RateLimited(detail="pair throttled")
+        st = await self.throttle.state(login, src)
+        self._remember(src, login, st, now)
+        if st.pair_failures:
+            self._dirty.add((src, login))
+        if st.source_blocked_until > now:
+            raise RateLimited(detail=f"ip {src} blocked")
+        if st.pair_blocked_until > now:
             raise RateLimited(detail="pair throttled")
 
-    def _fail(self, username: str, remote_ip: str) -> None:
-        now = time.monotonic()
-        self._gc(now)
-        p = self.policy
-        ipk = _ip_key(remote_ip)
-        c = self._pair.setdefault((username.lower(), ipk), _Counter())
-        if now - c.last > p.forget_after:
-            c.failures = 0
-        c.failures += 1
-        c.last = now
-        if c.failures >= p.lock_after:
-            delay = min(p.max_delay, p.base_delay * 2 ** (c.failures - p.lock_after))
-            c.blocked_until = now + delay
-        users = self._ip.setdefault(ipk, set())
-        users.add(username.lower())
-        if len(users) >= p.ip_accounts:
-            self._ip_block[ipk] = now + p.ip_block
+    async def _fail(self, username: str, remote_ip: str) -> None:
+        now = int(time.time())
+        src, login = _ip_key(remote_ip), _login_key(username)
+        st = await self.throttle.fail(login, src, now, self.policy.rule())
+        self._remember(src, login, st, now)
+        if len(self._dirty) > 10_000:
+            self._dirty.clear()
+        self._dirty.add((src, login))
 
-    def _succeed(self, username: str, remote_ip: str) -> None:
-        self._pair.pop((username.lower(), _ip_key(remote_ip)), None)
+    async def _succeed(self, username: str, remote_ip: str) -> None:
+        """Clear the pair's failures (only when some were seen: no write per good login)."""
+        key = (_ip_key(remote_ip), _login_key(username))
+        if key in self._dirty:
+            self._dirty.discard(key)
+            await self.throttle.clear(key[1], key[0])
 
     async def authenticate(self, username: str, password: str, *, protocol: str,
                            remote_ip: str, user_agent: str = "") -> AuthResult:
         """Verify a login. Raises AuthError (StepUpRequired for risky web logins) or
         RateLimited. ``user_agent`` (web) feeds the new-device signal."""
-        self.check_allowed(username, remote_ip)
+        await self.check_allowed(username, remote_ip)
         try:
             address = normalize_address(username)
         except MailError:
-            self._fail(username, remote_ip)
+            await self._fail(username, remote_ip)
             await verify_password_async(None, password)  # equal timing
             raise AuthError() from None
         acct = await self.reader.account_by_address(address)
@@ -221,9 +331,9 @@ class Authenticator:
                                                user_agent)
         if not method:
             stored = acct.password_hash if acct is not None and usable else None
-            ok = await verify_password_async(stored, password)
+            ok = await credcache.verify(sec, acct, stored, password)
             if not ok or acct is None:
-                self._fail(address, remote_ip)
+                await self._fail(address, remote_ip)
                 if sec is not None and acct is not None:
                     await self._record_failure(acct, protocol, remote_ip, user_agent,
                                                "bad_credentials")
@@ -232,16 +342,23 @@ class Authenticator:
             if sec is not None:
                 await self._password_allowed(acct, protocol, remote_ip)
         assert acct is not None
-        self._succeed(address, remote_ip)
+        await self._succeed(address, remote_ip)
         if sec is None:
             return AuthResult(acct, protocol, remote_ip, method)
-        return await self._after_credentials(acct, protocol, method, remote_ip, user_agent)
+        expired = method == "password" and await self._password_expired(acct)
+        if expired and protocol not in INTERACTIVE:
+            await sec.recorder.audit(category="login", action="login.password", outcome="refused",
+                                     account=acct, remote=remote_ip,
+                                     detail={"protocol": protocol, "reason": "password_expired"})
+            raise PasswordExpired()
+        return await self._after_credentials(acct, protocol, method, remote_ip, user_agent,
+                                             expired=expired)
 
     async def authenticate_external(self, account: Account, *, method: str, protocol: str,
                                     remote_ip: str, user_agent: str = "") -> AuthResult:
         """A login proven elsewhere (OIDC ID token, OAuth bearer token): the same account
         checks, allowed networks, risk scoring and audit as a password login."""
-        self.check_allowed(account.address, remote_ip)
+        await self.check_allowed(account.address, remote_ip)
         if account.disabled or account.kind != "user":
             raise AuthError(detail="account disabled")
         if self.security is None:
@@ -253,7 +370,7 @@ class Authenticator:
         """SASL OAUTHBEARER / XOAUTH2 (``services.auth.sasl_oauth``): a RongMail bearer token
         (RFC 6750, stored hashed in ``http_token``) for the account named by the client. A
         token of another account, or an expired one, fails like a wrong password."""
-        self.check_allowed(username or "-", remote_ip)
+        await self.check_allowed(username or "-", remote_ip)
         digest = hashlib.sha256(token.encode()).hexdigest()
         row = await self.reader.token(digest, int(time.time()))
         acct = await self.reader.account(row.account_id) if row is not None \
@@ -265,9 +382,9 @@ class Authenticator:
             except MailError:
                 same = False
         if acct is None or not same:
-            self._fail(username or "-", remote_ip)
+            await self._fail(username or "-", remote_ip)
             raise AuthError(detail="bearer token refused")
-        self._succeed(acct.address, remote_ip)
+        await self._succeed(acct.address, remote_ip)
         return await self.authenticate_external(acct, method="oauthbearer", protocol=protocol,
                                                 remote_ip=remote_ip)
 
@@ -281,7 +398,7 @@ class Authenticator:
             return ""
         assert self.security is not None
         if protocol not in row.protocols:
-            self._fail(acct.address, remote_ip)
+            await self._fail(acct.address, remote_ip)
             await self.security.recorder.audit(
                 category="login", action="login.app_password", outcome="refused",
                 account=acct, remote=remote_ip,
@@ -299,7 +416,7 @@ class Authenticator:
             return ""
         user = await ldap.check_password_async(acct.address, password)
         if user is None or user.dn.lower() != link[1].lower():
-            self._fail(acct.address, remote_ip)
+            await self._fail(acct.address, remote_ip)
             await self._record_failure(acct, protocol, remote_ip, user_agent, "ldap_bind")
             raise AuthError(detail="ldap bind refused")
         await self._password_allowed(acct, protocol, remote_ip)
@@ -333,7 +450,7 @@ class Authenticator:
             ip=remote_ip, net=risk.network_of(remote_ip),
             country=self.security.geoip.country(remote_ip),
             device=risk.device_of(user_agent) if protocol in INTERACTIVE else "",
-            now=int(time.time()))
+            now=int(time.time()), region=self.security.geoip.region(remote_ip))
 
     async def _record_failure(self, acct: Account, protocol: str, remote_ip: str,
                               user_agent: str, reason: str) -> None:
@@ -347,8 +464,28 @@ class Authenticator:
                         detail={"protocol": protocol, "reason": reason,
                                 "country": ctx.country})
 
+    async def _password_expired(self, acct: Account) -> bool:
+        """Rotation (MLPS): the stricter of ``security.password_max_age_days`` and the tenant
+        policy's ``max_age_days`` (0 = off). An account without a recorded change never
+        expires (migration 0106 backfills existing passwords)."""
+        assert self.security is not None
+        policy = await self.reader.meta.read(adm.get_policy(acct.tenant_id))
+        days = max_age_days(self.security.settings.password_max_age_days,
+                            policy.max_age_days if policy is not None else 0)
+        if not days:
+            return False
+        changed = await self.reader.meta.read(lk.password_changed_at(acct.id))
+        return password_expired(changed, days, int(time.time()))
+
+    def _ticket(self, ch: _Challenge) -> str:
+        ticket = secrets.token_urlsafe(24)
+        self._gc_challenges()
+        self._challenges[ticket] = ch
+        return ticket
+
     async def _after_credentials(self, acct: Account, protocol: str, method: str,
-                                 remote_ip: str, user_agent: str) -> AuthResult:
+                                 remote_ip: str, user_agent: str, *,
+                                 expired: bool = False) -> AuthResult:
         sec = self.security
         assert sec is not None
         rec = sec.recorder
@@ -376,11 +513,10 @@ class Authenticator:
         if decision.outcome == risk.STEP_UP and method not in STRONG_METHODS:
             if protocol in INTERACTIVE:
                 if await self._has_second_factor(acct):
-                    ticket = secrets.token_urlsafe(24)
-                    self._gc_challenges()
-                    self._challenges[ticket] = _Challenge(
+                    ticket = self._ticket(_Challenge(
                         acct, protocol, remote_ip, ctx, decision,
-                        time.monotonic() + sec.settings.step_up_ttl_seconds)
+                        time.monotonic() + sec.settings.step_up_ttl_seconds, expired=expired,
+                        method=method))
                     await rec.audit(category="login", action="login.step_up",
                                     outcome="challenge", account=acct, remote=remote_ip,
                                     detail=detail)
@@ -389,6 +525,8 @@ class Authenticator:
                     await self._refuse_risky(acct, ctx, protocol, method, decision, detail)
             elif method == "password":
                 await self._refuse_risky(acct, ctx, protocol, method, decision, detail)
+        if expired:
+            raise await self._change_required(acct, protocol, remote_ip, ctx, decision, method)
         await rec.login_event(acct, ctx, protocol=protocol, method=method, outcome="success",
                               score=decision.score)
         await rec.audit(category="login", action="login.success", outcome="success",
@@ -435,7 +573,8 @@ class Authenticator:
         failures = sum(1 for h in history if h.outcome == "failure"
                        and ctx.now - h.at < BURST_WINDOW and h.at > reset_at)
         from_ip = await self.reader.meta.read(sa.accounts_from_ip(ctx.ip, ctx.now - 3600))
-        failed_here = len(self._ip.get(_ip_key(ctx.ip), set()))
+        failed_here = await self.throttle.failed_logins(
+            _ip_key(ctx.ip), ctx.now - int(self.policy.forget_after))
         return risk.score(cfg, ctx, history, recent_failures=failures,
                           accounts_from_ip=max(from_ip, failed_here),
                           timezone=self.security.timezone, reset_at=reset_at)
@@ -451,10 +590,9 @@ class Authenticator:
         """Answer a :class:`StepUpRequired` challenge with a TOTP or recovery code. The
         challenge is bound to the source IP, expires, and allows a few attempts."""
         sec = self.security
-        ch = self._challenges.get(ticket)
-        if sec is None or ch is None or ch.expires < time.monotonic() or ch.ip != remote_ip:
-            raise AuthError("auth.step_up_expired")
-        self.check_allowed(ch.account.address, remote_ip)
+        ch = self._live(ticket, "step_up", remote_ip)
+        assert sec is not None
+        await self.check_allowed(ch.account.address, remote_ip)
         rec = sec.recorder
         acct = ch.account
         factor = ""
@@ -471,20 +609,76 @@ class Authenticator:
                   "reasons": list(ch.decision.reasons)}
         if not factor:
             ch.attempts += 1
-            self._fail(acct.address, remote_ip)
+            await self._fail(acct.address, remote_ip)
             if ch.attempts >= STEP_UP_ATTEMPTS:
                 self._challenges.pop(ticket, None)
             await rec.audit(category="login", action="login.step_up", outcome="failure",
                             account=acct, remote=remote_ip, detail=detail)
             raise AuthError("auth.step_up_failed")
         self._challenges.pop(ticket, None)
-        self._succeed(acct.address, remote_ip)
+        await self._succeed(acct.address, remote_ip)
         if await self.reader.meta.read(sa.frozen(acct.id)) is not None:
             raise AuthError("auth.frozen")
-        method = f"password+{factor}"
+        method = f"{ch.method}+{factor}"
+        if ch.expired:
+            raise await self._change_required(acct, ch.protocol, remote_ip, ch.ctx, ch.decision,
+                                              method)
+        return await self._success(acct, ch, remote_ip, method, detail)
+
+    def _live(self, ticket: str, kind: str, remote_ip: str) -> _Challenge:
+        """A challenge that exists, is of ``kind``, has not expired and is answered from the
+        IP it was issued to."""
+        ch = self._challenges.get(ticket)
+        if self.security is None or ch is None or ch.kind != kind \
+                or ch.expires < time.monotonic() or ch.ip != remote_ip:
+            raise AuthError("auth.step_up_expired")
+        return ch
+
+    async def _success(self, acct: Account, ch: _Challenge, remote_ip: str, method: str,
+                       detail: dict[str, Any]) -> AuthResult:
+        assert self.security is not None
+        rec = self.security.recorder
         await rec.login_event(acct, ch.ctx, protocol=ch.protocol, method=method,
                               outcome="success", score=ch.decision.score)
         await rec.audit(category="login", action="login.success", outcome="success",
                         account=acct, remote=remote_ip, detail={**detail, "method": method})
         return AuthResult(acct, ch.protocol, remote_ip, method, ch.decision.score,
                           ch.decision.reasons)
+
+    # -- password rotation ----------------------------------------------------------------------
+
+    async def _change_required(self, acct: Account, protocol: str, remote_ip: str,
+                               ctx: risk.LoginContext, decision: risk.Decision,
+                               method: str) -> PasswordExpired:
+        """Every other check passed, but the password is too old: a ticket to set a new one."""
+        assert self.security is not None
+        ticket = self._ticket(_Challenge(
+            acct, protocol, remote_ip, ctx, decision,
+            time.monotonic() + self.security.settings.step_up_ttl_seconds, kind="password",
+            method=method))
+        await self.security.recorder.audit(
+            category="login", action="login.password_expired", outcome="challenge",
+            account=acct, remote=remote_ip, detail={"protocol": protocol, "method": method})
+        return PasswordExpired(ticket)
+
+    async def change_expired_password(
+            self, ticket: str, new_password: str, *, remote_ip: str,
+            store: Callable[[Account, str], Awaitable[None]]) -> AuthResult:
+        """Answer a :class:`PasswordExpired` ticket with a new password; ``store`` (an action
+        of the caller) checks the tenant policy and writes it (raising ``ValidationError``,
+        after which the ticket stays usable until it expires). Then the login completes."""
+        ch = self._live(ticket, "password", remote_ip)
+        await self.check_allowed(ch.account.address, remote_ip)
+        if await verify_password_async(ch.account.password_hash, new_password):
+            raise ValidationError("password.reused")
+        await store(ch.account, new_password)
+        self._challenges.pop(ticket, None)
+        acct = await self.reader.account(ch.account.id) or ch.account
+        assert self.security is not None
+        detail = {"protocol": ch.protocol, "score": ch.decision.score,
+                  "reasons": list(ch.decision.reasons)}
+        await self.security.recorder.audit(
+            category="login", action="login.password_changed", outcome="success",
+            account=acct, remote=remote_ip, detail={"protocol": ch.protocol,
+                                                    "reason": "expired"})
+        return await self._success(acct, ch, remote_ip, ch.method, detail)

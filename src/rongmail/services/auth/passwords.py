@@ -9,6 +9,10 @@ The policy (:func:`check_policy`) rejects short passwords, too few character cla
 guessable ones: the shipped list ``rongmail/data/common-passwords.txt`` (written for this
 project, including Chinese pinyin and lucky-number favourites) plus pattern rules
 (:func:`weakness`). Length and classes come from the tenant's policy (admin console).
+
+Rotation (MLPS 2.0 level 3, optional): :func:`max_age_days` combines
+``security.password_max_age_days`` with the tenant policy's ``max_age_days``;
+:func:`password_expired` compares against ``password_state.changed_at`` (migration 0106).
 """
 
 from __future__ import annotations
@@ -91,6 +95,19 @@ def check_policy(password: str, *, min_length: int = MIN_LENGTH, min_classes: in
     reason = weakness(password, address=address)
     if reason:
         raise ValidationError(reason)
+
+
+def max_age_days(server_days: int, tenant_days: int) -> int:
+    """Effective rotation period: the stricter of the server setting and the tenant policy
+    (0 = off in either)."""
+    days = [d for d in (server_days, tenant_days) if d > 0]
+    return min(days) if days else 0
+
+
+def password_expired(changed_at: int | None, days: int, now: int) -> bool:
+    """Whether a password set at ``changed_at`` (unix seconds; None = unknown, never expires)
+    is older than ``days`` (0 = rotation off)."""
+    return bool(days) and changed_at is not None and now - changed_at >= days * 86400
 
 
 def hash_password(password: str) -> str:

@@ -9,6 +9,8 @@ signal                 fires when
 ``new_device``         the web client (User-Agent digest) was never seen for the account
 ``new_network``        the IPv4 /24 or IPv6 /48 was never seen for the account
 ``new_country``        the GeoIP country was never seen for the account
+``new_region``         a province/region (``CN-SC``; optional region GeoIP databases) never
+                       seen for the account, in a country it has logged in from before
 ``impossible_travel``  from an unseen network, with a successful login from another country
                        less than ``travel_hours`` ago (a known network is where the
                        user's devices live: the office desktop keeps syncing while its
@@ -19,7 +21,7 @@ signal                 fires when
 ``country_hopping``    ``freeze_countries_per_hour`` countries within one hour: freeze at once
 =====================  ======================================================================
 
-Novelty signals (device, network, country) only fire for an account that has history (a first
+Novelty signals (device, network, country, region) only fire for an account that has history (a first
 login has nothing to compare with). Decisions: ``allow`` below ``step_up_at``; ``step_up`` up to
 ``freeze_at`` (the web asks for a second factor; IMAP/SMTP/POP3 refuse the account password);
 ``freeze`` from ``freeze_at``. The reasons are the fired signals, always logged.
@@ -47,6 +49,7 @@ class LoginContext:
     country: str
     device: str  # digest of the User-Agent, "" when the protocol has none
     now: int
+    region: str = ""  # "CC-SUB" when a region database knows it, else "" or "CC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,16 @@ def device_of(user_agent: str) -> str:
     return hashlib.sha256(user_agent.encode()).hexdigest()[:16] if user_agent else ""
 
 
+def _new_region(ctx: LoginContext, ok: Sequence[LoginEventRow]) -> bool:
+    """A known country, a subdivision never seen there, and at least one seen before (an
+    account whose history has no region data has nothing to compare with)."""
+    if "-" not in ctx.region:
+        return False
+    cc = ctx.region.split("-", 1)[0]
+    seen = {h.region for h in ok if h.region.startswith(cc + "-")}
+    return bool(seen) and ctx.region not in seen
+
+
 def score(cfg: RiskSettings, ctx: LoginContext, history: Sequence[LoginEventRow], *,
           recent_failures: int, accounts_from_ip: int, timezone: str,
           reset_at: int = 0) -> Decision:
@@ -88,6 +101,8 @@ def score(cfg: RiskSettings, ctx: LoginContext, history: Sequence[LoginEventRow]
         known = {h.country for h in ok if h.country}
         if ctx.country and known and ctx.country not in known:
             reasons.append(("new_country", cfg.weight_new_country))
+        elif _new_region(ctx, ok):
+            reasons.append(("new_region", cfg.weight_new_region))
         window = cfg.travel_hours * 3600
         if new_net and ctx.country and any(h.country and h.country != ctx.country
                                and ctx.now - h.at < window for h in ok):

@@ -1,21 +1,23 @@
 """SASL OAUTHBEARER (RFC 7628) and XOAUTH2 (Google's pre-standard form) message parsing,
-sans-IO, for IMAP ``AUTHENTICATE`` (RFC 9051 §6.2.2) and SMTP ``AUTH`` (RFC 4954).
+sans-IO. The exchanges that use it (IMAP ``AUTHENTICATE`` RFC 9051 §6.2.2, SMTP ``AUTH``
+RFC 4954, POP3 ``AUTH`` RFC 5034) live in ``protocols/sasl.py``.
 
 * OAUTHBEARER client response (RFC 7628 §3.1): a GS2 header ``n,a=<authzid>,`` then
   ``\\x01``-separated ``key=value`` pairs (``host``, ``port``, ``auth=Bearer <token>``) ending in
   ``\\x01\\x01``. Channel binding (``p=``) is refused (§3.1: this mechanism does not support it).
 * XOAUTH2: ``user=<address>\\x01auth=Bearer <token>\\x01\\x01``.
 * On failure the server sends :func:`error_challenge` (RFC 7628 §3.2.2: a JSON status
-  object) and, after the client's ``\\x01`` dummy response, fails the exchange.
+  object) and, after the client's ``\\x01`` dummy response, fails the exchange
+  (§3.2.3); XOAUTH2 clients follow the same flow.
 
 The token is then checked by ``Authenticator.authenticate_bearer`` (same risk, network and
-audit path as every login). Tokens are never logged.
+audit path as every login). Tokens are never logged and never appear in a ``repr``.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rongmail.errors import AuthError
 
@@ -25,7 +27,7 @@ _TOKEN68 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 @dataclass(frozen=True, slots=True)
 class BearerCredentials:
     authzid: str  # the user the client acts as ("" when absent)
-    token: str
+    token: str = field(repr=False)
     host: str = ""
     port: str = ""
 
@@ -58,7 +60,7 @@ def _saslname(value: str) -> str:
     out, i = [], 0
     while i < len(value):
         if value[i] == "=":
-            esc = value[i:i + 3]
+            esc = value[i : i + 3]
             if esc == "=2C":
                 out.append(",")
             elif esc == "=3D":
@@ -91,8 +93,7 @@ def parse_oauthbearer(message: bytes) -> BearerCredentials:
     kv = _pairs("\x01" + rest)
     if "auth" not in kv:
         raise AuthError(detail="sasl: no auth")
-    return BearerCredentials(authzid, _token(kv["auth"]), kv.get("host", ""),
-                             kv.get("port", ""))
+    return BearerCredentials(authzid, _token(kv["auth"]), kv.get("host", ""), kv.get("port", ""))
 
 
 def parse_xoauth2(message: bytes) -> BearerCredentials:

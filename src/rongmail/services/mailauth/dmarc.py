@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.headerregistry import HeaderRegistry
@@ -225,6 +226,35 @@ def evaluate(
     return DmarcResult("fail", f, policy, _DISPOSITION[applied], False, False, lookup.domain, notes)
 
 
+# RFC 5322 §3.4 "addr-spec" or "[phrase] <addr-spec>" with a dot-atom local part and an LDH
+# domain: nearly every From field. Each repetition consumes one character or one quoted string,
+# so matching is linear. Anything else (groups, lists, comments, quoted local parts, raw UTF-8,
+# domain literals) is left to the ``email`` package's full parser.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_ADDR = (rf"{_ATOM}(?:\.{_ATOM})*@([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+         r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)")  # fmt: skip
+_PHRASE = r"""(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~\- \t.]|"(?:[^"\\]|\\.)*")*"""
+_SIMPLE_FROM = re.compile(rf"[ \t]*(?:{_ADDR}|{_PHRASE}<{_ADDR}>)[ \t]*")
+
+
+def _simple_from_domain(text: str) -> str | None:
+    """The domain of a From value in one of the simple forms, else ``None`` (not decided)."""
+    m = _SIMPLE_FROM.fullmatch(text)
+    if m is None:
+        return None
+    return (m[1] or m[2]).lower()
+
+
+def _from_domains_full(text: str) -> set[str]:
+    """Every address domain of a From value, by the ``email`` package's header parser."""
+    try:
+        parsed = HeaderRegistry()("From", text)
+        addrs = [a.domain for a in getattr(parsed, "addresses", ())]
+    except Exception:  # email's header parser raises a zoo of types on hostile input
+        addrs = [addr.rpartition("@")[2] for _name, addr in getaddresses([text])]
+    return {d.lower().rstrip(".") for d in addrs if d}
+
+
 def header_from_domain(message: bytes) -> str | None:
     """The single RFC5322.From domain (RFC 7489 §6.6.1), or ``None`` when there is not
     exactly one From field with one address (such messages get ``permerror``)."""
@@ -232,12 +262,10 @@ def header_from_domain(message: bytes) -> str | None:
     if len(values) != 1:
         return None
     text = values[0].decode("utf-8", "replace").replace("\r\n", "").replace("\n", "")
-    try:
-        parsed = HeaderRegistry()("From", text)
-        addrs = [a.domain for a in getattr(parsed, "addresses", ())]
-    except Exception:  # email's header parser raises a zoo of types on hostile input
-        addrs = [addr.rpartition("@")[2] for _name, addr in getaddresses([text])]
-    domains = {d.lower().rstrip(".") for d in addrs if d}
+    simple = _simple_from_domain(text)  # per message: skip the slow parser when it can
+    if simple is not None:
+        return simple
+    domains = _from_domains_full(text)
     if len(domains) != 1:
         return None
     return domains.pop()

@@ -5,6 +5,10 @@ stage's results and the tenant's settings; analyzers only read it. I/O is inject
 :class:`Resolver` for DNSBL/URIBL queries, an optional :class:`VirusScanner` (clamd) and optional
 :class:`ExternalFilter` engines (rspamd), so tests run against a local zone or fakes and nothing
 here opens sockets by itself.
+
+Scanners built with ``raise_errors=True`` raise :class:`ScannerUnavailable` when they cannot
+answer; :func:`~.scan.analyze` turns that into the ``SCANNER_UNAVAILABLE`` tag, so the pipeline
+stage can apply the configured failure policy (fail open, or 451).
 """
 
 from __future__ import annotations
@@ -17,7 +21,32 @@ from typing import Protocol
 from .classifier import ContentModel
 from .tags import Tag
 
-__all__ = ["ExternalFilter", "Person", "Resolver", "ScanContext", "VirusScanner"]
+__all__ = [
+    "Blocklist",
+    "ExternalFilter",
+    "Person",
+    "Resolver",
+    "ScanContext",
+    "ScannerUnavailable",
+    "VirusScanner",
+]
+
+
+class ScannerUnavailable(Exception):  # noqa: N818 - a condition, not a bug
+    """A configured external scanner (clamd, rspamd) did not answer usefully."""
+
+
+@dataclass(frozen=True, slots=True)
+class Blocklist:
+    """One DNSBL/URIBL zone as configured (``config.spam.BlocklistZone``).
+
+    ``tag`` empty: the analyzer's default (RBL_LISTED / URIBL_LISTED); ``score`` ``None``: the
+    tag's registry score; ``codes`` empty: any 127.0.0.0/8 answer but 127.255.255.x."""
+
+    zone: str
+    tag: str = ""
+    score: float | None = None
+    codes: frozenset[str] = frozenset()
 
 
 class Resolver(Protocol):
@@ -29,13 +58,15 @@ class Resolver(Protocol):
 
 
 class ExternalFilter(Protocol):
-    """An external engine (rspamd) that turns the raw message into closed-set tags."""
+    """An external engine (rspamd) that turns the raw message into closed-set tags; may raise
+    :class:`ScannerUnavailable` when it could not check."""
 
     async def tags(self, raw: bytes, ctx: ScanContext) -> list[Tag]: ...
 
 
 class VirusScanner(Protocol):
-    """Async malware scan of one payload: the signature name, or ``None`` when clean."""
+    """Async malware scan of one payload: the signature name, or ``None`` when clean; may
+    raise :class:`ScannerUnavailable` when it could not scan."""
 
     async def scan(self, data: bytes) -> str | None: ...
 
@@ -70,8 +101,9 @@ class ScanContext:
     raw: bytes | None = None
     model: ContentModel | None = None
     resolver: Resolver | None = None
-    dnsbl_zones: tuple[str, ...] = ()
-    uribl_zones: tuple[str, ...] = ()
+    #: Zone names or configured :class:`Blocklist` entries.
+    dnsbl_zones: tuple[str | Blocklist, ...] = ()
+    uribl_zones: tuple[str | Blocklist, ...] = ()
     virus_scanner: VirusScanner | None = None
     #: External engines (e.g. :class:`~.rspamd.RspamdClient`), given ``raw``.
     external: tuple[ExternalFilter, ...] = ()

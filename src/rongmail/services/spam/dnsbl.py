@@ -6,8 +6,10 @@
 * URIBL (RFC 5782 §3): the registrable domain of each linked host, ``domain.zone``; at most
   :data:`MAX_URI_DOMAINS` distinct domains per message.
 
-All lookups of a message run concurrently under one time budget; a slow or failing list simply
-does not contribute a tag.
+Zones are names or configured :class:`~.context.Blocklist` entries (own tag, weight and the
+answer codes that count); each listing zone contributes its own tag, so two lists that agree
+add up. All lookups of a message run concurrently under one time budget; a slow or failing
+list simply does not contribute a tag.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import logging
 from rongmail.mime.model import ParsedMessage
 
 from . import urls as urlmod
-from .context import ScanContext
+from .context import Blocklist, ScanContext
 from .tags import Tag, tag
 
 __all__ = ["DnsPythonResolver", "dnsbl_name", "dnsbl_tags"]
@@ -40,27 +42,37 @@ def dnsbl_name(ip: str, zone: str) -> str | None:
     return ".".join(reversed(addr.exploded.replace(":", ""))) + "." + zone
 
 
-def _listed(answers: list[str]) -> bool:
+def _listed(answers: list[str], codes: frozenset[str] = frozenset()) -> bool:
     for a in answers:
         try:
             ip = ipaddress.IPv4Address(a)
         except ValueError:
             continue
-        if ip in ipaddress.IPv4Network("127.0.0.0/8") and not a.startswith("127.255.255."):
+        if codes:
+            if a in codes:
+                return True
+        elif ip in ipaddress.IPv4Network("127.0.0.0/8") and not a.startswith("127.255.255."):
             return True
     return False
+
+
+def _blocklist(z: str | Blocklist, default_tag: str) -> Blocklist:
+    if isinstance(z, str):
+        return Blocklist(z, default_tag)
+    return z if z.tag else Blocklist(z.zone, default_tag, z.score, z.codes)
 
 
 async def dnsbl_tags(msg: ParsedMessage, ctx: ScanContext, *, budget: float = 3.0) -> list[Tag]:
     if ctx.resolver is None:
         return []
     resolver = ctx.resolver
-    queries: list[tuple[str, str, str]] = []  # (tag, detail, qname)
+    queries: list[tuple[Blocklist, str, str]] = []  # (list, detail, qname)
     if ctx.client_ip:
-        for zone in ctx.dnsbl_zones:
-            q = dnsbl_name(ctx.client_ip, zone)
+        for z in ctx.dnsbl_zones:
+            bl = _blocklist(z, "RBL_LISTED")
+            q = dnsbl_name(ctx.client_ip, bl.zone)
             if q:
-                queries.append(("RBL_LISTED", f"{ctx.client_ip} in {zone}", q))
+                queries.append((bl, f"{ctx.client_ip} in {bl.zone}", q))
     if ctx.uribl_zones:
         domains: dict[str, None] = {}
         for u in urlmod.urls(msg.text_body, msg.html_body):
@@ -70,8 +82,9 @@ async def dnsbl_tags(msg: ParsedMessage, ctx: ScanContext, *, budget: float = 3.
             if len(domains) >= MAX_URI_DOMAINS:
                 break
         for d in domains:
-            for zone in ctx.uribl_zones:
-                queries.append(("URIBL_LISTED", f"{d} in {zone}", f"{d}.{zone}"))
+            for z in ctx.uribl_zones:
+                bl = _blocklist(z, "URIBL_LISTED")
+                queries.append((bl, f"{d} in {bl.zone}", f"{d}.{bl.zone}"))
     if not queries:
         return []
 
@@ -82,17 +95,17 @@ async def dnsbl_tags(msg: ParsedMessage, ctx: ScanContext, *, budget: float = 3.
             log.info("DNSBL query %s failed: %s", q, e)
             return []
 
-    tasks = [asyncio.ensure_future(one(q)) for _t, _d, q in queries]
+    tasks = [asyncio.ensure_future(one(q)) for _b, _d, q in queries]
     done, pending = await asyncio.wait(tasks, timeout=budget)
     for p in pending:
         p.cancel()
     out: list[Tag] = []
-    seen: set[str] = set()
-    for (name, detail, _q), task in zip(queries, tasks, strict=True):
+    seen: set[tuple[str, str]] = set()  # one tag per (tag, zone): the first listed item
+    for (bl, detail, _q), task in zip(queries, tasks, strict=True):
         if task in done and not task.cancelled() and task.exception() is None:
-            if _listed(task.result()) and name not in seen:
-                out.append(tag(name, detail))
-                seen.add(name)
+            if _listed(task.result(), bl.codes) and (bl.tag, bl.zone) not in seen:
+                out.append(tag(bl.tag, detail, bl.score))
+                seen.add((bl.tag, bl.zone))
     return out
 
 

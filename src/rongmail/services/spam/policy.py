@@ -1,6 +1,7 @@
 """Policy: tags in, one action out, with the reasons.
 
-The score is the sum of the tags' weights (the registry's defaults, overridable per tenant).
+The score is the sum of the tags' weights: a tenant's override for the tag name, else the
+tag's own score (a configured per-list weight), else the registry default.
 Thresholds map the score to an :class:`Action`; a tag may also force a minimum action on its own
 (a dangerous attachment is quarantined whatever the score). Two invariants from DESIGN.md
 rule 7:
@@ -87,11 +88,18 @@ class Policy:
         unknown = set(weights or ()) - set(reg)
         if unknown:
             raise ValueError(f"unknown tags in weights: {sorted(unknown)}")
-        self._weights = {name: info.score for name, info in reg.items()} | dict(weights or {})
+        self._overrides = dict(weights or {})
+        self._weights = {name: info.score for name, info in reg.items()} | self._overrides
         self._lang = lang
 
     def weight(self, name: str) -> float:
         return self._weights.get(name, 0.0)
+
+    def tag_weight(self, t: Tag) -> float:
+        """The score of one finding: tenant override > the tag's own score > registry."""
+        if t.name in self._overrides or t.score is None:
+            return self.weight(t.name)
+        return t.score
 
     def decide(self, tags: Iterable[Tag]) -> Verdict:
         reg = registry()
@@ -107,7 +115,7 @@ class Policy:
             if info is None:  # undeclared tags carry no weight; tag() prevents them upstream
                 continue
             scored.append(
-                ScoredTag(t, self.weight(t.name), info.zh if self._lang == "zh" else info.en)
+                ScoredTag(t, self.tag_weight(t), info.zh if self._lang == "zh" else info.en)
             )
             if info.min_action:
                 floor = max(floor, Action[info.min_action.upper()])

@@ -2,9 +2,11 @@
 
 rspamd's verdict is untrusted model-like output (DESIGN.md rule 7): only its *action* is used,
 mapped to a closed set of tags (``RSPAMD_*``); its own symbols are kept in the tag detail for
-administrators, never scored one by one. ``app.py`` builds an :class:`RspamdClient` when rspamd
-is configured and :meth:`RspamdClient.available` answers at start. A failing or slow rspamd
-contributes no tag: mail is never held up by it.
+administrators, never scored one by one. ``app.py`` builds an :class:`RspamdClient` when
+``spam.rspamd`` is configured, or auto-detected on 127.0.0.1:11333 (:meth:`RspamdClient.available`
+answers at start). A failing or slow rspamd contributes no tag, or, with ``raise_errors=True``
+(what ``app.py`` builds), raises :class:`~.context.ScannerUnavailable` so the pipeline applies
+``spam.scanner_failure``: mail is never lost because of it.
 
 Envelope data goes in the documented request headers (``IP``, ``Helo``, ``From``) so rspamd's
 own SPF/RBL modules see the real client.
@@ -16,7 +18,7 @@ import logging
 
 import aiohttp
 
-from .context import ScanContext
+from .context import ScanContext, ScannerUnavailable
 from .tags import Tag, tag
 
 __all__ = ["RspamdClient", "action_tag"]
@@ -55,9 +57,25 @@ def action_tag(reply: dict[str, object]) -> Tag | None:
 class RspamdClient:
     """Scans raw messages with a running rspamd normal worker (``http://host:11333``)."""
 
-    def __init__(self, url: str = "http://127.0.0.1:11333", *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str = "http://127.0.0.1:11333",
+        *,
+        timeout: float = 10.0,
+        raise_errors: bool = False,
+    ) -> None:
         self.url = url.rstrip("/")
         self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.raise_errors = raise_errors
+
+    def __repr__(self) -> str:
+        return f"RspamdClient({self.url})"
+
+    def _failed(self, why: str) -> list[Tag]:
+        log.warning("rspamd scan failed: %s", why)
+        if self.raise_errors:
+            raise ScannerUnavailable(f"rspamd: {why}")
+        return []
 
     async def available(self) -> bool:
         try:
@@ -79,11 +97,9 @@ class RspamdClient:
             async with aiohttp.ClientSession(timeout=self.timeout) as s:
                 async with s.post(f"{self.url}/checkv2", data=raw, headers=headers) as r:
                     if r.status != 200:
-                        log.warning("rspamd answered HTTP %s", r.status)
-                        return []
+                        return self._failed(f"HTTP {r.status}")
                     reply = await r.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as e:
-            log.warning("rspamd scan failed: %s", e)
-            return []
+            return self._failed(repr(e))
         t = action_tag(reply) if isinstance(reply, dict) else None
         return [t] if t else []

@@ -3,7 +3,9 @@
 ``analyze`` runs the synchronous analyzers (content model, rules, phishing, attachments) on a
 worker thread so the event loop never blocks on regular expressions, archives or YARA, and the
 I/O-bound ones (DNSBL/URIBL, clamd, rspamd) concurrently on the loop. It never raises for a
-misbehaving analyzer: the failure is logged and that analyzer contributes no tags.
+misbehaving analyzer: the failure is logged and that analyzer contributes no tags. A scanner
+that raises :class:`~.context.ScannerUnavailable` contributes ``SCANNER_UNAVAILABLE`` (score 0)
+instead, which the pipeline stage turns into its configured failure policy.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from rongmail.mime.model import ParsedMessage
 
 from . import attachments, dnsbl, phishing, rules
 from .classifier import label
-from .context import ScanContext
+from .context import ExternalFilter, ScanContext, ScannerUnavailable
 from .tags import Tag, tag
 
 __all__ = ["analyze", "analyze_sync", "model_tags"]
@@ -63,18 +65,29 @@ async def _virus_tags(msg: ParsedMessage, ctx: ScanContext) -> list[Tag]:
     if ctx.virus_scanner is None or ctx.raw is None:
         return []
     parts = await asyncio.to_thread(attachments.payloads, ctx.raw, msg)
-    out = []
+    out: list[Tag] = []
     for p in parts:
-        found = await ctx.virus_scanner.scan(p.data)
+        try:
+            found = await ctx.virus_scanner.scan(p.data)
+        except ScannerUnavailable as e:
+            return [*out, tag("SCANNER_UNAVAILABLE", str(e))]
         if found:
             out.append(tag("VIRUS_FOUND", f"{found}: {p.filename or p.part_id}"))
     return out
 
 
+async def _one_external(f: ExternalFilter, raw: bytes, ctx: ScanContext) -> list[Tag]:
+    try:
+        return await f.tags(raw, ctx)
+    except ScannerUnavailable as e:
+        return [tag("SCANNER_UNAVAILABLE", str(e))]
+
+
 async def _external_tags(ctx: ScanContext) -> list[Tag]:
     if ctx.raw is None or not ctx.external:
         return []
-    results = await asyncio.gather(*(f.tags(ctx.raw, ctx) for f in ctx.external))
+    raw = ctx.raw
+    results = await asyncio.gather(*(_one_external(f, raw, ctx) for f in ctx.external))
     return [t for r in results for t in r]
 
 

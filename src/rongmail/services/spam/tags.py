@@ -20,10 +20,16 @@ RULES_DIR = Path(__file__).with_name("rules")
 
 @dataclass(frozen=True, slots=True)
 class Tag:
-    """One finding. ``detail`` is operator-facing evidence (a domain, a file name), never HTML."""
+    """One finding. ``detail`` is operator-facing evidence (a domain, a file name), never HTML.
+
+    ``score``, when set, replaces the registry score for this one finding (a configured
+    per-list weight, e.g. one DNSBL zone trusted more than another); a tenant's own weight for
+    the tag name still wins in :class:`~.policy.Policy`.
+    """
 
     name: str
     detail: str = ""
+    score: float | None = None
 
     def __str__(self) -> str:
         return f"{self.name}({self.detail})" if self.detail else self.name
@@ -56,8 +62,8 @@ def registry() -> dict[str, TagInfo]:
     }
 
 
-def tag(name: str, detail: str = "") -> Tag:
+def tag(name: str, detail: str = "", score: float | None = None) -> Tag:
     """Build a tag, refusing names missing from the registry (a programming error)."""
     if name not in registry():
         raise KeyError(f"undeclared tag {name!r}")
-    return Tag(name, detail[:200])
+    return Tag(name, detail[:200], score)

@@ -251,17 +251,20 @@ class LoginEventRow:
     protocol: str
     method: str
     outcome: str
+    region: str = ""  # CC-SUB from the region GeoIP databases (migration 0106)
 
 
 def insert_login_event(account_id: int, at: int, ip: str, net: str, country: str, device: str,
-                       protocol: str, method: str, outcome: str, score: int) -> Op[None]:
+                       protocol: str, method: str, outcome: str, score: int,
+                       region: str = "") -> Op[None]:
     yield Q("INSERT INTO login_event (account_id, at, ip, net, country, device, protocol, method,"
-            " outcome, score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (account_id, at, ip, net, country, device, protocol, method, outcome, score))
+            " outcome, score, region) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (account_id, at, ip, net, country, device, protocol, method, outcome, score,
+             region))
 
 
 def login_events(account_id: int, since: int, limit: int = 500) -> Op[list[LoginEventRow]]:
-    rows = yield Q("SELECT at, ip, net, country, device, protocol, method, outcome"
+    rows = yield Q("SELECT at, ip, net, country, device, protocol, method, outcome, region"
                    " FROM login_event WHERE account_id = ? AND at >= ? ORDER BY at DESC LIMIT ?",
                    (account_id, since, limit))
     return [LoginEventRow(*r) for r in rows]

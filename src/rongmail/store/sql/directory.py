@@ -12,6 +12,7 @@ import time
 
 from rongmail.core.models import Account, Alias, Domain, Tenant
 from rongmail.errors import AlreadyExists, NotFound
+from rongmail.store.sql import lockout
 from rongmail.store.sql.q import Op, Q, one
 
 _TENANT_COLS = "id, name, display_name, quota_bytes, max_accounts, features, disabled, created_at"
@@ -168,7 +169,10 @@ def create_account(
         (tenant_id, domain_id, address, display_name, kind, role, password_hash, quota_bytes,
          int(time.time())),
     )
-    return account_row(rows[0])
+    acct = account_row(rows[0])
+    if password_hash is not None:  # password age for rotation (migration 0106)
+        yield from lockout.set_password_changed(acct.id, acct.created_at)
+    return acct
 
 
 def get_account(account_id: int) -> Op[Account | None]:
@@ -204,6 +208,7 @@ def set_password_hash(account_id: int, password_hash: str) -> Op[None]:
     )
     if not rows:
         raise NotFound(what=f"account {account_id}")
+    yield from lockout.set_password_changed(account_id, int(time.time()))
 
 
 def set_account_disabled(account_id: int, disabled: bool) -> Op[None]:

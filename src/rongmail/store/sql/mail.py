@@ -571,6 +571,31 @@ def _clear_deleted(account_id: int, message_ids: list[int], modseq: int) -> Op[l
         Change(account_id, modseq, ch.MAILBOX, "updated", mb) for mb in mbids]
 
 
+def remove_from_mailbox(
+    account_id: int, mailbox_id: int, uids: list[int]
+) -> Op[tuple[list[int], list[Change], list[tuple[int, str]]]]:
+    """Remove the memberships ``uids`` of one mailbox, whatever their flags (POP3 DELE + QUIT,
+    RFC 1939 §6: the maildrop is the inbox). An email that is also in other mailboxes stays
+    there; one left in no mailbox is destroyed. Returns (removed UIDs ascending, changes,
+    released blobs); UIDs no longer in the mailbox are skipped."""
+    if not uids:
+        return [], [], []
+    present: list[int] = []
+    for i in range(0, len(uids), 500):
+        batch = uids[i:i + 500]
+        rows = yield Q(
+            f"SELECT uid FROM mailbox_message WHERE mailbox_id = ? AND uid IN"
+            f" ({placeholders(len(batch))})", (mailbox_id, *batch))
+        present.extend(int(r[0]) for r in rows)
+    if not present:
+        return [], [], []
+    present.sort()
+    modseq = yield from bump(account_id)
+    changes, released = yield from _remove_memberships(account_id, mailbox_id, present, modseq)
+    yield from log(changes)
+    return present, changes, released
+
+
 def destroy_messages(
     account_id: int, message_ids: list[int]
 ) -> Op[tuple[list[int], list[int], list[Change], list[tuple[int, str]]]]:
@@ -713,19 +738,42 @@ def add_to_mailbox(
 
 # -- reads for protocols -------------------------------------------------------------------------
 
+_ENTRY_SQL = ("SELECT mm.uid, mm.message_id, m.flags, m.keywords,"
+              " CASE WHEN mm.modseq > m.modseq THEN mm.modseq ELSE m.modseq END, m.size,"
+              " mm.received_at FROM mailbox_message mm JOIN message m ON m.id = mm.message_id"
+              " WHERE mm.mailbox_id = ?")
+
+
+def _entries(rows: list[Any]) -> list[MailboxEntry]:
+    return [MailboxEntry(int(r[0]), int(r[1]), int(r[2]), decode_keywords(r[3]), int(r[4]),
+                         int(r[5]), int(r[6])) for r in rows]
+
+
 def mailbox_entries(mailbox_id: int, *, changed_since: int | None = None) -> Op[list[MailboxEntry]]:
     """All messages of a mailbox in UID order (IMAP SELECT builds its view from this)."""
-    sql = ("SELECT mm.uid, mm.message_id, m.flags, m.keywords,"
-           " CASE WHEN mm.modseq > m.modseq THEN mm.modseq ELSE m.modseq END, m.size,"
-           " mm.received_at FROM mailbox_message mm JOIN message m ON m.id = mm.message_id"
-           " WHERE mm.mailbox_id = ?")
+    sql = _ENTRY_SQL
     params: tuple[object, ...] = (mailbox_id,)
     if changed_since is not None:
         sql += " AND (mm.modseq > ? OR m.modseq > ?)"
         params = (mailbox_id, changed_since, changed_since)
     rows = yield Q(sql + " ORDER BY mm.uid", params)
-    return [MailboxEntry(int(r[0]), int(r[1]), int(r[2]), decode_keywords(r[3]), int(r[4]),
-                         int(r[5]), int(r[6])) for r in rows]
+    return _entries(rows)
+
+
+def mailbox_entries_of(
+    mailbox_id: int, uids: Sequence[int] = (), message_ids: Sequence[int] = ()
+) -> Op[list[MailboxEntry]]:
+    """The entries of ``uids`` and of ``message_ids`` in one mailbox, in UID order: what a
+    batch of changes touched (primary-key and ``mm_message`` lookups, never a mailbox scan).
+    Absent ones are skipped."""
+    found: dict[int, MailboxEntry] = {}
+    for column, keys in (("mm.uid", list(uids)), ("mm.message_id", list(message_ids))):
+        for i in range(0, len(keys), 500):
+            batch = keys[i:i + 500]
+            rows = yield Q(f"{_ENTRY_SQL} AND {column} IN ({placeholders(len(batch))})",
+                           (mailbox_id, *batch))
+            found.update((e.uid, e) for e in _entries(rows))
+    return [found[u] for u in sorted(found)]
 
 
 def get_messages(account_id: int, message_ids: Sequence[int]) -> Op[list[Message]]:

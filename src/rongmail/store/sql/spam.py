@@ -1,5 +1,6 @@
-"""Spam filtering SQL operations (migration ``m0005_spam``): tenant settings, the per-tenant
-content model, the quarantine and the learning log.
+"""Spam filtering SQL operations (migrations ``m0005_spam``, ``m0009_spam_contacts``): tenant
+settings, the per-tenant content model, the quarantine, the learning log and the tenant's
+correspondents (first-contact detection).
 
 Only :mod:`rongmail.actions.spam` runs the write operations; readers (the pipeline stage, the
 quarantine HTTP API, the digest worker) run the read operations through ``meta.read``.
@@ -248,3 +249,34 @@ def record_learned(account_id: int, items: Sequence[tuple[int, str]], now: int) 
                 " VALUES (?, ?, ?, ?) ON CONFLICT (account_id, message_id) DO UPDATE SET"
                 " label = excluded.label, learned_at = excluded.learned_at",
                 (account_id, message_id, label, now))
+
+
+# -- correspondents (m0009) -------------------------------------------------------------------
+
+#: Most addresses one ``note_contacts`` call records (a submission's recipients are bounded by
+#: ``smtp.max_recipients``; this guards other callers).
+MAX_CONTACTS_PER_CALL = 1000
+
+
+def contact_counts(tenant_id: int, keys: Sequence[str]) -> Op[dict[str, tuple[int, int]]]:
+    """``{key: (sent, received)}`` for the given addresses / ``@domain`` keys (primary-key
+    lookups; absent keys are first contacts)."""
+    keys = list(dict.fromkeys(keys))[:20]
+    if not keys:
+        return {}
+    ph = ",".join("?" * len(keys))
+    rows = yield Q(f"SELECT address, sent, received FROM spam_contact WHERE tenant_id = ?"
+                   f" AND address IN ({ph})", (tenant_id, *keys))
+    return {str(r[0]): (int(r[1]), int(r[2])) for r in rows}
+
+
+def note_contacts(tenant_id: int, keys: Sequence[str], *, sent: int, received: int,
+                  now: int) -> Op[None]:
+    """Count one message sent to / received from each key (upsert)."""
+    for key in list(dict.fromkeys(keys))[:MAX_CONTACTS_PER_CALL]:
+        yield Q("INSERT INTO spam_contact (tenant_id, address, sent, received, first_at,"
+                " last_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, address) DO UPDATE"
+                " SET sent = spam_contact.sent + excluded.sent,"
+                " received = spam_contact.received + excluded.received,"
+                " last_at = excluded.last_at",
+                (tenant_id, key, sent, received, now, now))

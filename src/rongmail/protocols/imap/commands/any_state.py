@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rongmail.protocols import sasl
+
 from ..base import Ok, State
 from ..proto import commands as c
 from ..proto.response import Atom
@@ -28,7 +30,7 @@ def capabilities(s: Session) -> list[str]:
         if not s.tls_active and s.deps.tls is not None:
             caps.append("STARTTLS")
         if s.tls_active or opts.allow_plaintext_auth:
-            caps += ["AUTH=PLAIN", "AUTH=LOGIN"]
+            caps += [f"AUTH={m}" for m in sasl.MECHANISMS]
         else:
             caps.append("LOGINDISABLED")
         caps.append("SASL-IR")

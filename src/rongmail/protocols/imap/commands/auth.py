@@ -1,9 +1,14 @@
-"""STARTTLS, LOGIN, AUTHENTICATE PLAIN/LOGIN with SASL-IR (RFC 9051 §6.2, RFC 4616, RFC 4959).
+"""STARTTLS, LOGIN, AUTHENTICATE with SASL-IR (RFC 9051 §6.2, RFC 4959) over the shared SASL
+exchanges of ``protocols/sasl.py``: PLAIN (RFC 4616), LOGIN, OAUTHBEARER (RFC 7628), XOAUTH2.
 
 Invariants:
 
 * Credentials are never accepted in clear text unless configured (RFC 9051 §6.2.3
-  LOGINDISABLED); the reply never says whether the user or the password was wrong.
+  LOGINDISABLED), whatever the mechanism; the reply never says whether the user or the
+  password was wrong, but it carries the error's public text (e.g. "use an app password") and
+  its RFC 5530 code (``NO [AUTHENTICATIONFAILED]``, ``[UNAVAILABLE]`` when temporary).
+* A refused bearer token gets the RFC 7628 §3.2.2 error challenge first; the client's dummy
+  response (§3.2.3) then gets the tagged ``NO``.
 * Failures are slowed down (``auth_failure_delay`` x failures) and the connection is closed
   after ``max_auth_failures``; the authenticator adds its own per-account lockout.
 * After STARTTLS the shell discards anything the client pipelined in clear text.
@@ -12,11 +17,11 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
-import base64
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rongmail.errors import AuthError, MailError
+from rongmail.protocols import sasl
 
 from ..base import PENDING, Ok, Pending
 from ..proto import commands as c
@@ -28,15 +33,15 @@ from .any_state import capabilities
 if TYPE_CHECKING:
     from ..session import Session
 
-MECHANISMS = ("PLAIN", "LOGIN")
+MECHANISMS = sasl.MECHANISMS
 
 
 @dataclass(slots=True)
 class SaslState:
+    """The running AUTHENTICATE: its tag and the shared exchange."""
+
     tag: str
-    mechanism: str
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
+    exchange: sasl.Exchange
 
 
 async def starttls(s: Session, cmd: c.StartTls) -> Ok:
@@ -53,91 +58,80 @@ def _check_plaintext(s: Session) -> None:
 
 async def login(s: Session, cmd: c.Login) -> Ok:
     _check_plaintext(s)
-    return await _verify(s, cmd.username, cmd.password)
+    return await _verify(s, sasl.Credentials(cmd.username, cmd.password))
 
 
 async def authenticate(s: Session, cmd: c.Authenticate) -> Ok | Pending:
     _check_plaintext(s)
-    if cmd.mechanism not in MECHANISMS:
+    exchange = sasl.start(cmd.mechanism)
+    if exchange is None:
         raise NoCommand("imap.no.mechanism", code="CANNOT")
-    state = SaslState(cmd.tag, cmd.mechanism)
-    if cmd.initial_response is not None:
-        done = _consume(state, cmd.initial_response)
-        if done:
-            return await _verify(s, state.username or "", state.password or "")
-    s.sasl = state
-    _challenge(s, state)
-    return PENDING
-
-
-def _challenge(s: Session, state: SaslState) -> None:
-    if state.mechanism == "PLAIN":
-        s.send(b"+ \r\n")
-    else:  # LOGIN: "Username:" / "Password:" (draft-murchison-sasl-login)
-        prompt = b"Username:" if state.username is None else b"Password:"
-        s.send(continuation(base64.b64encode(prompt).decode("ascii")))
-    s.parser.expect_sasl_response()
-
-
-def _utf8(data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadCommand("imap.bad.sasl") from None
-
-
-def _consume(state: SaslState, data: bytes) -> bool:
-    """Take one client response; True when the credentials are complete."""
-    if state.mechanism == "PLAIN":
-        parts = data.split(b"\x00")
-        if len(parts) != 3:
-            raise BadCommand("imap.bad.sasl")
-        authzid, user, password = (_utf8(p) for p in parts)
-        if authzid and authzid.lower() != user.lower():
-            raise NoCommand("imap.no.authzid", code="AUTHORIZATIONFAILED")  # no proxy logins
-        state.username, state.password = user, password
-        return True
-    text = _utf8(data)
-    if state.username is None:
-        state.username = text
-        return False
-    state.password = text
-    return True
+    state = SaslState(cmd.tag, exchange)
+    # RFC 4959: the initial response rides on the command ("=" is an empty one)
+    return await _step(s, state, cmd.initial_response)
 
 
 async def sasl_step(s: Session, event: SaslResponse) -> None:
+    """One client line of a running AUTHENTICATE; always ends with the tagged reply unless
+    another challenge is sent."""
     state: SaslState | None = s.sasl
     if state is None:
         s.tagged("*", "BAD", "imap.bad.state")
         return
+    s.sasl = None
     if event.cancelled:
-        s.sasl = None
         s.tagged(state.tag, "BAD", "imap.bad.auth_cancelled")
         return
     try:
         if not event.valid:
             raise BadCommand("imap.bad.sasl")
-        if not _consume(state, event.data):
-            _challenge(s, state)
-            return
-        s.sasl = None
-        await _verify(s, state.username or "", state.password or "")
+        result = await _step(s, state, event.data)
     except MailError as err:
-        s.sasl = None
         status, code = error_reply(err)
         s.tagged(state.tag, status, err.key, code=code, **err.params)
         return
-    s.tagged(state.tag, "OK", "imap.ok.logged_in", code=_capability_code(s))
+    if isinstance(result, Ok):
+        s.tagged(state.tag, "OK", result.key, code=result.code)
+
+
+async def _step(s: Session, state: SaslState, response: bytes | None) -> Ok | Pending:
+    exchange = state.exchange
+    try:
+        result = exchange.step(response)  # after a refusal: raises it
+    except sasl.SaslError:
+        raise BadCommand("imap.bad.sasl") from None
+    if isinstance(result, bytes):
+        _challenge(s, state, result)
+        return PENDING
+    if (
+        isinstance(result, sasl.Credentials)
+        and result.authzid
+        and result.authzid.lower() != result.authcid.lower()
+    ):
+        raise NoCommand("imap.no.authzid", code="AUTHORIZATIONFAILED")  # no proxy logins
+    try:
+        return await _verify(s, result)
+    except AuthError as err:
+        if isinstance(exchange, sasl.BearerExchange) and not s.closing:
+            _challenge(s, state, exchange.refuse(err))
+            return PENDING
+        raise
+
+
+def _challenge(s: Session, state: SaslState, challenge: bytes) -> None:
+    s.sasl = state
+    s.send(continuation(sasl.encode_challenge(challenge)))
+    s.parser.expect_sasl_response()
 
 
 def _capability_code(s: Session) -> str:
     return "CAPABILITY " + " ".join(capabilities(s))
 
 
-async def _verify(s: Session, username: str, password: str) -> Ok:
+async def _verify(s: Session, creds: sasl.Credentials | sasl.BearerCredentials) -> Ok:
     try:
-        identity = await s.deps.authenticator.authenticate(
-            username, password, protocol="imap", remote_ip=s.remote_ip
+        identity = await sasl.check(
+            s.deps.authenticator, creds, protocol="imap", remote_ip=s.remote_ip
         )
     except AuthError:
         s.auth_failures += 1

@@ -5,8 +5,12 @@ Invariants:
 
 * Metadata-only fetches (FLAGS, UID, INTERNALDATE, RFC822.SIZE, MODSEQ, EMAILID) are answered
   from the session view without touching the store; message rows and blobs are read in batches
-  of :data:`BATCH` only when an attribute needs them, and output is flushed per batch so memory
+  of :data:`BATCH` (8× that when no message bytes are needed) only when an attribute needs
+  them, and output is flushed after a batch once :data:`FLUSH_BYTES` are buffered, so memory
   stays bounded on ``FETCH 1:* BODY[]``.
+* The immutable part of a message (blob id, header size, structure, rendered ENVELOPE) comes
+  from the server's :class:`~..msgcache.MessageCache` when present; only THREADID needs the
+  current row.
 * Fetching a non-PEEK body section of an unseen message sets ``\\Seen`` through
   ``actions.messages.do_set_flags`` *before* answering, and the response then includes FLAGS
   (RFC 9051 §6.4.5).
@@ -17,15 +21,16 @@ Invariants:
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from rongmail.actions import messages as msg
 from rongmail.core.flags import SEEN, imap_flags
-from rongmail.core.models import MailboxEntry, Message
-from rongmail.mime.model import MimePart
+from rongmail.core.models import MailboxEntry
 
 from ..base import Ok
-from ..message import binary_bytes, body_structure, envelope, partial, section_bytes
+from ..message import binary_bytes, body_structure, partial, section_bytes
+from ..msgcache import StaticMessage
 from ..proto import commands as c
 from ..proto import response as r
 from ..proto.fetch import FetchAtt
@@ -35,12 +40,20 @@ if TYPE_CHECKING:
     from ..session import Session
 
 BATCH = 64
+#: Output buffered before the handler lets the shell write it (bounded memory, few syscalls).
+FLUSH_BYTES = 256 * 1024
 _VIEW_ONLY = frozenset({"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ", "EMAILID"})
 _RAW = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT", "BINARY", "BINARY.SIZE"})
 
 
-def _flags(entry: MailboxEntry) -> list[Atom]:
-    return [Atom(f) for f in imap_flags(entry.flags, entry.keywords)]
+def _flags(entry: MailboxEntry) -> r.Rendered:
+    return _flag_list(entry.flags, entry.keywords)
+
+
+@lru_cache(maxsize=4096)
+def _flag_list(bits: int, keywords: frozenset[str]) -> r.Rendered:
+    """The rendered flag list of one (flags, keywords) combination (few distinct ones)."""
+    return r.Rendered(r.render([Atom(f) for f in imap_flags(bits, keywords)]))
 
 
 def flags_response(s: Session, msn: int, uid: int) -> bytes:
@@ -54,24 +67,22 @@ def flags_response(s: Session, msn: int, uid: int) -> bytes:
 
 
 class _Loaded:
-    """What one message needs beyond the view: its row, raw bytes, MIME tree (lazily)."""
+    """What one message needs beyond the view: its immutable part, raw bytes, and the thread
+    id when THREADID was asked for (the only mutable row field FETCH reads)."""
 
-    __slots__ = ("message", "raw", "_tree")
+    __slots__ = ("static", "raw", "thread_id")
 
-    def __init__(self, message: Message | None, raw: bytes | None) -> None:
-        self.message = message
+    def __init__(
+        self, static: StaticMessage | None, raw: bytes | None, thread_id: int | None = None
+    ) -> None:
+        self.static = static
         self.raw = raw
-        self._tree: MimePart | None = None
-
-    @property
-    def tree(self) -> MimePart:
-        if self._tree is None:
-            assert self.message is not None
-            self._tree = MimePart.from_json(self.message.bodystructure())
-        return self._tree
+        self.thread_id = thread_id
 
 
-def _item(s: Session, att: FetchAtt, uid: int, entry: MailboxEntry, loaded: _Loaded) -> object:
+def _item(
+    s: Session, att: FetchAtt, uid: int, entry: MailboxEntry, loaded: _Loaded, utf8: bool
+) -> object:
     name = att.name
     if name == "UID":
         return uid
@@ -85,17 +96,17 @@ def _item(s: Session, att: FetchAtt, uid: int, entry: MailboxEntry, loaded: _Loa
         return [entry.modseq]
     if name == "EMAILID":
         return [Atom(f"M{entry.message_id}")]
-    m = loaded.message
+    m = loaded.static
     if m is None:
         return None
     if name == "THREADID":
-        return [Atom(f"T{m.thread_id}")]
+        return None if loaded.thread_id is None else [Atom(f"T{loaded.thread_id}")]
     if name == "SAVEDATE":
         return None
     if name == "ENVELOPE":
-        return envelope(m.envelope())
+        return m.envelope(utf8=utf8)
     if name in ("BODYSTRUCTURE", "BODY") and att.section is None:
-        return body_structure(loaded.tree, extensible=name == "BODYSTRUCTURE")
+        return body_structure(m.tree, extensible=name == "BODYSTRUCTURE")
     raw = loaded.raw or b""
     if name == "RFC822":
         return raw
@@ -104,10 +115,11 @@ def _item(s: Session, att: FetchAtt, uid: int, entry: MailboxEntry, loaded: _Loa
     if name == "RFC822.TEXT":
         return raw[m.header_size :]
     assert att.section is not None
+    tree = m.tree if att.section.part else None
     if name == "BODY":
-        data = section_bytes(raw, loaded.tree, m.header_size, att.section)
+        data = section_bytes(raw, tree, m.header_size, att.section)
         return None if data is None else partial(data, att.partial)
-    data = binary_bytes(raw, loaded.tree, att.section)
+    data = binary_bytes(raw, tree, att.section)
     if name == "BINARY.SIZE":
         return None if data is None else len(data)
     if data is None:
@@ -139,27 +151,53 @@ async def fetch(s: Session, cmd: c.Fetch) -> Ok:
         await _mark_seen(s, uids)
         if "FLAGS" not in names:
             atts.append(FetchAtt("FLAGS"))
+    need_thread = "THREADID" in names
     tenant = s.tenant_id
-    for i in range(0, len(uids), BATCH):
-        chunk = [u for u in uids[i : i + BATCH] if u in view.entries]
-        rows: dict[int, Message] = {}
+    cache = s.deps.messages
+    mailbox = view.mailbox
+    utf8 = s.utf8
+    response_names = [a.response_name() for a in atts]
+    buffered = 0
+    batch = BATCH if need_raw else 8 * BATCH  # rows only: fewer, larger store reads
+    for i in range(0, len(uids), batch):
+        chunk = [u for u in uids[i : i + batch] if u in view.entries]
+        statics: dict[int, StaticMessage] = {}
+        threads: dict[int, int] = {}
         if need_row:
-            ids = [view.entries[u].message_id for u in chunk]
-            rows = {m.id: m for m in await s.deps.reader.messages(view.mailbox.account_id, ids)}
+            missing = []
+            for uid in chunk:
+                sm = None if need_thread else cache.get(mailbox, uid, view.entries[uid].message_id)
+                if sm is None:
+                    missing.append(uid)
+                else:
+                    statics[uid] = sm
+            if missing:
+                ids = [view.entries[u].message_id for u in missing]
+                rows = {m.id: m for m in await s.deps.reader.messages(mailbox.account_id, ids)}
+                for uid in missing:
+                    row = rows.get(view.entries[uid].message_id)
+                    if row is not None:
+                        statics[uid] = cache.put(mailbox, uid, row)
+                        threads[uid] = row.thread_id
         for uid in chunk:
             entry = view.entries[uid]
-            row = rows.get(entry.message_id)
-            raw = (
-                await s.deps.reader.message_bytes(tenant, row.blob_id) if need_raw and row else None
-            )
-            loaded = _Loaded(row, raw)
+            sm = statics.get(uid)
+            raw = None
+            if need_raw and sm is not None:
+                raw = await s.deps.reader.message_bytes(tenant, sm.blob_id, size_hint=entry.size)
+            loaded = _Loaded(sm, raw, threads.get(uid))
             items: list[tuple[str, Any]] = [
-                (a.response_name(), _item(s, a, uid, entry, loaded)) for a in atts
+                (name, _item(s, a, uid, entry, loaded, utf8))
+                for name, a in zip(response_names, atts, strict=True)
             ]
             msn = view.msn(uid)
             if msn is not None:
-                s.send(r.fetch(msn, items, utf8=s.utf8))
-        await s.flush()
+                line = r.fetch(msn, items, utf8=utf8)
+                buffered += len(line)
+                s.send(line)
+        if buffered >= FLUSH_BYTES:
+            await s.flush()
+            buffered = 0
     return Ok()
 
 
@@ -175,3 +213,4 @@ async def _mark_seen(s: Session, uids: list[int]) -> None:
     )
     for mid, flags, keywords, modseq in updated:
         view.set_flags(by_mid[mid], flags, keywords, modseq)
+        s.deps.listings.remember(view.mailbox, view.entries[by_mid[mid]])

@@ -56,6 +56,7 @@ async def store(s: Session, cmd: c.Store) -> Ok:
         )
     for mid, flags, kws, modseq in updated:
         view.set_flags(by_mid[mid], flags, kws, modseq)
+        s.deps.listings.remember(view.mailbox, view.entries[by_mid[mid]])
     failed_uids = sorted(by_mid[m] for m in failed if m in by_mid)
     failed_set = set(failed_uids)
     changed = {by_mid[m[0]] for m in updated}

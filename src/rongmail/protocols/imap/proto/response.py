@@ -7,6 +7,7 @@ by string concatenation. :func:`render` maps
 * :class:`MailboxName` -> modified UTF-7 or UTF-8 string (:func:`mailbox`);
 * ``str`` -> a quoted string when safe, else a literal (:func:`string`);
 * ``bytes`` -> a literal; :class:`Literal8` -> ``~{n}`` (RFC 3516 BINARY);
+* :class:`Rendered` -> itself (a value this module rendered earlier, e.g. a cached ENVELOPE);
 * ``list``/``tuple`` -> a parenthesised list.
 
 Invariants:
@@ -30,6 +31,7 @@ __all__ = [
     "Atom",
     "Literal8",
     "MailboxName",
+    "Rendered",
     "Value",
     "continuation",
     "fetch",
@@ -65,6 +67,15 @@ class MailboxName(str):
 
 class Literal8(bytes):
     """Binary content for ``BINARY[...]`` (RFC 3516 §4.2), sent as ``~{n}``."""
+
+    __slots__ = ()
+
+
+class Rendered(bytes):
+    """Wire bytes :func:`render` produced before (a cached value), sent verbatim.
+
+    Only construct from the output of :func:`render`, so the invariants below still hold.
+    """
 
     __slots__ = ()
 
@@ -110,6 +121,8 @@ def render(value: object, *, utf8: bool = False) -> bytes:
         return mailbox(value, utf8=utf8)
     if isinstance(value, str):
         return string(value, utf8=utf8)
+    if isinstance(value, Rendered):
+        return bytes(value)
     if isinstance(value, Literal8):
         return b"~{%d}\r\n" % len(value) + bytes(value)
     if isinstance(value, bytes | bytearray | memoryview):

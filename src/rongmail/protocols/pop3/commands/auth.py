@@ -1,7 +1,9 @@
 """AUTH [mechanism [initial-response]]: SASL login (RFC 5034 §4).
 
-Mechanisms PLAIN (RFC 4616) and LOGIN, with an optional initial response (``=`` is an empty
-one). Without arguments the mechanisms are listed as a multi-line response (the RFC 1734
+Mechanisms PLAIN (RFC 4616), LOGIN, OAUTHBEARER (RFC 7628) and XOAUTH2, with an optional
+initial response (``=`` is an empty one). A refused bearer token gets the RFC 7628 §3.2.2 error
+challenge; the client's dummy response then gets ``-ERR [AUTH]`` with the error's text (RFC
+3206 §4). Without arguments the mechanisms are listed as a multi-line response (the RFC 1734
 form some clients, Outlook among them, still send). The rest of the exchange is driven by the
 session: each following line is a base64 response, ``*`` cancels (RFC 5034 §4).
 """

@@ -2,7 +2,8 @@
 
 Offered: TOP, UIDL (RFC 1939 §7), RESP-CODES (RFC 2449 §6.4), AUTH-RESP-CODE (RFC 3206 §6),
 PIPELINING (RFC 2449 §6.6) and IMPLEMENTATION; in the AUTHORIZATION state also USER and
-``SASL PLAIN LOGIN`` when credentials may be sent (RFC 2595 §2.3), and STLS (RFC 2595 §4) while
+``SASL PLAIN LOGIN OAUTHBEARER XOAUTH2`` when credentials may be sent (RFC 2595 §2.3; the
+same rule for every mechanism, bearer tokens included), and STLS (RFC 2595 §4) while
 TLS is available and not yet active.
 """
 

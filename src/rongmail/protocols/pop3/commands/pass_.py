@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from rongmail.errors import ValidationError
 
+from ..proto import sasl
 from ..proto.parser import Command
 
 if TYPE_CHECKING:
@@ -23,4 +24,4 @@ async def handle(session: Session, command: Command) -> None:
         raise ValidationError("pop3.err.user_first")
     if not command.rest:
         raise ValidationError("pop3.err.syntax")
-    await session.login(user, command.rest)
+    await session.login(sasl.Credentials(user, command.rest))

@@ -1,8 +1,9 @@
 """QUIT: end the session; in TRANSACTION, enter UPDATE and remove the marked messages
 (RFC 1939 §4, §6).
 
-The removal is one action, ``do_destroy_messages`` (one transaction with its change rows, then
-published on the bus, so IMAP IDLE and JMAP see it). If it fails the reply is ``-ERR`` with
+The removal is one action, ``do_remove_from_mailbox`` on the inbox only (the RFC 1939 maildrop
+is the inbox: an email also filed in another mailbox stays there), one transaction with its
+change rows, then published on the bus, so IMAP IDLE and JMAP see it. If it fails the reply is ``-ERR`` with
 ``[SYS/TEMP]`` and nothing was removed; the connection closes either way. Before it, the kept
 messages RETR sent are flagged ``\\Seen`` (``do_set_flags``) when ``mark_seen`` is on.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rongmail.actions.messages import do_destroy_messages, do_set_flags
+from rongmail.actions.messages import do_remove_from_mailbox, do_set_flags
 from rongmail.core.flags import SEEN
 
 from .. import replies
@@ -34,7 +35,7 @@ async def handle(session: Session, command: Command) -> None:
     read = drop.newly_read_ids()
     if read and session.deps.settings.mark_seen:
         await do_set_flags(ctx, drop.account_id, read, add=SEEN)
-    ids = drop.deleted_ids()
-    if ids:
-        await do_destroy_messages(ctx, drop.account_id, ids)
-    session.reply(replies.OK_QUIT_UPDATED, hostname=hostname, count=len(ids))
+    uids = drop.deleted_uids()
+    if uids:
+        await do_remove_from_mailbox(ctx, drop.account_id, drop.mailbox_id, uids)
+    session.reply(replies.OK_QUIT_UPDATED, hostname=hostname, count=len(uids))

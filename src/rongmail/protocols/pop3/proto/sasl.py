@@ -9,10 +9,21 @@ from typing import Final, NoReturn
 
 from rongmail.errors import ValidationError
 from rongmail.protocols import sasl as core
-from rongmail.protocols.sasl import MECHANISMS, Credentials, encode_challenge
+from rongmail.protocols.sasl import MECHANISMS, BearerCredentials, Credentials, encode_challenge
 
-__all__ = ["CANCEL", "MECHANISMS", "Credentials", "Exchange", "LoginExchange", "PlainExchange",
-           "decode_response", "encode_challenge", "start"]
+__all__ = [
+    "CANCEL",
+    "MECHANISMS",
+    "BearerCredentials",
+    "BearerExchange",
+    "Credentials",
+    "Exchange",
+    "LoginExchange",
+    "PlainExchange",
+    "decode_response",
+    "encode_challenge",
+    "start",
+]
 
 #: RFC 5034 §4: a client response of ``*`` cancels the exchange.
 CANCEL: Final = "*"
@@ -25,40 +36,35 @@ _KEYS = {
 }
 
 
-def _raise(e: core.SaslError) -> NoReturn:
-    raise ValidationError(_KEYS[e.reason], detail=e.detail) from e
+class _Errors:
+    """Mixed into each exchange: its problems become ``ValidationError`` (``-ERR``)."""
+
+    def fail(self, e: core.SaslError) -> NoReturn:
+        raise ValidationError(_KEYS[e.reason], detail=e.detail) from e
 
 
 def decode_response(text: str) -> bytes:
     try:
         return core.decode_b64(text)
     except core.SaslError as e:
-        _raise(e)
+        _Errors().fail(e)
 
 
-class PlainExchange(core.PlainExchange):
-    def step(self, response: bytes | None) -> bytes | Credentials:
-        try:
-            return super().step(response)
-        except core.SaslError as e:
-            _raise(e)
+class PlainExchange(_Errors, core.PlainExchange):
+    pass
 
 
-class LoginExchange(core.LoginExchange):
-    def step(self, response: bytes | None) -> bytes | Credentials:
-        try:
-            return super().step(response)
-        except core.SaslError as e:
-            _raise(e)
+class LoginExchange(_Errors, core.LoginExchange):
+    pass
 
 
-Exchange = PlainExchange | LoginExchange
+class BearerExchange(_Errors, core.BearerExchange):
+    pass
+
+
+Exchange = core.Exchange
 
 
 def start(mechanism: str) -> Exchange | None:
     """A new exchange for ``mechanism`` (upper case), or None when it is not offered."""
-    if mechanism == "PLAIN":
-        return PlainExchange()
-    if mechanism == "LOGIN":
-        return LoginExchange()
-    return None
+    return core.start(mechanism, PlainExchange, LoginExchange, BearerExchange)

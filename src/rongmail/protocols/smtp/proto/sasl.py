@@ -8,12 +8,21 @@ from __future__ import annotations
 from typing import NoReturn
 
 from rongmail.protocols import sasl as core
-from rongmail.protocols.sasl import MECHANISMS, Credentials
+from rongmail.protocols.sasl import MECHANISMS, BearerCredentials, Credentials
 from rongmail.protocols.smtp import codes
 from rongmail.protocols.smtp.codes import ReplyError
 
-__all__ = ["MECHANISMS", "Credentials", "Exchange", "LoginExchange", "PlainExchange",
-           "decode_b64", "start"]
+__all__ = [
+    "MECHANISMS",
+    "BearerCredentials",
+    "BearerExchange",
+    "Credentials",
+    "Exchange",
+    "LoginExchange",
+    "PlainExchange",
+    "decode_b64",
+    "start",
+]
 
 _REPLIES = {
     "base64": codes.R501_BASE64,
@@ -23,39 +32,37 @@ _REPLIES = {
 }
 
 
-def _raise(e: core.SaslError) -> NoReturn:
-    raise ReplyError(_REPLIES[e.reason], detail=e.detail) from e
+class _Replies:
+    """Mixed into each exchange: its problems become SMTP replies."""
+
+    def fail(self, e: core.SaslError) -> NoReturn:
+        raise ReplyError(_REPLIES[e.reason], detail=e.detail) from e
 
 
 def decode_b64(text: str) -> bytes:
     try:
         return core.decode_b64(text)
     except core.SaslError as e:
-        _raise(e)
+        _Replies().fail(e)
 
 
-class PlainExchange(core.PlainExchange):
-    def step(self, response: bytes | None) -> bytes | Credentials:
-        try:
-            return super().step(response)
-        except core.SaslError as e:
-            _raise(e)
+class PlainExchange(_Replies, core.PlainExchange):
+    pass
 
 
-class LoginExchange(core.LoginExchange):
-    def step(self, response: bytes | None) -> bytes | Credentials:
-        try:
-            return super().step(response)
-        except core.SaslError as e:
-            _raise(e)
+class LoginExchange(_Replies, core.LoginExchange):
+    pass
 
 
-Exchange = PlainExchange | LoginExchange
+class BearerExchange(_Replies, core.BearerExchange):
+    pass
+
+
+Exchange = core.Exchange
 
 
 def start(mechanism: str) -> Exchange:
-    if mechanism == "PLAIN":
-        return PlainExchange()
-    if mechanism == "LOGIN":
-        return LoginExchange()
-    raise ReplyError(codes.R504_MECHANISM)
+    exchange = core.start(mechanism, PlainExchange, LoginExchange, BearerExchange)
+    if exchange is None:
+        raise ReplyError(codes.R504_MECHANISM)
+    return exchange
