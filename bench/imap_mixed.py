@@ -450,6 +450,7 @@ def main() -> int:
         help="both servers with STARTTLS (TLS 1.3, same certificate) before every "
         "LOGIN; default: both plaintext on loopback",
     )
+    ap.add_argument("--workers", type=int, default=1, help="RongMail [server] workers")
     args = ap.parse_args()
     global FORCE_TLS
     FORCE_TLS = args.tls
@@ -479,6 +480,8 @@ def main() -> int:
                 "RONGMAIL_IMAP__MAX_SESSIONS_PER_IP": "1000",
                 "RONGMAIL_IMAP__MAX_SESSIONS_PER_USER": "1000",
             }
+            if args.workers > 1:  # [server] workers: IMAP served by this many processes
+                env["RONGMAIL_SERVER__WORKERS"] = str(args.workers)
             env = known_settings(env)
             with RongMail(env=env, base=tmp) as rm:
                 rm.init()
@@ -598,7 +601,8 @@ def main() -> int:
         transport = "TLS 1.3 (STARTTLS before every LOGIN)" if args.tls else "plaintext"
         print(
             f"== imap_mixed summary: {args.messages} messages, {args.clients} clients x "
-            f"{args.ops} ops, median of {args.runs} run(s) (latency ms), both {transport} =="
+            f"{args.ops} ops, median of {args.runs} run(s) (latency ms), both {transport}, "
+            f"RongMail workers={args.workers} =="
         )
         for (host, _port), names in CIPHERS.items():
             label = "RongMail" if host == RM_ADDR else "Dovecot"

@@ -468,9 +468,12 @@ def bench_rongmail(
     config: str,
     dns: Any = None,
     signed: Sequence[bytes] = (),
+    workers: int = 1,
 ) -> tuple[list[Result], str]:
     out: list[Result] = []
     env = dict(BASE_ENV)
+    if workers > 1:  # [server] workers: SMTP served by this many processes
+        env["RONGMAIL_SERVER__WORKERS"] = str(workers)
     if dns is not None:  # full: every DNS question goes to the private Knot
         env |= {
             "RONGMAIL_QUEUE__DNS__NAMESERVERS": f'["{dns.address}"]',
@@ -568,6 +571,7 @@ def main() -> int:
         help="default: as installed, smtp-source; full: SPF/DKIM/DMARC against a "
         "local Knot with signed messages, spam, indexing (see the docstring)",
     )
+    ap.add_argument("--workers", type=int, default=1, help="RongMail [server] workers")
     args = ap.parse_args()
     if shutil.which("smtp-source") is None:
         raise HarnessError("smtp-source missing (apt-get install postfix)")
@@ -590,7 +594,8 @@ def main() -> int:
             for config in configs:
                 rm, note = bench_rongmail(phases, runs, args.reuse, args.timeout, config,
                                           dns=dns if config == "full" else None,
-                                          signed=signed[config])  # fmt: skip
+                                          signed=signed[config],
+                                          workers=args.workers)  # fmt: skip
                 if note:
                     print(note, flush=True)
                     notes.append(f"[{config}] {note}")
@@ -608,7 +613,8 @@ def main() -> int:
     print()
     print(
         f"== smtp_throughput summary: median of {runs} run(s), {SIZE} B payload, "
-        f"{'persistent' if args.reuse else 'one connection per message'} =="
+        f"{'persistent' if args.reuse else 'one connection per message'}, "
+        f"RongMail workers={args.workers} =="
     )
     rows: list[list[Any]] = []
     rates: dict[tuple[str, str, int], float] = {}

@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import ssl
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +22,10 @@ from typing import Any
 
 from rongmail.actions.context import ActionContext
 from rongmail.bus import Bus
+from rongmail.bus.follower import ChangeFollower, FollowedBus
 from rongmail.config import load
 from rongmail.config.settings import Settings
+from rongmail.core import procs
 from rongmail.errors import ConfigError
 from rongmail.services.auth.authenticate import Authenticator
 from rongmail.services.dns import DnsResolver
@@ -58,6 +61,8 @@ class App:
     scheduler: Any = None
     #: per-tenant spam models (loaded lazily, saved periodically and at shutdown)
     spam_models: Any = None
+    #: clamd/rspamd as ``ProbedEngine`` s, re-probed by ``workers.spam_scanners``
+    spam_scanners: list[Any] = field(default_factory=list)
 
     async def close(self) -> None:
         if self.scheduler is not None:
@@ -86,7 +91,8 @@ def build_meta(data_dir: Path, settings: Settings) -> Any:
                             max_size=st.postgres_pool_max)
     from rongmail.store.sqlite.meta import SqliteMeta
 
-    return SqliteMeta(data_dir / st.sqlite_path, readers=st.sqlite_readers)
+    return SqliteMeta(data_dir / st.sqlite_path, readers=st.sqlite_readers,
+                      process_lock=settings.server.workers > 1)
 
 
 async def open_app(data_dir: Path, settings: Settings | None = None, *,
@@ -115,7 +121,8 @@ async def open_app(data_dir: Path, settings: Settings | None = None, *,
         await meta.close()
         raise
     blobs = FsBlobStore(data_dir / settings.storage.blob_dir, keys)
-    ctx = ActionContext(meta=meta, blobs=blobs, bus=Bus(), keys=keys, settings=settings)
+    bus = FollowedBus() if follows_changes(settings) else Bus()
+    ctx = ActionContext(meta=meta, blobs=blobs, bus=bus, keys=keys, settings=settings)
     tls = None
     cert = data_dir / settings.tls.cert_file
     key = data_dir / settings.tls.key_file
@@ -153,13 +160,39 @@ def build_authenticator(data_dir: Path, settings: Settings, ctx: ActionContext,
         throttle=StoreThrottle(ctx))
 
 
-async def start_listeners(app: App) -> list[str]:
+def follows_changes(settings: Settings) -> bool:
+    """Whether this node's processes tail the change log (``bus.follower``)."""
+    return settings.server.workers > 1 or settings.server.follow_changes
+
+
+async def start_follower(app: App) -> ChangeFollower:
+    """Publish on this process's bus the changes other processes/nodes commit (a background
+    task, cancelled by ``App.close``). Starts after the highest change id now."""
+    from rongmail.store.sql import changelog
+
+    bus = app.ctx.bus
+    assert isinstance(bus, FollowedBus), "open_app builds a FollowedBus when changes are followed"
+    meta = app.ctx.meta
+
+    async def fetch(after: int) -> Any:
+        return await meta.read(changelog.changes_after_id(after))
+
+    start = await meta.read(changelog.last_change_id())
+    follower = ChangeFollower(bus, fetch, start, interval=app.settings.server.follow_interval)
+    app.background.append(asyncio.create_task(follower.run()))
+    return follower
+
+
+async def start_listeners(app: App, *, worker: bool = False) -> list[str]:
     """Start every enabled listener; return "name host:port" lines for the banner.
 
-    Each protocol is imported here, explicitly (this is the composition root)."""
+    Each protocol is imported here, explicitly (this is the composition root). A ``worker``
+    process (``[server] workers`` > 1) serves only SMTP, IMAP and POP3; with several processes
+    every listener binds with SO_REUSEPORT so they share the ports."""
     enabled = app.settings.listeners.enabled()
     started: list[str] = []
-    http_names = [n for n in ("http", "https") if n in enabled]
+    shared = app.settings.server.workers > 1
+    http_names = [n for n in ("http", "https") if n in enabled and not worker]
     if http_names:
         from rongmail.protocols.http.server import HttpDeps, build_http_app, start_http
 
@@ -175,13 +208,13 @@ async def start_listeners(app: App) -> list[str]:
     smtp_listeners: dict[str, tuple[str, int]] = {
         n: enabled[n] for n in ("smtp", "submission", "submissions") if n in enabled}
     if smtp_listeners:
-        started += await _start_smtp(app, smtp_listeners)
+        started += await _start_smtp(app, smtp_listeners, reuse_port=shared)
     # -- IMAP (protocols/imap): "imap" with STARTTLS, "imaps" with implicit TLS --
     if "imap" in enabled or "imaps" in enabled:
         from rongmail.protocols.imap.server import start_imap
 
         imap = await start_imap(ctx=app.ctx, reader=app.reader, settings=app.settings,
-                                authenticator=app.auth, tls=app.tls)
+                                authenticator=app.auth, tls=app.tls, reuse_port=shared)
         app.servers.extend(imap)
         started += [f"{n} {enabled[n][0]}:{enabled[n][1]}" for n in ("imap", "imaps")
                     if n in enabled and (n == "imap" or app.tls is not None)]
@@ -196,6 +229,7 @@ async def start_listeners(app: App) -> list[str]:
             ctx=app.ctx, reader=app.reader, authenticator=app.auth,
             settings=app.settings.pop3,
             hostname=app.settings.server.hostname, listeners=pop3_listeners, tls=app.tls,
+            reuse_port=shared,
         )
         app.servers.append(pop3)
         started += [f"{n} {h}:{p}" for n, (h, p) in pop3.addresses.items()]
@@ -203,30 +237,36 @@ async def start_listeners(app: App) -> list[str]:
     return started
 
 
-async def _start_smtp(app: App, listeners: dict[str, tuple[str, int]]) -> list[str]:
+async def _start_smtp(app: App, listeners: dict[str, tuple[str, int]], *,
+                      reuse_port: bool = False) -> list[str]:
     from rongmail.pipeline.authenticator import SmtpAuthenticator
     from rongmail.pipeline.delivery import ActionDelivery
     from rongmail.pipeline.directory import StoreDirectory
     from rongmail.pipeline.quarantine import QuarantineDelivery
     from rongmail.pipeline.runner import Runner
     from rongmail.pipeline.stages import default_stages
+    from rongmail.pipeline.vacation import VacationDelivery
     from rongmail.protocols.smtp.server import start_smtp
     from rongmail.protocols.smtp.session import SmtpServices
 
     st = app.settings.smtp
     hostname = st.hostname or app.settings.server.hostname
     directory = StoreDirectory(app.reader)
+    engines = await spam_engines(app.settings)
+    app.spam_scanners = [e for e in (engines[0], *engines[1]) if e is not None]
     smtp = await start_smtp(
         settings=st,
         services=SmtpServices(
             runner=Runner(default_stages(
                 st, directory, hostname=hostname,
-                data_stages=data_stages(app, await spam_engines(app.settings)))),
+                data_stages=data_stages(app, engines))),
             directory=directory,
-            delivery=QuarantineDelivery(ActionDelivery(app.ctx, app.reader), app.ctx),
+            delivery=VacationDelivery(
+                QuarantineDelivery(ActionDelivery(app.ctx, app.reader), app.ctx),
+                app.ctx, app.reader),
             authenticator=SmtpAuthenticator(app.auth),
         ),
-        hostname=hostname, listeners=listeners, tls=app.tls,
+        hostname=hostname, listeners=listeners, tls=app.tls, reuse_port=reuse_port,
     )
     app.servers.append(smtp)
     return [f"{n} {h}:{p}" for n, (h, p) in smtp.addresses.items()]
@@ -236,31 +276,32 @@ async def spam_engines(settings: Settings) -> tuple[Any, list[Any]]:
     """The external scanners of ``[spam]`` (issue 9): (clamd scanner or None, [rspamd]).
 
     A configured address is used even if it does not answer yet (``spam.scanner_failure``
-    then applies per message); with an empty address, ``auto_detect`` probes Debian's defaults
-    (clamd's /run/clamav/clamd.ctl, rspamd's 127.0.0.1:11333) once at start and uses what
-    answers."""
+    then applies per message); with an empty address, ``auto_detect`` probes
+    ``detect_address``/``detect_url`` (Debian's defaults) at start, and
+    ``workers.spam_scanners`` re-probes every ``spam.probe_interval`` seconds, so a scanner
+    started later is used from then on (``services.spam.scan.ProbedEngine``)."""
     from rongmail.services.spam.clamd import ClamdScanner
     from rongmail.services.spam.rspamd import RspamdClient
+    from rongmail.services.spam.scan import ProbedEngine
 
     sp = settings.spam
     virus: Any = None
     c = sp.clamd
     if c.address or c.auto_detect:
-        scanner = ClamdScanner.from_address(c.address or "unix:/run/clamav/clamd.ctl",
+        scanner = ClamdScanner.from_address(c.address or c.detect_address,
                                             timeout=c.timeout, raise_errors=True)
         up = await scanner.available()
-        if c.address or up:
-            virus = scanner
-            log.info("spam: clamd %s (%s)", scanner, "answering" if up else "NOT answering")
+        virus = ProbedEngine(scanner, configured=bool(c.address), up=up)
+        log.info("spam: clamd %s (%s, %s)", scanner, "answering" if up else "NOT answering",
+                 "configured" if c.address else "auto-detect")
     external: list[Any] = []
     r = sp.rspamd
     if r.url or r.auto_detect:
-        client = RspamdClient(r.url or "http://127.0.0.1:11333",
-                              timeout=r.timeout, raise_errors=True)
+        client = RspamdClient(r.url or r.detect_url, timeout=r.timeout, raise_errors=True)
         up = await client.available()
-        if r.url or up:
-            external.append(client)
-            log.info("spam: rspamd %s (%s)", client, "answering" if up else "NOT answering")
+        external.append(ProbedEngine(client, configured=bool(r.url), up=up))
+        log.info("spam: rspamd %s (%s, %s)", client, "answering" if up else "NOT answering",
+                 "configured" if r.url else "auto-detect")
     return virus, external
 
 
@@ -281,7 +322,8 @@ def data_stages(app: App, engines: tuple[Any, list[Any]] = (None, [])) -> list[A
     qdns = app.settings.queue.dns
     resolver = None
     if sp.dnsbl or sp.uribl:
-        servers = list(sp.dns_nameservers) or [f"{ns}:{qdns.port}" for ns in qdns.nameservers]
+        servers = list(sp.dns_nameservers) or [
+            f"[{ns}]:{qdns.port}" if ":" in ns else f"{ns}:{qdns.port}" for ns in qdns.nameservers]
         resolver = DnsPythonResolver(servers or None, timeout=sp.dns_timeout)
     virus, external = engines
     thresholds = Thresholds(sp.junk_score, sp.quarantine_score, sp.reject_score)
@@ -352,22 +394,66 @@ def start_workers(app: App) -> None:
         run_spam_learner(app.ctx, app.reader, app.spam_models)))
     app.background.append(asyncio.create_task(app.spam_models.run_saver()))
     app.background.append(asyncio.create_task(run_quarantine_digest(app.ctx)))
+    from rongmail.workers.spam_scanners import run_scanner_probe
+
+    app.background.append(asyncio.create_task(
+        run_scanner_probe(app.spam_scanners, every=app.settings.spam.probe_interval)))
 
 
 async def serve(data_dir: Path, *, ready: Callable[[App, list[str]], None] | None = None) -> None:
+    """Run a serving node until SIGTERM/SIGINT.
+
+    ``[server] workers`` = 1: one process. N > 1: this (primary) process also starts N-1
+    worker processes (``core.procs.Supervisor``) running this same function with
+    ``procs.WORKER_ENV`` set; they serve SMTP/IMAP/POP3 on the shared ports and stop with the
+    primary. Every process then follows the change log (``bus.follower``)."""
     # signal handlers first: a SIGTERM during start-up must still stop cleanly
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    role = procs.worker_role()
+    if role is not None:
+        procs.die_with_parent(role.parent)
     app = await open_app(data_dir)
+    supervisor: procs.Supervisor | None = None
     try:
+        if follows_changes(app.settings):
+            await start_follower(app)
+        if role is not None:
+            await _serve_worker(app, role, stop)
+            return
         lines = await start_listeners(app)
         start_workers(app)
+        workers = app.settings.server.workers
+        if workers > 1:
+            supervisor = procs.Supervisor(
+                [sys.executable, "-m", "rongmail", "serve", "--data-dir", str(data_dir)],
+                workers - 1)
+            supervisor.start()
+            app.background.append(asyncio.create_task(supervisor.run()))
         if ready:
             ready(app, lines)
         await stop.wait()
         log.info("stopping: closing listeners, finishing in-flight writes")
     finally:
+        if supervisor is not None:
+            supervisor.terminate()
         await app.close()
+        if supervisor is not None:
+            await supervisor.wait(SHUTDOWN_GRACE + 5)
+
+
+async def _serve_worker(app: App, role: procs.WorkerRole, stop: asyncio.Event) -> None:
+    """A worker process: SMTP/IMAP/POP3 on the shared ports; the queue, GC, spam learner and
+    digest, and HTTP/JMAP stay in the primary (the queue picks up mail a worker enqueued at
+    its next poll)."""
+    from rongmail.workers.spam_scanners import run_scanner_probe
+
+    lines = await start_listeners(app, worker=True)
+    app.background.append(asyncio.create_task(
+        run_scanner_probe(app.spam_scanners, every=app.settings.spam.probe_interval)))
+    log.info("worker %d (pid %d) serving: %s", role.index, os.getpid(), ", ".join(lines))
+    await stop.wait()
+    log.info("worker %d stopping: finishing in-flight writes", role.index)

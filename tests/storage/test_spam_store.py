@@ -1,8 +1,10 @@
-"""Spam filtering state on every backend (migrations 0005 and 0009, issue 9): tenant settings,
+"""Spam filtering state on every backend (migrations 0005 and 0105, issue 9): tenant settings,
 the content model, the quarantine life cycle, the learning log and the correspondents table
 behind first-contact detection. Runs on SQLite and on the real PostgreSQL (``stack``)."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 
@@ -214,3 +216,32 @@ async def test_correspondents_and_first_contact(stack) -> None:  # type: ignore[
     # tenants do not see each other's correspondents
     other = await acc.do_create_tenant(stack.ctx, "other")
     assert await stack.ctx.meta.read(ss.contact_counts(other.id, ["@partner.example"])) == {}
+
+
+async def test_release_counts_the_sender_as_known(stack) -> None:  # type: ignore[no-untyped-def]
+    """A user's or admin's release vouches for the sender: like a clean delivery, it counts the
+    From address in ``spam_contact`` (inbound only; deleting or an outbound release does not)."""
+    t, user, admin = await _tenant(stack)
+
+    async def first(address: str) -> bool:
+        counts = await stack.ctx.meta.read(ss.contact_counts(t.id, contact_keys(address)))
+        return is_first_contact(address, counts)
+
+    [deleted] = await do_quarantine_message(stack.ctx, SPAM, _held(t.id, "inbound", (user.id,)))
+    await do_delete_quarantine(stack.ctx, deleted, actor_id=admin.id)
+    [out_id] = await do_quarantine_message(stack.ctx, SPAM, _held(t.id, "outbound", (user.id,)))
+    await do_release_quarantine(stack.ctx, out_id, actor_id=admin.id)
+    assert await first("promo@spam.example")
+    [by_user] = await do_quarantine_message(stack.ctx, SPAM, _held(t.id, "inbound", (user.id,)))
+    await do_release_quarantine(stack.ctx, by_user, actor_id=user.id)
+    assert not await first("promo@spam.example")
+    counts = await stack.ctx.meta.read(ss.contact_counts(t.id, ["promo@spam.example"]))
+    assert counts == {"promo@spam.example": (0, 1)}
+    # no From address: the envelope sender counts; an admin release counts the same way
+    held = dataclasses.replace(
+        _held(t.id, "inbound", (admin.id,)), from_header="", mail_from="bounce@list.example"
+    )
+    [by_admin] = await do_quarantine_message(stack.ctx, HAM, held)
+    assert await first("bounce@list.example")
+    await do_release_quarantine(stack.ctx, by_admin, actor_id=admin.id)
+    assert not await first("bounce@list.example")

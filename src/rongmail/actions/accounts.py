@@ -11,7 +11,8 @@ from rongmail.core.address import normalize_address, normalize_domain, split_add
 from rongmail.core.models import DEFAULT_MAILBOXES, Account, Alias, Domain, Tenant
 from rongmail.errors import NotFound, ValidationError
 from rongmail.services.auth import credcache
-from rongmail.services.auth.passwords import check_policy, hash_password
+from rongmail.services.auth.passwords import check_policy, hash_password, matches_any_async
+from rongmail.store.sql import admin as adm
 from rongmail.store.sql import directory as d
 from rongmail.store.sql import mail as ml
 from rongmail.store.sql.q import Op
@@ -118,9 +119,20 @@ def new_uidvalidity() -> int:
 async def do_set_password(
     ctx: ActionContext, address: str, password: str, *, check_password: bool = True
 ) -> None:
+    """Set the account password. ``check_password`` applies the built-in policy (callers that
+    checked the tenant policy pass False). The tenant policy's password history always applies:
+    with ``history`` = N the password may not be any of the last N, the current one included
+    (argon2id verification off the event loop); ``ValidationError("password.reused_history")``.
+    """
     if check_password:
         check_policy(password)
     acct = await _account(ctx, address)
+    policy = await ctx.meta.read(adm.get_policy(acct.tenant_id))
+    remembered = policy.history if policy is not None else 0
+    if remembered > 0:
+        previous = await ctx.meta.read(d.previous_password_hashes(acct.id, remembered - 1))
+        if await matches_any_async([acct.password_hash, *previous], password):
+            raise ValidationError("password.reused_history", count=remembered)
     pw_hash = await asyncio.to_thread(hash_password, password)
     await ctx.meta.write(d.set_password_hash(acct.id, pw_hash))
     credcache.forget(acct.id)

@@ -59,14 +59,27 @@ async def do_purge_throttle(ctx: ActionContext, *, before: int) -> int:
 def _unlock(key: bytes, account: Account, actor_id: int | None, remote: str) -> Op[int]:
     removed = yield from lk.clear_login(account.address)
     yield from sa.append_audit(
-        key, category="security", action="account.unlocked", outcome="ok",
-        tenant_id=account.tenant_id, account_id=account.id, actor_id=actor_id, remote=remote,
-        detail={"counters": removed})
+        key,
+        category="security",
+        action="account.unlocked",
+        outcome="ok",
+        tenant_id=account.tenant_id,
+        account_id=account.id,
+        actor_id=actor_id,
+        remote=remote,
+        detail={"counters": removed},
+    )
     return removed
 
 
-async def do_unlock_account(ctx: ActionContext, key: bytes, account: Account, *,
-                            actor_id: int | None = None, remote: str = "") -> int:
+async def do_unlock_account(
+    ctx: ActionContext,
+    key: bytes,
+    account: Account,
+    *,
+    actor_id: int | None = None,
+    remote: str = "",
+) -> int:
     """Admin unlock: clear the brute-force counters and back-off blocks of ``account``'s
     address from every source, audited in the same transaction (hash-chained log). A
     per-source spraying block is not the account's and stays. Returns the rows removed."""

@@ -8,8 +8,9 @@ quarantine, learning feedback, quarantine digests and outbound-abuse alerts.
 * :func:`do_quarantine_message` stores the bytes as a blob and one row per recipient account
   (inbound) or one row for the sender (outbound) in one transaction; held rows keep the blob
   alive for GC. :func:`do_release_quarantine` delivers an inbound copy into the recipient's
-  Inbox (or queues an outbound one) and learns *ham*; :func:`do_delete_quarantine` drops it and
-  learns *spam* (inbound only: outbound holds say nothing about the tenant's inbound mail).
+  Inbox (or queues an outbound one), learns *ham* and counts an inbound sender as known;
+  :func:`do_delete_quarantine` drops it and learns *spam* (inbound only: outbound holds say
+  nothing about the tenant's inbound mail).
 * :func:`do_note_received_from` counts a sender whose clean mail reached an Inbox as one of the
   tenant's correspondents (``spam_contact``; sent mail is counted by
   :func:`rongmail.actions.queue.do_enqueue_message`), for first-contact rules.
@@ -32,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
 
 from rongmail.actions.context import ActionContext
@@ -74,7 +75,7 @@ def learnable(raw: bytes) -> bytes:
         if end < 0:
             break
         nxt = end + 2
-        while raw[nxt:nxt + 1] in (b" ", b"\t"):  # folded continuation lines
+        while raw[nxt : nxt + 1] in (b" ", b"\t"):  # folded continuation lines
             e2 = raw.find(b"\r\n", nxt)
             if e2 < 0:
                 break
@@ -104,21 +105,28 @@ def drop_header(raw: bytes, name: bytes) -> bytes:
         skipping = line.partition(b":")[0].strip().lower() == name
         if not skipping:
             out.append(line)
-    return b"\r\n".join(out) + b"\r\n" + raw[end + 2:]
+    return b"\r\n".join(out) + b"\r\n" + raw[end + 2 :]
 
 
 def verdict_tags(verdict: SpamVerdict, *, limit: int = 40) -> tuple[dict[str, Any], ...]:
     """The policy's explanation as JSON-able rows (kept with a quarantined message)."""
-    return tuple({"name": s.tag.name, "detail": s.tag.detail, "score": s.score,
-                  "reason": s.reason} for s in verdict.tags[:limit])
+    return tuple(
+        {"name": s.tag.name, "detail": s.tag.detail, "score": s.score, "reason": s.reason}
+        for s in verdict.tags[:limit]
+    )
 
 
 # -- settings ---------------------------------------------------------------------------------
 
 
 async def do_set_spam_settings(
-    ctx: ActionContext, tenant_id: int, *, thresholds: Thresholds,
-    weights: dict[str, float] | None = None, enabled: bool = True, digest: bool = True,
+    ctx: ActionContext,
+    tenant_id: int,
+    *,
+    thresholds: Thresholds,
+    weights: dict[str, float] | None = None,
+    enabled: bool = True,
+    digest: bool = True,
 ) -> ss.SpamSettingsRow:
     """Store a tenant's thresholds and tag weight overrides (validated by the policy)."""
     from rongmail.services.spam import Policy
@@ -127,8 +135,16 @@ async def do_set_spam_settings(
         Policy(thresholds, weights)
     except ValueError as exc:
         raise ValidationError(what="spam settings", detail=str(exc)) from None
-    row = ss.SpamSettingsRow(tenant_id, enabled, thresholds.junk, thresholds.quarantine,
-                             thresholds.reject, dict(weights or {}), digest, int(time.time()))
+    row = ss.SpamSettingsRow(
+        tenant_id,
+        enabled,
+        thresholds.junk,
+        thresholds.quarantine,
+        thresholds.reject,
+        dict(weights or {}),
+        digest,
+        int(time.time()),
+    )
     await ctx.meta.write(ss.put_settings(row))
     return row
 
@@ -136,16 +152,20 @@ async def do_set_spam_settings(
 # -- correspondents ---------------------------------------------------------------------------
 
 
-async def do_note_received_from(ctx: ActionContext, tenant_id: int, address: str, *,
-                                now: int | None = None) -> None:
+async def do_note_received_from(
+    ctx: ActionContext, tenant_id: int, address: str, *, now: int | None = None
+) -> None:
     """Count one clean message received from ``address`` (address key only: one sender at a
     domain says nothing about the others)."""
     from rongmail.services.spam.contacts import contact_keys
 
     keys = contact_keys(address)[:1]
     if keys:
-        await ctx.meta.write(ss.note_contacts(tenant_id, keys, sent=0, received=1,
-                                              now=int(time.time()) if now is None else now))
+        await ctx.meta.write(
+            ss.note_contacts(
+                tenant_id, keys, sent=0, received=1, now=int(time.time()) if now is None else now
+            )
+        )
 
 
 # -- models -----------------------------------------------------------------------------------
@@ -154,8 +174,7 @@ async def do_note_received_from(ctx: ActionContext, tenant_id: int, address: str
 async def do_save_spam_model(ctx: ActionContext, tenant_id: int, model: ContentModel) -> int:
     """Serialize (off the loop) and store a tenant's model; returns the stored size."""
     data = await asyncio.to_thread(model.to_bytes)
-    await ctx.meta.write(ss.put_model(tenant_id, data, model.n_spam, model.n_ham,
-                                      int(time.time())))
+    await ctx.meta.write(ss.put_model(tenant_id, data, model.n_spam, model.n_ham, int(time.time())))
     return len(data)
 
 
@@ -167,8 +186,9 @@ class SpamModels:
     are evicted first (a dirty one is saved before it is dropped).
     """
 
-    def __init__(self, ctx: ActionContext, *, bits: int = MODEL_BITS,
-                 max_tenants: int = 64) -> None:
+    def __init__(
+        self, ctx: ActionContext, *, bits: int = MODEL_BITS, max_tenants: int = 64
+    ) -> None:
         self._ctx = ctx
         self._bits = bits
         self._max = max_tenants
@@ -195,7 +215,9 @@ class SpamModels:
                 except StaleModel:
                     # Weights learned on another feature set index other features: a clean
                     # restart is the only correct reading (services/spam/classifier.py).
-                    log.warning("spam model of tenant %d is from an older format; starting empty", tenant_id)
+                    log.warning(
+                        "spam model of tenant %d is from an older format; starting empty", tenant_id
+                    )
                 except ValueError:
                     log.warning("spam model of tenant %d unreadable; starting empty", tenant_id)
             if m is None:
@@ -206,8 +228,9 @@ class SpamModels:
 
     async def _evict(self) -> None:
         while len(self._models) >= self._max:
-            victim = next((k for k in self._models if k not in self._dirty),
-                          next(iter(self._models)))
+            victim = next(
+                (k for k in self._models if k not in self._dirty), next(iter(self._models))
+            )
             if victim in self._dirty:
                 await self._save(victim)
             self._models.pop(victim, None)
@@ -276,7 +299,11 @@ class HeldMessage:
 
 
 async def do_quarantine_message(
-    ctx: ActionContext, raw: bytes, held: HeldMessage, *, ttl: int = QUARANTINE_TTL,
+    ctx: ActionContext,
+    raw: bytes,
+    held: HeldMessage,
+    *,
+    ttl: int = QUARANTINE_TTL,
 ) -> list[int]:
     """Hold ``raw`` (blob fsynced first, then one transaction for every row); returns the ids."""
     if held.direction not in ("inbound", "outbound"):
@@ -286,9 +313,24 @@ async def do_quarantine_message(
     blob_id = await ctx.blobs.put(held.tenant_id, raw)
     now = int(time.time())
     owners: Sequence[int | None] = held.account_ids or (None,)
-    rows = [ss.NewQuarantine(held.tenant_id, a, held.direction, blob_id, len(raw),
-                             held.mail_from, held.rcpts, held.from_header, held.subject,
-                             held.score, held.tags, now, now + ttl) for a in owners]
+    rows = [
+        ss.NewQuarantine(
+            held.tenant_id,
+            a,
+            held.direction,
+            blob_id,
+            len(raw),
+            held.mail_from,
+            held.rcpts,
+            held.from_header,
+            held.subject,
+            held.score,
+            held.tags,
+            now,
+            now + ttl,
+        )
+        for a in owners
+    ]
     return await ctx.meta.write(ss.add_quarantine(rows))
 
 
@@ -302,14 +344,26 @@ async def get_quarantine(ctx: ActionContext, qid: int) -> ss.QuarantineRow | Non
 
 
 async def list_quarantine(
-    ctx: ActionContext, *, tenant_id: int | None = None, account_id: int | None = None,
-    status: str | None = "held", direction: str | None = None, before_id: int | None = None,
+    ctx: ActionContext,
+    *,
+    tenant_id: int | None = None,
+    account_id: int | None = None,
+    status: str | None = "held",
+    direction: str | None = None,
+    before_id: int | None = None,
     limit: int = 100,
 ) -> list[ss.QuarantineRow]:
     """Quarantine rows, newest first, narrowed by every filter given."""
-    return await ctx.meta.read(ss.list_quarantine(
-        tenant_id=tenant_id, account_id=account_id, status=status, direction=direction,
-        before_id=before_id, limit=limit))
+    return await ctx.meta.read(
+        ss.list_quarantine(
+            tenant_id=tenant_id,
+            account_id=account_id,
+            status=status,
+            direction=direction,
+            before_id=before_id,
+            limit=limit,
+        )
+    )
 
 
 async def quarantined_bytes(ctx: ActionContext, row: ss.QuarantineRow) -> bytes:
@@ -317,10 +371,16 @@ async def quarantined_bytes(ctx: ActionContext, row: ss.QuarantineRow) -> bytes:
 
 
 async def do_release_quarantine(
-    ctx: ActionContext, qid: int, *, actor_id: int | None, models: SpamModels | None = None,
+    ctx: ActionContext,
+    qid: int,
+    *,
+    actor_id: int | None,
+    models: SpamModels | None = None,
 ) -> ss.QuarantineRow:
     """Deliver a held message (inbound: into the recipient's Inbox; outbound: into the queue)
-    and learn it as ham. Raises ``NotFound`` or ``Conflict`` (already decided)."""
+    and learn it as ham; an inbound release also counts its sender (From, else the envelope
+    sender) as a correspondent (:func:`do_note_received_from`), so its next mail is no first
+    contact. Raises ``NotFound`` or ``Conflict`` (already decided)."""
     row = await ctx.meta.read(ss.get_quarantine(qid))
     if row is None:
         raise NotFound(what=f"quarantine {qid}")
@@ -330,8 +390,9 @@ async def do_release_quarantine(
     # Mark first: a concurrent second release then fails with Conflict instead of delivering
     # twice; a failed delivery puts the row back to held. The blob is protected by GC's grace
     # period until the delivery below creates the message (or queue) row referencing it.
-    decided = await ctx.meta.write(ss.decide_quarantine(qid, "released", actor_id,
-                                                        int(time.time())))
+    decided = await ctx.meta.write(
+        ss.decide_quarantine(qid, "released", actor_id, int(time.time()))
+    )
     try:
         if row.direction == "inbound":
             if row.account_id is None:
@@ -339,13 +400,26 @@ async def do_release_quarantine(
             await do_deliver(ctx, raw, [Target(row.account_id, role="inbox")])
         else:
             await do_enqueue_message(
-                ctx, tenant_id=row.tenant_id, raw=drop_header(raw, b"x-rongmail-spam"), mail_from=row.mail_from,
+                ctx,
+                tenant_id=row.tenant_id,
+                raw=drop_header(raw, b"x-rongmail-spam"),
+                mail_from=row.mail_from,
                 recipients=[EnvelopeRecipient(r) for r in row.rcpts],
                 smtputf8=any(not r.isascii() for r in (row.mail_from, *row.rcpts)),
-                body_8bit=not raw.isascii(), source="submission", account_id=row.account_id)
+                body_8bit=not raw.isascii(),
+                source="submission",
+                account_id=row.account_id,
+            )
     except BaseException:
         await ctx.meta.write(ss.reopen_quarantine(qid))
         raise
+    if row.direction == "inbound":
+        # a person vouched for it: its sender is now known, as after a clean delivery
+        address = parseaddr(row.from_header)[1] or row.mail_from
+        try:
+            await do_note_received_from(ctx, row.tenant_id, address)
+        except Exception:  # noqa: BLE001 - the release itself succeeded
+            log.exception("counting the sender of released quarantine %d failed", qid)
     if models is not None and row.direction == "inbound":
         try:
             await models.learn(row.tenant_id, raw, is_spam=False)
@@ -355,15 +429,18 @@ async def do_release_quarantine(
 
 
 async def do_delete_quarantine(
-    ctx: ActionContext, qid: int, *, actor_id: int | None, models: SpamModels | None = None,
+    ctx: ActionContext,
+    qid: int,
+    *,
+    actor_id: int | None,
+    models: SpamModels | None = None,
 ) -> ss.QuarantineRow:
     """Drop a held message (its blob becomes collectable) and learn an inbound one as spam."""
     row = await ctx.meta.read(ss.get_quarantine(qid))
     if row is None:
         raise NotFound(what=f"quarantine {qid}")
     raw = await quarantined_bytes(ctx, row) if row.direction == "inbound" else b""
-    decided = await ctx.meta.write(ss.decide_quarantine(qid, "deleted", actor_id,
-                                                        int(time.time())))
+    decided = await ctx.meta.write(ss.decide_quarantine(qid, "deleted", actor_id, int(time.time())))
     if models is not None and raw:
         try:
             await models.learn(row.tenant_id, raw, is_spam=True)
@@ -381,7 +458,10 @@ async def do_purge_quarantine(ctx: ActionContext, *, now: int | None = None) -> 
 
 
 async def do_learn_messages(
-    ctx: ActionContext, models: SpamModels, account_id: int, tenant_id: int,
+    ctx: ActionContext,
+    models: SpamModels,
+    account_id: int,
+    tenant_id: int,
     items: Sequence[tuple[int, str, bytes]],
 ) -> int:
     """Learn ``(message_id, "spam"|"ham", raw)`` items, skipping messages whose last learned
@@ -417,7 +497,11 @@ def _notice(to: str, subject: str, body: str) -> bytes:
 
 
 async def do_send_quarantine_digest(
-    ctx: ActionContext, account_id: int, rows: Sequence[ss.QuarantineRow], *, base_url: str = "",
+    ctx: ActionContext,
+    account_id: int,
+    rows: Sequence[ss.QuarantineRow],
+    *,
+    base_url: str = "",
 ) -> bool:
     """Deliver one digest mail listing ``rows`` to the account's Inbox and mark them digested.
     Returns False (and marks nothing) when the account is gone or disabled."""
@@ -428,34 +512,63 @@ async def do_send_quarantine_digest(
     lines = [t("spam.digest.intro", loc, count=len(rows)), ""]
     for r in rows:
         tags = ", ".join(str(x.get("name", "")) for x in r.tags[:5])
-        lines.append(t("spam.digest.item", loc, id=r.id, sender=r.from_header or r.mail_from,
-                       subject=r.subject, score=f"{r.score:.1f}", tags=tags))
+        lines.append(
+            t(
+                "spam.digest.item",
+                loc,
+                id=r.id,
+                sender=r.from_header or r.mail_from,
+                subject=r.subject,
+                score=f"{r.score:.1f}",
+                tags=tags,
+            )
+        )
     lines += ["", t("spam.digest.howto", loc, url=f"{base_url}/api/quarantine")]
-    raw = _notice(acct.address, t("spam.digest.subject", loc, count=len(rows)),
-                  "\n".join(lines))
+    raw = _notice(acct.address, t("spam.digest.subject", loc, count=len(rows)), "\n".join(lines))
     await do_deliver(ctx, raw, [Target(account_id, role="inbox")])
     await ctx.meta.write(ss.mark_digested([r.id for r in rows], int(time.time())))
     return True
 
 
 async def do_alert_outbound_abuse(
-    ctx: ActionContext, tenant_id: int, sender: str, *, reason: str, detail: str = "",
+    ctx: ActionContext,
+    tenant_id: int,
+    sender: str,
+    *,
+    reason: str,
+    detail: str = "",
 ) -> int:
     """Tell the tenant's admins that ``sender``'s outbound mail was held; returns how many
     admins were notified (failures are logged, never raised into the SMTP path)."""
     sent = 0
-    admins = [a for a in await ctx.meta.read(d.list_accounts(tenant_id=tenant_id))
-              if a.role in ADMIN_ROLES and not a.disabled]
+    admins = [
+        a
+        for a in await ctx.meta.read(d.list_accounts(tenant_id=tenant_id))
+        if a.role in ADMIN_ROLES and not a.disabled
+    ]
     for admin in admins:
         loc = admin.locale
-        raw = _notice(admin.address, t("spam.outbound.alert.subject", loc, sender=sender),
-                      t("spam.outbound.alert.body", loc, sender=sender,
-                        reason=t(f"spam.outbound.reason.{reason}", loc), detail=detail))
+        raw = _notice(
+            admin.address,
+            t("spam.outbound.alert.subject", loc, sender=sender),
+            t(
+                "spam.outbound.alert.body",
+                loc,
+                sender=sender,
+                reason=t(f"spam.outbound.reason.{reason}", loc),
+                detail=detail,
+            ),
+        )
         try:
             await do_deliver(ctx, raw, [Target(admin.id, role="inbox")])
             sent += 1
         except Exception:  # noqa: BLE001 - an alert must never break the submission path
             log.exception("outbound abuse alert to %s failed", admin.address)
-    log.warning("outbound mail of %s held (%s) %s; %d admins alerted", sender, reason,
-                json.dumps(detail, ensure_ascii=False), sent)
+    log.warning(
+        "outbound mail of %s held (%s) %s; %d admins alerted",
+        sender,
+        reason,
+        json.dumps(detail, ensure_ascii=False),
+        sent,
+    )
     return sent

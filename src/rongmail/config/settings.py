@@ -68,6 +68,9 @@ class ServerSettings(Section):
     hostname: str = Field("mail.example.com", description="This server's host name (HELO, banners, Received headers, autoconfig).")
     default_locale: Literal["zh-CN", "en"] = Field("zh-CN", description="Language of server messages when the client does not say.")
     timezone: str = Field("Asia/Shanghai", description="Default time zone for display and reports (times are stored in UTC).")
+    workers: int = Field(1, ge=1, le=64, description="Serving processes. 1 = one process (the default). N > 1: the primary process plus N-1 worker processes that share the SMTP (inbound, submission), IMAP and POP3 listening ports (SO_REUSEPORT; the kernel spreads connections) and each open the store; HTTP/JMAP, the outbound queue and the background workers stay in the primary. Each process follows the change log so IMAP IDLE and JMAP push see changes made in any process. Connection limits (smtp.max_connections, limits.max_connections_per_ip, IMAP sessions per user) are counted per process, so the effective node-wide limits are up to N times the configured ones.")
+    follow_changes: bool = Field(False, description="Follow the shared change log (publish changes committed by other processes or nodes on this process's bus, for IMAP IDLE and JMAP push). Always on when workers > 1; turn on for several nodes on one PostgreSQL database.")
+    follow_interval: float = Field(0.05, gt=0, le=10, description="Seconds between polls of the change log when following it.")
 
 
 class StorageSettings(Section):

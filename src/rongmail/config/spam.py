@@ -3,7 +3,8 @@
 Root ``Settings.spam`` holds one :class:`SpamSettings`. These are the server's *defaults*: a
 tenant's ``spam_settings`` row (thresholds, tag weights, on/off, written through
 ``actions.spam.do_set_spam_settings``) overrides ``enabled`` and the thresholds for that tenant.
-External engines are optional and off unless configured or auto-detected at start:
+External engines are optional and off unless configured or auto-detected (at start and by a
+periodic probe, ``probe_interval``):
 
 * DNSBL (RFC 5782 §2) and URIBL (RFC 5782 §3) zones, each with its own tag and weight; the
   default is none, because public lists refuse queries from public resolvers and from
@@ -27,6 +28,31 @@ from pydantic import Field, field_validator, model_validator
 from rongmail.config.base import Section
 
 _ZONE_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_-]+$")
+
+
+def split_nameserver(spec: str) -> tuple[str, int | None]:
+    """A resolver address as ``(ip, port or None)``: ``192.0.2.53``, ``192.0.2.53:5353``,
+    a bare IPv6 address (``2001:db8::53``) or ``[2001:db8::53]:5353`` (RFC 3986 §3.2.2
+    brackets: without them an IPv6 address has no room for a port). Raises ``ValueError``."""
+    s = spec.strip()
+    port: str | None = None
+    if s.startswith("["):
+        host, sep, rest = s[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"expected [ipv6]:port, got {spec!r}")
+        ipaddress.IPv6Address(host)
+        port = rest[1:] if rest else None
+    elif s.count(":") == 1:
+        host, port = s.split(":")
+        ipaddress.IPv4Address(host)
+    else:
+        host = s
+        ipaddress.ip_address(host)
+    if port is None:
+        return host, None
+    if not (port.isdigit() and 0 < int(port) < 65536):
+        raise ValueError(f"bad port in {spec!r}")
+    return host, int(port)
 
 
 class BlocklistZone(Section):
@@ -78,12 +104,16 @@ class ClamdSettings(Section):
     )
     auto_detect: bool = Field(
         True,
-        description="When `address` is empty, probe Debian's default socket "
-        "/run/clamav/clamd.ctl at start and use clamd if it answers PING.",
+        description="When `address` is empty, probe `detect_address` at start and every "
+        "spam.probe_interval seconds, and use clamd from the first time it answers PING.",
+    )
+    detect_address: str = Field(
+        "unix:/run/clamav/clamd.ctl",
+        description="Where auto_detect looks for clamd (Debian's default socket).",
     )
     timeout: float = Field(10.0, gt=0, le=300, description="Seconds per clamd scan.")
 
-    @field_validator("address")
+    @field_validator("address", "detect_address")
     @classmethod
     def _address(cls, v: str) -> str:
         if v and not (v.startswith("unix:/") or re.match(r"^tcp:[^:]+:\d{1,5}$", v)):
@@ -101,12 +131,16 @@ class RspamdSettings(Section):
     )
     auto_detect: bool = Field(
         True,
-        description="When `url` is empty, probe http://127.0.0.1:11333/ping at start and use "
-        "rspamd if it answers.",
+        description="When `url` is empty, probe `detect_url`/ping at start and every "
+        "spam.probe_interval seconds, and use rspamd from the first time it answers.",
+    )
+    detect_url: str = Field(
+        "http://127.0.0.1:11333",
+        description="Where auto_detect looks for rspamd's normal worker.",
     )
     timeout: float = Field(10.0, gt=0, le=300, description="Seconds per rspamd check.")
 
-    @field_validator("url")
+    @field_validator("url", "detect_url")
     @classmethod
     def _url(cls, v: str) -> str:
         if v and not re.match(r"^https?://[^/\s]+(/\S*)?$", v):
@@ -176,8 +210,9 @@ class SpamSettings(Section):
     )
     dns_nameservers: tuple[str, ...] = Field(
         (),
-        description="Resolvers (`ip` or `ip:port`) for DNSBL/URIBL questions; empty: those of "
-        "queue.dns, else the system's.",
+        description="Resolvers for DNSBL/URIBL questions: `ip`, `ip:port`, a bare IPv6 "
+        "address or `[ipv6]:port` (default port 53); empty: those of queue.dns, else the "
+        "system's.",
     )
     dns_timeout: float = Field(2.0, gt=0, le=30, description="Seconds per blocklist question.")
     scanner_failure: Literal["accept", "tempfail"] = Field(
@@ -185,6 +220,14 @@ class SpamSettings(Section):
         description="When a configured clamd or rspamd does not answer: `accept` filters "
         "without it, tags SCANNER_UNAVAILABLE and logs; `tempfail` answers 451 so the sender "
         "retries.",
+    )
+    probe_interval: float = Field(
+        60.0,
+        ge=0,
+        le=86400,
+        description="Seconds between liveness probes of clamd and rspamd (configured or "
+        "auto-detected): a scanner started later is picked up, one that stops answering is "
+        "logged; 0: probe only at start.",
     )
     first_contact: bool = Field(
         True,
@@ -199,10 +242,7 @@ class SpamSettings(Section):
     @classmethod
     def _ns(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for ns in v:
-            host, sep, port = ns.rpartition(":") if ns.count(":") == 1 else (ns, "", "")
-            ipaddress.ip_address(host)
-            if sep and not (port.isdigit() and 0 < int(port) < 65536):
-                raise ValueError(f"bad port in {ns!r}")
+            split_nameserver(ns)
         return v
 
     @model_validator(mode="after")

@@ -160,3 +160,49 @@ def test_clamd_detects_through_the_live_server(tmp_path: Path) -> None:
     assert set(got) == {"clean while up", "clean while down"}, got
     assert "SCANNER_UNAVAILABLE" not in got["clean while up"]
     assert "SCANNER_UNAVAILABLE(+0.0)" in got["clean while down"], got
+
+
+def test_clamd_started_after_the_server_is_auto_detected(tmp_path: Path) -> None:
+    """Auto-detect with no clamd at the probed socket yet: mail is not scanned. clamd then
+    starts at that socket; the periodic probe (``spam.probe_interval``) picks it up without a
+    restart and the next EICAR mail is refused."""
+    clamd = Clamd(tmp_path)
+    env = {
+        "RONGMAIL_QUEUE__DNS__NAMESERVERS": '["127.0.0.1"]',
+        "RONGMAIL_QUEUE__DNS__PORT": str(free_port()),
+        "RONGMAIL_QUEUE__DNS__TIMEOUT": "0.5",
+        "RONGMAIL_SPAM__CLAMD__DETECT_ADDRESS": clamd.address,  # does not exist yet
+        "RONGMAIL_SPAM__CLAMD__TIMEOUT": "3",
+        "RONGMAIL_SPAM__PROBE_INTERVAL": "1",
+        "RONGMAIL_SPAM__RSPAMD__AUTO_DETECT": "false",
+    }
+    try:
+        with run_server(
+            tmp_path, domain="corp.test", wait_for=("smtp", "imap"), extra_env=env
+        ) as srv:
+            srv.add_user(RCPT, PASSWORD, "Li Na")
+            smtp = srv.ports["smtp"]
+            assert _send(smtp, plain_attachment()) == 250  # no scanner: not refused
+            try:
+                clamd.start()
+            except PeerUnavailable as e:
+                pytest.skip(str(e))
+            deadline = time.monotonic() + 30
+            while "detected (answers its probe)" not in srv.log.read_text(errors="replace"):
+                assert time.monotonic() < deadline, srv.log.read_text(errors="replace")[-3000:]
+                time.sleep(0.2)
+            assert _send(smtp, plain_attachment()) == 550
+            clamd.stop()  # it goes away: the probe notes it, mail is delivered, tagged
+            deadline = time.monotonic() + 30
+            while "stopped answering" not in srv.log.read_text(errors="replace"):
+                assert time.monotonic() < deadline, srv.log.read_text(errors="replace")[-3000:]
+                time.sleep(0.2)
+            assert _send(smtp, clean("clean while down")) == 250
+            got: dict[str, str] = {}
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and "clean while down" not in got:
+                got = _inbox_spam_headers(srv.ports["imap"])
+                time.sleep(0.3)
+    finally:
+        clamd.stop()
+    assert "SCANNER_UNAVAILABLE(+0.0)" in got["clean while down"], got

@@ -150,13 +150,16 @@ async def test_session_cookie_needs_csrf(admin: AdminEnv) -> None:
 
 async def test_openapi_document(admin: AdminEnv) -> None:
     from rongmail.protocols.http.admin import ENDPOINTS
+    from rongmail.protocols.http.security import CONSOLE
 
     async with admin.http.get(admin.base + "/api/admin/openapi.json") as r:
         assert r.status == 200
         doc = await r.json()
     assert doc["openapi"].startswith("3.")
     ops = {(m.upper(), p) for p, item in doc["paths"].items() for m in item}
-    assert len(ops) == len(ENDPOINTS)
+    assert len(ops) == len(ENDPOINTS) + len(CONSOLE)  # the security console too (session only)
+    unlock = doc["paths"]["/api/admin/security/accounts/{address}/unlock"]["post"]
+    assert unlock["security"] == [{"session": []}] and unlock["x-rongmail-permission"] == "user.write"
     op = doc["paths"]["/api/admin/users/{address}/password"]["post"]
     assert op["x-rongmail-permission"] == "user.password"
     assert "helpdesk" in op["x-rongmail-roles"] and "auditor" not in op["x-rongmail-roles"]

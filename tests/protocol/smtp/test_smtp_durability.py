@@ -72,6 +72,21 @@ def client(port: int, worker: int, acked: list[str], stop: threading.Event) -> N
         return
 
 
+def start_load(
+    port: int, clients: int = 8
+) -> tuple[list[str], threading.Event, list[threading.Thread]]:
+    """``clients`` threads running :func:`client`; returns (acked subjects, stop, threads)."""
+    acked: list[str] = []
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=client, args=(port, w, acked, stop), daemon=True)
+        for w in range(clients)
+    ]
+    for t in threads:
+        t.start()
+    return acked, stop, threads
+
+
 @pytest.mark.slow
 async def test_sigkill_loses_nothing_acknowledged(tmp_path: Path) -> None:
     master = secrets.token_bytes(32)
@@ -91,14 +106,7 @@ async def test_sigkill_loses_nothing_acknowledged(tmp_path: Path) -> None:
         assert proc.stdout is not None
         line = await asyncio.to_thread(proc.stdout.readline)
         port = int(line.split()[1])
-        acked: list[str] = []
-        stop = threading.Event()
-        threads = [
-            threading.Thread(target=client, args=(port, w, acked, stop), daemon=True)
-            for w in range(8)
-        ]
-        for t in threads:
-            t.start()
+        acked, stop, threads = start_load(port)
         deadline = time.monotonic() + 20
         while len(acked) < 150 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -114,17 +122,27 @@ async def test_sigkill_loses_nothing_acknowledged(tmp_path: Path) -> None:
 
     meta, ctx, reader = await open_stack(tmp_path, master)
     try:
-        inbox = await reader.mailbox_by_role(user.id, "inbox")
-        entries = await reader.mailbox_entries(inbox.id)
-        messages = await reader.messages(user.id, [e.message_id for e in entries])
-        stored: list[str] = []
-        for m in messages:
-            raw = await reader.message_bytes(tenant.id, m.blob_id)
-            found = SUBJECT.search(raw)
-            assert found, raw[:200]
-            stored.append(found.group(1).decode())
+        stored = await stored_subjects(reader, tenant.id, user.id)
     finally:
         await meta.close()
+    assert_acked_once(acked, stored)
+
+
+async def stored_subjects(reader: Reader, tenant_id: int, account_id: int) -> list[str]:
+    """The ``m-<worker>-<n>`` subjects of the account's Inbox, one per stored message."""
+    inbox = await reader.mailbox_by_role(account_id, "inbox")
+    entries = await reader.mailbox_entries(inbox.id)
+    messages = await reader.messages(account_id, [e.message_id for e in entries])
+    stored: list[str] = []
+    for m in messages:
+        raw = await reader.message_bytes(tenant_id, m.blob_id)
+        found = SUBJECT.search(raw)
+        assert found, raw[:200]
+        stored.append(found.group(1).decode())
+    return stored
+
+
+def assert_acked_once(acked: list[str], stored: list[str]) -> None:
     assert len(stored) == len(set(stored)), "a message was stored twice"
     missing = set(acked) - set(stored)
     assert not missing, f"{len(missing)} acknowledged messages lost: {sorted(missing)[:5]}"

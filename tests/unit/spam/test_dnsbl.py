@@ -8,7 +8,9 @@ import dns.message
 import dns.rcode
 import dns.rrset
 import pytest
+from pydantic import ValidationError as PydanticError
 
+from rongmail.config.spam import SpamSettings, split_nameserver
 from rongmail.services.spam.context import ScanContext
 from rongmail.services.spam.dnsbl import DnsPythonResolver, dnsbl_name, dnsbl_tags
 
@@ -115,3 +117,52 @@ async def test_against_a_local_dns_zone(local_zone: str) -> None:
     )
     m = msg(body="http://spam-domain.example/")
     assert {t.name for t in await dnsbl_tags(m, ctx)} == {"RBL_LISTED", "URIBL_LISTED"}
+
+
+def test_nameserver_forms_ipv6_with_and_without_port() -> None:
+    """``[spam] dns_nameservers``: IPv4, IPv4:port, bare IPv6 and ``[IPv6]:port`` (RFC 3986
+    §3.2.2 brackets); each server keeps its own port in the dnspython resolver."""
+    ok = {
+        "192.0.2.53": ("192.0.2.53", None),
+        "192.0.2.53:5353": ("192.0.2.53", 5353),
+        "2001:db8::53": ("2001:db8::53", None),
+        "[2001:db8::53]": ("2001:db8::53", None),
+        "[2001:db8::53]:5353": ("2001:db8::53", 5353),
+        "::1": ("::1", None),
+    }
+    for spec, want in ok.items():
+        assert split_nameserver(spec) == want, spec
+    s = SpamSettings.model_validate({"dns_nameservers": list(ok)})
+    assert len(s.dns_nameservers) == len(ok)
+    for bad in (
+        "[2001:db8::53]:0",
+        "[2001:db8::53]:x",
+        "[192.0.2.53]:53",
+        "[::1",
+        "[::1]53",
+        "192.0.2.53:70000",
+        "resolver.example",
+        "resolver.example:53",
+    ):
+        with pytest.raises(ValueError):
+            split_nameserver(bad)
+        with pytest.raises(PydanticError):
+            SpamSettings.model_validate({"dns_nameservers": [bad]})
+    r = DnsPythonResolver(["[2001:db8::53]:5353", "192.0.2.53", "2001:db8::54"])
+    got = [(ns.address, ns.port) for ns in r._r.nameservers]  # type: ignore[union-attr]
+    assert got == [("2001:db8::53", 5353), ("192.0.2.53", 53), ("2001:db8::54", 53)]
+
+
+async def test_against_a_local_dns_zone_over_ipv6() -> None:
+    loop = asyncio.get_running_loop()
+    try:
+        transport, _ = await loop.create_datagram_endpoint(_ZoneServer, local_addr=("::1", 0))
+    except OSError as e:
+        pytest.skip(f"no IPv6 loopback: {e}")
+    try:
+        port = transport.get_extra_info("sockname")[1]
+        resolver = DnsPythonResolver([f"[::1]:{port}"], timeout=2.0)
+        assert await resolver.a("2.0.0.127.bl.test") == ["127.0.0.2"]
+        assert await resolver.a("1.0.0.127.bl.test") == []
+    finally:
+        transport.close()

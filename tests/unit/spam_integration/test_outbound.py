@@ -36,8 +36,9 @@ async def test_burst_is_refused_and_alerted_once(world: World) -> None:
         alerts.append((ident.address, reason))
 
     clock = Clock()
-    stage = OutboundStage(world.ctx.meta, world.models, burst_per_minute=5, alert=alert,
-                          clock=clock)
+    stage = OutboundStage(
+        world.ctx.meta, world.models, burst_per_minute=5, alert=alert, clock=clock
+    )
     for _ in range(5):
         v = await stage.check(Checkpoint.DATA, world.submission(ham()))
         assert v.action is Action.ACCEPT and HOLD_TAG not in v.tags
@@ -94,12 +95,14 @@ async def test_content_check_uses_config_defaults_without_a_tenant_row(world: Wo
     builtin = OutboundStage(world.ctx.meta, world.models, cache_ttl=0)
     v = await builtin.check(Checkpoint.DATA, world.submission(spam(to="x@remote.example")))
     assert HOLD_TAG not in v.tags  # junk-level content: below the default quarantine score
-    strict = OutboundStage(world.ctx.meta, world.models, cache_ttl=0,
-                           thresholds=Thresholds(1.0, 2.0, 3.0))
+    strict = OutboundStage(
+        world.ctx.meta, world.models, cache_ttl=0, thresholds=Thresholds(1.0, 2.0, 3.0)
+    )
     v = await strict.check(Checkpoint.DATA, world.submission(spam(to="x@remote.example")))
     assert HOLD_TAG in v.tags and "outbound.spam" in v.tags
-    lenient = OutboundStage(world.ctx.meta, world.models, cache_ttl=0,
-                            thresholds=Thresholds(50.0, 60.0, 70.0))
+    lenient = OutboundStage(
+        world.ctx.meta, world.models, cache_ttl=0, thresholds=Thresholds(50.0, 60.0, 70.0)
+    )
     v = await lenient.check(Checkpoint.DATA, world.submission(phishing(to="v@remote.example")))
     assert "outbound.spam" not in v.tags
     off = OutboundStage(world.ctx.meta, world.models, cache_ttl=0, content_enabled=False)
@@ -107,8 +110,9 @@ async def test_content_check_uses_config_defaults_without_a_tenant_row(world: Wo
     assert "outbound.spam" not in v.tags
     # a tenant row overrides the configured defaults, both ways
     await do_set_spam_settings(world.ctx, world.tenant_id, thresholds=Thresholds())
-    v = await strict.check(Checkpoint.DATA,
-                           world.submission(spam(to="x@remote.example"), who=world.admin))
+    v = await strict.check(
+        Checkpoint.DATA, world.submission(spam(to="x@remote.example"), who=world.admin)
+    )
     assert HOLD_TAG not in v.tags
     v = await off.check(Checkpoint.DATA, world.submission(phishing(to="v@remote.example")))
     assert "outbound.spam" in v.tags
@@ -117,8 +121,10 @@ async def test_content_check_uses_config_defaults_without_a_tenant_row(world: Wo
 def test_app_passes_spam_defaults_to_the_outbound_stage(tmp_path: Path) -> None:
     """``app.data_stages`` wires ``[spam]`` thresholds into the outbound stage too."""
     settings = Settings.model_validate(
-        {"spam": {"junk_score": 2.0, "quarantine_score": 3.0, "reject_score": 4.0}})
-    app = SimpleNamespace(settings=settings, spam_models=None, resolver=None,
-                          ctx=SimpleNamespace(meta=None))
+        {"spam": {"junk_score": 2.0, "quarantine_score": 3.0, "reject_score": 4.0}}
+    )
+    app = SimpleNamespace(
+        settings=settings, spam_models=None, resolver=None, ctx=SimpleNamespace(meta=None)
+    )
     [stage] = [s for s in data_stages(app) if isinstance(s, OutboundStage)]  # type: ignore[arg-type]
     assert stage._tenants._defaults == Thresholds(2.0, 3.0, 4.0)

@@ -88,10 +88,15 @@ def blocklists(zones: Sequence[BlocklistZone], default_tag: str) -> tuple[Blockl
     for z in zones:
         name = z.tag or default_tag
         if name not in tag_registry():
-            raise ConfigError(file="spam", key=f"{z.zone}.tag",
-                              problem=f"unknown tag {name!r} (see rules/tags.toml)")
+            raise ConfigError(
+                file="spam",
+                key=f"{z.zone}.tag",
+                problem=f"unknown tag {name!r} (see rules/tags.toml)",
+            )
         out.append(Blocklist(z.zone, name, z.weight, frozenset(z.codes)))
     return tuple(out)
+
+
 #: Longest ``X-RongMail-Spam`` value (RFC 5322 §2.1.1: lines stay under 998 octets).
 MAX_HEADER = 900
 
@@ -99,8 +104,7 @@ MAX_HEADER = 900
 class AuthChecker(Protocol):
     """What the stage needs from :class:`rongmail.services.mailauth.MailAuthenticator`."""
 
-    async def check(self, message: bytes, *, ip: str, helo: str,
-                    mail_from: str) -> AuthVerdict: ...
+    async def check(self, message: bytes, *, ip: str, helo: str, mail_from: str) -> AuthVerdict: ...
 
 
 class MemoMailAuthenticator(MailAuthenticator):
@@ -115,12 +119,14 @@ class MemoMailAuthenticator(MailAuthenticator):
         self._memo: OrderedDict[bytes, asyncio.Future[AuthVerdict]] = OrderedDict()
 
     async def check(self, message: bytes, *, ip: str, helo: str, mail_from: str) -> AuthVerdict:
-        key = hashlib.sha256(b"\0".join((ip.encode(), helo.encode(), mail_from.encode(),
-                                         message))).digest()
+        key = hashlib.sha256(
+            b"\0".join((ip.encode(), helo.encode(), mail_from.encode(), message))
+        ).digest()
         fut = self._memo.get(key)
         if fut is None:
-            fut = asyncio.ensure_future(super().check(message, ip=ip, helo=helo,
-                                                      mail_from=mail_from))
+            fut = asyncio.ensure_future(
+                super().check(message, ip=ip, helo=helo, mail_from=mail_from)
+            )
             self._memo[key] = fut
             while len(self._memo) > self._memo_size:
                 self._memo.popitem(last=False)
@@ -158,8 +164,15 @@ def explain_line(v: SpamVerdict, limit: int = 8) -> str:
 class TenantView:
     """Per-tenant facts the stage reads from the store, cached for ``ttl`` seconds."""
 
-    def __init__(self, meta: MetaStore, *, ttl: float = 60.0, max_tenants: int = 1024,
-                 defaults: Thresholds | None = None, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        meta: MetaStore,
+        *,
+        ttl: float = 60.0,
+        max_tenants: int = 1024,
+        defaults: Thresholds | None = None,
+        enabled: bool = True,
+    ) -> None:
         self._meta = meta
         self._ttl = ttl
         self._max = max_tenants
@@ -189,7 +202,8 @@ class TenantView:
         people = tuple(
             Person(a.display_name, a.address, executive=a.role in ADMIN_ROLES)
             for a in await self._meta.read(d.list_accounts(tenant_id=tenant_id))
-            if a.display_name and not a.disabled)[:2000]
+            if a.display_name and not a.disabled
+        )[:2000]
         if len(self._cache) >= self._max:
             self._cache.clear()
         self._cache[tenant_id] = (now + self._ttl, policy, domains, people)
@@ -241,8 +255,7 @@ class SpamStage:
     async def _parse(self, raw: bytes) -> ParsedMessage:
         return await asyncio.to_thread(parse_message, raw)
 
-    async def _is_first_contact(self, tenant: int, parsed: ParsedMessage,
-                                env: Envelope) -> bool:
+    async def _is_first_contact(self, tenant: int, parsed: ParsedMessage, env: Envelope) -> bool:
         """Whether the From address (else the envelope sender) never corresponded with the
         tenant; one indexed read, and ``False`` when unsure (no usable address)."""
         if not self._first_contact:
@@ -269,20 +282,33 @@ class SpamStage:
         auth: dict[str, str] = {}
         if self._auth is not None:
             try:
-                av = await asyncio.wait_for(self._auth.check(
-                    raw, ip=env.client.ip, helo=env.helo or "", mail_from=env.mail_from or ""),
-                    max(0.1, deadline - time.monotonic()))
+                av = await asyncio.wait_for(
+                    self._auth.check(
+                        raw, ip=env.client.ip, helo=env.helo or "", mail_from=env.mail_from or ""
+                    ),
+                    max(0.1, deadline - time.monotonic()),
+                )
                 auth = auth_words(av)
             except TimeoutError:
                 log.info("spam: mail authentication overran the budget (%s)", env.session_id)
         model = await self._models.get(tenant) if self._models is not None else None
         first = await self._is_first_contact(tenant, parsed, env)
         ctx = ScanContext(
-            tenant_domains=domains, people=people, auth=auth,
-            envelope_from=env.mail_from or None, client_ip=env.client.ip, helo=env.helo,
+            tenant_domains=domains,
+            people=people,
+            auth=auth,
+            envelope_from=env.mail_from or None,
+            client_ip=env.client.ip,
+            helo=env.helo,
             first_time_sender=first,
-            raw=raw, model=model, resolver=self._resolver, dnsbl_zones=self._dnsbl,
-            uribl_zones=self._uribl, virus_scanner=self._virus, external=self._external)
+            raw=raw,
+            model=model,
+            resolver=self._resolver,
+            dnsbl_zones=self._dnsbl,
+            uribl_zones=self._uribl,
+            virus_scanner=self._virus,
+            external=self._external,
+        )
         remaining = max(0.1, deadline - time.monotonic())
         timed_out = False
         try:
@@ -292,15 +318,24 @@ class SpamStage:
         v = policy.decide(tags)
         down = [t for t in tags if t.name == UNAVAILABLE]
         if down:
-            log.warning("spam: scanner unavailable for session %s: %s (%s)", env.session_id,
-                        "; ".join(t.detail for t in down),
-                        "451" if self._tempfail_on_unavailable else "filtered without it")
+            log.warning(
+                "spam: scanner unavailable for session %s: %s (%s)",
+                env.session_id,
+                "; ".join(t.detail for t in down),
+                "451" if self._tempfail_on_unavailable else "filtered without it",
+            )
             if self._tempfail_on_unavailable and v.action < SpamAction.REJECT:
-                return tempfail(self.name, "spam.scanner_unavailable",
-                                "; ".join(t.detail for t in down))
+                return tempfail(
+                    self.name, "spam.scanner_unavailable", "; ".join(t.detail for t in down)
+                )
         if v.tags:
-            log.info("spam verdict session=%s %s score=%.1f: %s", env.session_id, v.action.word,
-                     v.score, explain_line(v, limit=12))
+            log.info(
+                "spam verdict session=%s %s score=%.1f: %s",
+                env.session_id,
+                v.action.word,
+                v.score,
+                explain_line(v, limit=12),
+            )
         return self.to_verdict(v, timed_out=timed_out)
 
     def to_verdict(self, v: SpamVerdict, *, timed_out: bool = False) -> Verdict:
@@ -318,6 +353,9 @@ class SpamStage:
         elif v.action is SpamAction.REJECT:
             action = Action.REJECT
         if v.action is not SpamAction.DELIVER:
-            reasons = (Reason(self.name, f"spam.{v.action.word}",
-                              f"score={v.score:.1f} {explain_line(v)}"),)
+            reasons = (
+                Reason(
+                    self.name, f"spam.{v.action.word}", f"score={v.score:.1f} {explain_line(v)}"
+                ),
+            )
         return Verdict(action, reasons, headers, frozenset(tags))

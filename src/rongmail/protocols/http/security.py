@@ -1,13 +1,15 @@
 """Account security endpoints (issue 8): web sessions and remote sign-out with wipe, app
 passwords, TOTP enrolment and recovery codes, passkeys (WebAuthn L2 registration and
 sign-in, ``services.auth.passkeys``); admin views of the audit log, of a user's
-sessions, freezing, and allowed networks.
+sessions, freezing, unlocking a brute-force lockout (``actions.lockouts``), and allowed
+networks.
 
 All endpoints need a web session (cookie + ``X-CSRF-Token`` on writes, ``HttpAuth``): managing
 credentials with a Basic or Bearer credential would let a stolen app password mint more. Admin
 endpoints check the role with ``services.admin.roles`` (``AUDIT_READ``, ``USER_READ`` /
 ``USER_WRITE``, ``POLICY_READ`` / ``POLICY_WRITE``) against the target's tenant; an account of
-another tenant is "not found". Every write goes through ``actions.auth`` and is audited there.
+another tenant is "not found". Every write goes through ``actions.auth`` /
+``actions.lockouts`` and is audited there.
 
 Wipe: a session signed out with ``wipe`` gets ``Clear-Site-Data: "cache", "cookies",
 "storage"`` (W3C Clear Site Data) on its next request, so the PWA on a lost phone erases its
@@ -20,12 +22,14 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from rongmail.actions import auth as aa
 from rongmail.actions import jmap as jact
+from rongmail.actions import lockouts
 from rongmail.core.models import Account
 from rongmail.errors import (
     AuthError,
@@ -368,6 +372,19 @@ async def admin_unfreeze(request: web.Request, who: Principal) -> dict[str, Any]
     return {"frozen": False}
 
 
+async def admin_unlock(request: web.Request, who: Principal) -> dict[str, Any]:
+    """Clear the brute-force lockout of an account (every source), audited."""
+    admin = await _admin(request, who)
+    acct = await _target(request, admin, Perm.USER_WRITE)
+    removed = await lockouts.do_unlock_account(
+        request.app[DEPS_KEY].ctx, _key(request), acct, actor_id=who.account.id,
+        remote=request.remote or "")
+    auth = request.app[DEPS_KEY].auth
+    if auth is not None and hasattr(auth, "forget_blocks"):
+        auth.forget_blocks(acct.address)
+    return {"ok": True, "cleared": removed}
+
+
 async def admin_get_networks(request: web.Request, who: Principal) -> list[dict[str, Any]]:
     admin = await _admin(request, who)
     authorize(admin, Perm.POLICY_READ, Target(admin.tenant_id))
@@ -390,6 +407,60 @@ async def admin_put_networks(request: web.Request, who: Principal) -> dict[str, 
                                              actor_id=who.account.id,
                                              remote=request.remote or "")
     return {"role": role, "cidrs": saved}
+
+
+@dataclass(frozen=True)
+class ConsoleRoute:
+    """One admin route of the security console: mounted by :func:`register` and published in
+    the admin OpenAPI document (``protocols.http.admin.openapi``) as web-session only, with the
+    roles holding ``perm``. The handler enforces ``perm`` itself (against the target's tenant
+    and domain); the role-matrix test checks that both agree."""
+
+    method: str
+    path: str  # below /api/admin, aiohttp syntax
+    perm: Perm
+    handler: Handler
+    summary: str
+    tag: str = "security"
+    body: dict[str, Any] | None = None
+    query: dict[str, str] = field(default_factory=dict)
+    produces: str = "application/json"
+    status: int = 200
+
+
+_AUDIT_QUERY = {"account": "Only entries about this address", "category": "login, security, "
+                "admin, export...", "since": "Unix seconds", "until": "Unix seconds",
+                "before": "Entries with a lower seq (paging)", "limit": "1-1000 (200)"}
+_ACCOUNT = "/security/accounts/{address}"
+
+#: the admin routes of the security console (issue 8)
+CONSOLE: list[ConsoleRoute] = [
+    ConsoleRoute("GET", "/security/audit", Perm.AUDIT_READ, admin_audit,
+                 "Audit log entries, newest first (hash-chained)", query=_AUDIT_QUERY),
+    ConsoleRoute("GET", "/security/audit/export", Perm.AUDIT_READ, admin_audit_export,
+                 "Every visible audit entry as JSON Lines (audited)",
+                 produces="application/x-ndjson"),
+    ConsoleRoute("GET", "/security/networks", Perm.POLICY_READ, admin_get_networks,
+                 "Allowed networks of the tenant, per role"),
+    ConsoleRoute("PUT", "/security/networks", Perm.POLICY_WRITE, admin_put_networks,
+                 "Replace the allowed networks of one role",
+                 body={"type": "object", "required": ["role", "cidrs"], "properties": {
+                     "role": {"type": "string"},
+                     "cidrs": {"type": "array", "items": {"type": "string"}}}}),
+    ConsoleRoute("GET", _ACCOUNT, Perm.USER_READ, admin_sessions,
+                 "An account's web sessions, devices and freeze state"),
+    ConsoleRoute("POST", _ACCOUNT + "/sessions/{id}/revoke", Perm.USER_WRITE,
+                 admin_revoke_session, "Sign one web session out (optionally wipe)",
+                 body={"type": "object", "properties": {
+                     "wipe": {"type": "boolean"}, "revokeAppPasswords": {"type": "boolean"}}}),
+    ConsoleRoute("POST", _ACCOUNT + "/freeze", Perm.USER_WRITE, admin_freeze,
+                 "Freeze the account and revoke its sessions",
+                 body={"type": "object", "properties": {"reason": {"type": "string"}}}),
+    ConsoleRoute("POST", _ACCOUNT + "/unfreeze", Perm.USER_WRITE, admin_unfreeze,
+                 "Lift a freeze"),
+    ConsoleRoute("POST", _ACCOUNT + "/unlock", Perm.USER_WRITE, admin_unlock,
+                 "Clear the brute-force lockout of the account from every source (audited)"),
+]
 
 
 # -- wipe on next contact -----------------------------------------------------------------------
@@ -431,15 +502,8 @@ def register(app: web.Application, deps: HttpDeps) -> None:
     r.add_post("/api/security/totp/confirm", endpoint(totp_confirm))
     r.add_post("/api/security/totp/disable", endpoint(totp_disable))
     r.add_post("/api/security/recovery-codes", endpoint(recovery_codes))
-    r.add_get("/api/admin/security/audit", endpoint(admin_audit))
-    r.add_get("/api/admin/security/audit/export", endpoint(admin_audit_export))
-    r.add_get("/api/admin/security/networks", endpoint(admin_get_networks))
-    r.add_put("/api/admin/security/networks", endpoint(admin_put_networks))
-    r.add_get("/api/admin/security/accounts/{address}", endpoint(admin_sessions))
-    r.add_post("/api/admin/security/accounts/{address}/sessions/{id}/revoke",
-               endpoint(admin_revoke_session))
-    r.add_post("/api/admin/security/accounts/{address}/freeze", endpoint(admin_freeze))
-    r.add_post("/api/admin/security/accounts/{address}/unfreeze", endpoint(admin_unfreeze))
+    for route in CONSOLE:
+        r.add_route(route.method, "/api/admin" + route.path, endpoint(route.handler))
 
 
 

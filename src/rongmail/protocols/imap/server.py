@@ -296,10 +296,12 @@ async def start_imap(
     authenticator: PasswordAuthenticator,
     tls: ssl.SSLContext | None,
     options: ImapOptions | None = None,
+    reuse_port: bool = False,
 ) -> list[Listener]:
     """Start the ``imap`` (STARTTLS) and ``imaps`` (implicit TLS) listeners that are enabled in
     ``settings.listeners``; ``imaps`` needs ``tls``. Returns the started servers (the caller
-    closes them; ``wait_closed`` also ends open sessions). ``options`` overrides what :func:`options_from_settings` derives."""
+    closes them; ``wait_closed`` also ends open sessions). ``options`` overrides what :func:`options_from_settings` derives.
+    ``reuse_port``: bind with SO_REUSEPORT (``[server] workers`` > 1 share the ports)."""
     deps = ImapDeps(ctx, reader, authenticator, options or options_from_settings(settings), tls)
     server = ImapServer(deps)
     enabled = settings.listeners.enabled()
@@ -311,7 +313,8 @@ async def start_imap(
             await server.handle(r, w, implicit_tls=False)
 
         servers.append(
-            Listener(await asyncio.start_server(plain, host, port, limit=READ_CHUNK), server)
+            Listener(await asyncio.start_server(
+                plain, host, port, limit=READ_CHUNK, reuse_port=reuse_port), server)
         )
     if "imaps" in enabled and tls is not None:
         host, port = enabled["imaps"]
@@ -319,6 +322,7 @@ async def start_imap(
         async def secure(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
             await server.handle(r, w, implicit_tls=True)
 
-        listener = await asyncio.start_server(secure, host, port, ssl=tls, limit=READ_CHUNK)
+        listener = await asyncio.start_server(
+            secure, host, port, ssl=tls, limit=READ_CHUNK, reuse_port=reuse_port)
         servers.append(Listener(listener, server))
     return servers

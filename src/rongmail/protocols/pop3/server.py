@@ -256,7 +256,7 @@ class Pop3Server:
         if self._per_ip[ip] <= 0:
             del self._per_ip[ip]
 
-    async def listen(self, name: str, host: str, port: int) -> None:
+    async def listen(self, name: str, host: str, port: int, *, reuse_port: bool = False) -> None:
         implicit = LISTENER_NAMES[name]
         if implicit and self.tls is None:
             raise ValueError("the pop3s listener (implicit TLS) needs a TLS context")
@@ -268,6 +268,7 @@ class Pop3Server:
             ssl=self.tls if implicit else None,
             ssl_handshake_timeout=self.deps.settings.tls_handshake_timeout if implicit else None,
             reuse_address=True,
+            reuse_port=reuse_port,
         )
         log.info("pop3 %s listening on %s:%s", name, host, port)
 
@@ -307,6 +308,7 @@ async def start_pop3(
     hostname: str,
     listeners: Mapping[str, tuple[str, int]],
     tls: ssl.SSLContext | None,
+    reuse_port: bool = False,
 ) -> Pop3Server:
     """Start the POP3 listeners named in ``listeners`` and return the running server.
 
@@ -314,7 +316,7 @@ async def start_pop3(
     ``settings.listeners.enabled()``: ``pop3`` (STLS) and ``pop3s`` (implicit TLS); other names
     are ignored. ``tls`` enables STLS and is required for ``pop3s``. ``hostname`` is used when
     ``settings.hostname`` is empty. Stop with ``close()`` + ``await wait_closed()`` (or
-    ``await aclose()``).
+    ``await aclose()``). ``reuse_port``: bind with SO_REUSEPORT (``[server] workers`` > 1).
     """
     deps = Pop3Deps(
         ctx=ctx,
@@ -330,7 +332,7 @@ async def start_pop3(
     try:
         for name, (host, port) in listeners.items():
             if name in LISTENER_NAMES:
-                await server.listen(name, host, port)
+                await server.listen(name, host, port, reuse_port=reuse_port)
     except BaseException:
         await server.aclose(grace=0)
         raise

@@ -316,8 +316,9 @@ class SmtpServer:
         if self._per_ip[key] <= 0:
             del self._per_ip[key]
 
-    async def listen(self, name: str, host: str, port: int) -> None:
-        """Start listener ``name`` (a key of :data:`LISTENER_NAMES`) on ``host:port``."""
+    async def listen(self, name: str, host: str, port: int, *, reuse_port: bool = False) -> None:
+        """Start listener ``name`` (a key of :data:`LISTENER_NAMES`) on ``host:port``;
+        ``reuse_port`` (SO_REUSEPORT) lets several serving processes share the port."""
         ctx = self._ctx
         kind = LISTENER_NAMES[name]
         implicit = kind is Listener.SUBMISSIONS
@@ -331,6 +332,7 @@ class SmtpServer:
             ssl=ctx.ssl_context if implicit else None,
             ssl_handshake_timeout=ctx.settings.tls_handshake_timeout if implicit else None,
             reuse_address=True,
+            reuse_port=reuse_port,
         )
         log.info("smtp %s listening on %s:%s", name, host, port)
 
@@ -367,6 +369,7 @@ async def start_smtp(
     hostname: str,
     listeners: Mapping[str, tuple[str, int]],
     tls: ssl.SSLContext | None,
+    reuse_port: bool = False,
 ) -> SmtpServer:
     """Start the SMTP listeners named in ``listeners`` and return the running server.
 
@@ -374,6 +377,7 @@ async def start_smtp(
     ``submissions``) mapped to ``(host, port)``, e.g. ``settings.listeners.enabled()``; other
     names are ignored. ``tls`` enables STARTTLS; without it ``submissions`` (implicit TLS) is
     skipped with a warning. Stop with ``close()`` + ``await wait_closed()`` (or ``aclose``).
+    ``reuse_port``: bind with SO_REUSEPORT (``[server] workers`` > 1 share the ports).
     """
     server = SmtpServer(settings=settings, services=services, hostname=hostname, ssl_context=tls)
     try:
@@ -383,7 +387,7 @@ async def start_smtp(
             if LISTENER_NAMES[name] is Listener.SUBMISSIONS and tls is None:
                 log.warning("smtp %s skipped: no TLS certificate configured", name)
                 continue
-            await server.listen(name, host, port)
+            await server.listen(name, host, port, reuse_port=reuse_port)
     except BaseException:
         await server.aclose(grace=0)
         raise

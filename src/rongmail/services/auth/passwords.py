@@ -13,6 +13,9 @@ project, including Chinese pinyin and lucky-number favourites) plus pattern rule
 Rotation (MLPS 2.0 level 3, optional): :func:`max_age_days` combines
 ``security.password_max_age_days`` with the tenant policy's ``max_age_days``;
 :func:`password_expired` compares against ``password_state.changed_at`` (migration 0106).
+History (tenant policy ``history`` = N): a new password may not verify against any of the last N
+hashes, the current one included (:func:`matches_any_async`; previous hashes in
+``password_history``, migration 0206; enforced by ``actions.accounts.do_set_password``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
+from collections.abc import Sequence
 from importlib import resources
 
 from argon2 import PasswordHasher
@@ -137,6 +141,19 @@ def needs_rehash(stored_hash: str) -> bool:
 
 async def verify_password_async(stored_hash: str | None, password: str) -> bool:
     return await asyncio.to_thread(verify_password, stored_hash, password)
+
+
+def matches_any(stored_hashes: Sequence[str | None], password: str) -> bool:
+    """Whether ``password`` is one of ``stored_hashes`` (password history; blocking: argon2id
+    per hash, call through :func:`matches_any_async`)."""
+    return any(h and verify_password(h, password) for h in stored_hashes)
+
+
+async def matches_any_async(stored_hashes: Sequence[str | None], password: str) -> bool:
+    """:func:`matches_any` off the event loop (one worker thread for the whole list)."""
+    if not any(stored_hashes):
+        return False
+    return await asyncio.to_thread(matches_any, stored_hashes, password)
 
 
 _DUMMY = _HASHER.hash("rongmail-dummy-password")

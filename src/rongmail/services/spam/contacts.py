@@ -1,6 +1,6 @@
 """First-contact detection: whether a tenant has corresponded with an address before.
 
-The store keeps per-tenant counters (``spam_contact``, migration 0009) keyed by
+The store keeps per-tenant counters (``spam_contact``, migration 0105) keyed by
 :func:`contact_keys`: the lower-cased address and, unless the domain is a free-mail provider,
 ``@domain``. Keys are counted when the tenant's users *send* to an address (queued
 submissions) and when clean mail *from* it is delivered to an Inbox.

@@ -112,19 +112,25 @@ async def dnsbl_tags(msg: ParsedMessage, ctx: ScanContext, *, budget: float = 3.
 class DnsPythonResolver:
     """:class:`~.context.Resolver` over dnspython's async resolver (the production adapter).
 
-    ``nameservers`` (``"ip"`` or ``"ip:port"``) override the system resolver, e.g. a local
-    unbound that forwards DNSBL zones; NXDOMAIN, no answer and timeouts all mean ``[]``.
+    ``nameservers`` override the system resolver, e.g. a local unbound that forwards DNSBL
+    zones: ``ip``, ``ip:port``, a bare IPv6 address or ``[ipv6]:port``
+    (:func:`rongmail.config.spam.split_nameserver`), each with its own port (default 53).
+    NXDOMAIN, no answer and timeouts all mean ``[]``.
     """
 
     def __init__(self, nameservers: list[str] | None = None, *, timeout: float = 2.0) -> None:
         import dns.asyncresolver
+        import dns.nameserver
+
+        from rongmail.config.spam import split_nameserver
 
         self._r = dns.asyncresolver.Resolver(configure=not nameservers)
         if nameservers:
-            self._r.nameservers = [ns.rpartition(":")[0] if ":" in ns else ns for ns in nameservers]
-            port = {int(ns.rpartition(":")[2]) for ns in nameservers if ":" in ns}
-            if port:
-                self._r.port = port.pop()
+            servers: list[str | dns.nameserver.Nameserver] = []
+            for spec in nameservers:
+                host, port = split_nameserver(spec)
+                servers.append(dns.nameserver.Do53Nameserver(host, port or 53))
+            self._r.nameservers = servers
         self._r.lifetime = timeout
 
     async def a(self, name: str) -> list[str]:

@@ -6,6 +6,14 @@ I/O-bound ones (DNSBL/URIBL, clamd, rspamd) concurrently on the loop. It never r
 misbehaving analyzer: the failure is logged and that analyzer contributes no tags. A scanner
 that raises :class:`~.context.ScannerUnavailable` contributes ``SCANNER_UNAVAILABLE`` (score 0)
 instead, which the pipeline stage turns into its configured failure policy.
+
+:class:`ProbedEngine` wraps clamd or rspamd for the live server: ``app.py`` passes it as the
+context's virus scanner / external filter and a worker (:mod:`rongmail.workers.spam_scanners`)
+calls :meth:`ProbedEngine.probe` periodically. A *configured* engine is always asked; an
+*auto-detected* one is used from the first probe it answers (at start or later: a scanner
+installed after the server started is picked up without a restart) and stays in use
+afterwards, so one that disappears keeps producing ``SCANNER_UNAVAILABLE`` exactly as a
+configured one does. Each probe logs the transitions (detected, stopped answering, back).
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from rongmail.mime.model import ParsedMessage
 
@@ -21,11 +30,65 @@ from .classifier import label
 from .context import ExternalFilter, ScanContext, ScannerUnavailable
 from .tags import Tag, tag
 
-__all__ = ["analyze", "analyze_sync", "model_tags"]
+__all__ = ["ProbedEngine", "analyze", "analyze_sync", "model_tags"]
 
 log = logging.getLogger(__name__)
 
 Analyzer = Callable[[ParsedMessage, ScanContext], list[Tag]]
+
+
+class Probeable(Protocol):
+    """What :class:`ProbedEngine` needs: a cheap liveness check (clamd ``PING``, rspamd
+    ``/ping``) that never raises."""
+
+    async def available(self) -> bool: ...
+
+
+class ProbedEngine:
+    """A clamd scanner or rspamd client whose use follows periodic probes (see the module
+    docstring). Implements both :class:`~.context.VirusScanner` (``scan``) and
+    :class:`~.context.ExternalFilter` (``tags``) by delegation; only the one the wrapped engine
+    has may be called. Not in use: ``scan`` answers clean and ``tags`` nothing, as if the
+    engine were not configured."""
+
+    def __init__(self, engine: Probeable, *, configured: bool, up: bool | None = None) -> None:
+        self.engine = engine
+        #: asked for every message (configured, or answered a probe once)
+        self.in_use = configured or bool(up)
+        #: the last probe's answer (``None``: not probed yet)
+        self.up = up
+
+    def __repr__(self) -> str:
+        return f"{self.engine!r}"
+
+    async def probe(self) -> bool:
+        """Ask the engine whether it answers; log and record a change. Returns the answer."""
+        up = await self.engine.available()
+        if up and not self.in_use:
+            log.warning("spam: %r detected (answers its probe): now scanning with it", self.engine)
+            self.in_use = True
+        elif up and self.up is False:
+            log.warning("spam: %r answers again", self.engine)
+        elif not up and self.in_use and self.up is not False:
+            log.warning(
+                "spam: %r stopped answering: messages are tagged SCANNER_UNAVAILABLE "
+                "(spam.scanner_failure applies)",
+                self.engine,
+            )
+        self.up = up
+        return up
+
+    async def scan(self, data: bytes) -> str | None:
+        if not self.in_use:
+            return None
+        found: str | None = await self.engine.scan(data)  # type: ignore[attr-defined]
+        return found
+
+    async def tags(self, raw: bytes, ctx: ScanContext) -> list[Tag]:
+        if not self.in_use:
+            return []
+        out: list[Tag] = await self.engine.tags(raw, ctx)  # type: ignore[attr-defined]
+        return out
 
 
 def model_tags(msg: ParsedMessage, ctx: ScanContext) -> list[Tag]:

@@ -201,14 +201,46 @@ def list_accounts(domain_id: int | None = None, tenant_id: int | None = None) ->
     return [account_row(r) for r in rows]
 
 
+#: previous password hashes kept per account (the largest tenant policy ``history``)
+PASSWORD_HISTORY_KEEP = 24
+
+
 def set_password_hash(account_id: int, password_hash: str) -> Op[None]:
-    rows = yield Q(
-        "UPDATE account SET password_hash = ? WHERE id = ? RETURNING id",
+    """Replace the account password: the old hash moves to ``password_history`` (migration
+    0206, at most :data:`PASSWORD_HISTORY_KEEP` kept) and the change time is recorded for
+    rotation (0106), all in this transaction."""
+    now = int(time.time())
+    old = one((yield Q("SELECT password_hash FROM account WHERE id = ?", (account_id,))))
+    if old is None:
+        raise NotFound(what=f"account {account_id}")
+    yield Q(
+        "UPDATE account SET password_hash = ? WHERE id = ?",
         (password_hash, account_id),
     )
-    if not rows:
-        raise NotFound(what=f"account {account_id}")
-    yield from lockout.set_password_changed(account_id, int(time.time()))
+    if old[0]:
+        yield Q(
+            "INSERT INTO password_history (account_id, password_hash, replaced_at)"
+            " VALUES (?, ?, ?)",
+            (account_id, old[0], now),
+        )
+        yield Q(
+            "DELETE FROM password_history WHERE account_id = ? AND id NOT IN"
+            " (SELECT id FROM password_history WHERE account_id = ? ORDER BY id DESC LIMIT ?)",
+            (account_id, account_id, PASSWORD_HISTORY_KEEP),
+        )
+    yield from lockout.set_password_changed(account_id, now)
+
+
+def previous_password_hashes(account_id: int, limit: int) -> Op[list[str]]:
+    """The hashes of the ``limit`` most recent previous passwords, newest first."""
+    if limit <= 0:
+        return []
+    rows = yield Q(
+        "SELECT password_hash FROM password_history WHERE account_id = ?"
+        " ORDER BY id DESC LIMIT ?",
+        (account_id, limit),
+    )
+    return [str(r[0]) for r in rows]
 
 
 def set_account_disabled(account_id: int, disabled: bool) -> Op[None]:

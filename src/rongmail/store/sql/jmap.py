@@ -343,6 +343,9 @@ def set_vacation(row: VacationRow) -> Op[list[Change]]:
         (row.account_id, int(row.is_enabled), row.from_date, row.to_date, row.subject,
          row.text_body, row.html_body, int(row.is_enabled), row.from_date, row.to_date,
          row.subject, row.text_body, row.html_body))
+    # Any change, even switching the same text off and on, starts a new "already replied"
+    # set (RFC 3834 §2; as Sieve vacation does on a changed script, RFC 5230 §4.2).
+    yield Q("DELETE FROM jmap_vacation_reply WHERE account_id = ?", (row.account_id,))
     return (yield from _log_one(row.account_id, "VacationResponse", "updated", 1))
 
 

@@ -1,4 +1,4 @@
-"""Spam filtering SQL operations (migrations ``m0005_spam``, ``m0009_spam_contacts``): tenant
+"""Spam filtering SQL operations (migrations ``m0005_spam``, ``m0105_spam_contacts``): tenant
 settings, the per-tenant content model, the quarantine, the learning log and the tenant's
 correspondents (first-contact detection).
 
@@ -251,7 +251,7 @@ def record_learned(account_id: int, items: Sequence[tuple[int, str]], now: int) 
                 (account_id, message_id, label, now))
 
 
-# -- correspondents (m0009) -------------------------------------------------------------------
+# -- correspondents (m0105) -------------------------------------------------------------------
 
 #: Most addresses one ``note_contacts`` call records (a submission's recipients are bounded by
 #: ``smtp.max_recipients``; this guards other callers).

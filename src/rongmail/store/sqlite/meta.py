@@ -11,13 +11,19 @@ Invariants:
   kept.
 * Reads run on a thread pool, one connection per thread (WAL readers never block the writer).
 * Nothing blocks the event loop thread.
+* ``process_lock`` (``[server] workers`` > 1: several processes write the same file): the writer
+  takes an exclusive ``flock(2)`` on ``<path>.wlock`` around each batch, so writers of other
+  processes queue on the kernel lock and wake as soon as it is free, instead of SQLite's busy
+  handler, which polls with sleeps of up to 100 ms.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -69,8 +75,11 @@ class SqliteMeta:
 
     dialect = "sqlite"
 
-    def __init__(self, path: str | Path, *, readers: int = 4, batch_max: int = 512) -> None:
+    def __init__(self, path: str | Path, *, readers: int = 4, batch_max: int = 512,
+                 process_lock: bool = False) -> None:
         self.path = str(path)
+        self._process_lock = process_lock
+        self._lock_fd: int | None = None
         self._batch_max = batch_max
         self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._local = threading.local()
@@ -85,6 +94,8 @@ class SqliteMeta:
         """Open, migrate and start the writer thread (safe to call from any thread)."""
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._wconn = _connect(self.path)
+        if self._process_lock:
+            self._lock_fd = os.open(self.path + ".wlock", os.O_RDWR | os.O_CREAT, 0o600)
         self._migrate(self._wconn)
         self._writer = threading.Thread(target=self._write_loop, name="rm-write", daemon=True)
         self._writer.start()
@@ -97,6 +108,9 @@ class SqliteMeta:
             self._q.put(_STOP)
             await asyncio.to_thread(self._writer.join)
             self._writer = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
         self._readers.shutdown(wait=True)
         with self._lock:
             for c in self._conns:
@@ -186,7 +200,14 @@ class SqliteMeta:
                     stop = True
                     break
                 batch.append(item)
-            self._run_batch(conn, batch)
+            if self._lock_fd is None:
+                self._run_batch(conn, batch)
+            else:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+                try:
+                    self._run_batch(conn, batch)
+                finally:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             if stop:
                 conn.close()
                 return

@@ -6,7 +6,9 @@ aiohttp routes, the permission every route demands (``core.wrap``) and the OpenA
 the published contract, the enforcement and the role matrix test cannot drift apart.
 
 Modules: ``core`` (pipeline, principal, problem details), ``tenants``, ``domains`` (with DNS),
-``users`` (with bulk import), ``aliases``, ``ops`` (queue, audit), ``openapi``.
+``users`` (with bulk import), ``aliases``, ``ops`` (queue, audit), ``openapi``. The document
+also publishes the security console's session-only routes (``protocols.http.security.CONSOLE``,
+mounted by that module).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from rongmail.protocols.http import security
 from rongmail.protocols.http.admin import aliases, domains, ops, tenants, users
 from rongmail.protocols.http.admin.core import PREFIX, READS_KEY, AdminRequest, Endpoint, wrap
 from rongmail.protocols.http.admin.openapi import openapi_document
@@ -40,7 +43,9 @@ ENDPOINTS: list[Endpoint] = [
 def register(app: web.Application, deps: HttpDeps) -> None:
     http_auth(app)
     app[READS_KEY] = AdminReader(deps.ctx.meta, deps.ctx.keys)
-    doc = openapi_document(ENDPOINTS)
+    # the security console mounts its own routes (protocols.http.security.register); they are
+    # published here so one document describes every route under /api/admin
+    doc = openapi_document(ENDPOINTS, session_only=security.CONSOLE)
 
     async def openapi(request: web.Request) -> web.Response:
         return web.json_response(doc, headers={"Cache-Control": "no-cache"})

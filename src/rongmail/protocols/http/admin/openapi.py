@@ -8,12 +8,36 @@ the console know in advance what a role may do. Errors are RFC 9457 problem deta
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
-from rongmail.services.admin.roles import ROLE_PERMS
+from rongmail.services.admin.roles import ROLE_PERMS, Perm
 
-if TYPE_CHECKING:
-    from rongmail.protocols.http.admin.core import Endpoint
+
+class Documented(Protocol):
+    """What the document needs of a route (``admin.core.Endpoint``,
+    ``protocols.http.security.ConsoleRoute``)."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def perm(self) -> Perm | None: ...
+    @property
+    def handler(self) -> Callable[..., Any]: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def tag(self) -> str: ...
+    @property
+    def body(self) -> dict[str, Any] | None: ...
+    @property
+    def query(self) -> dict[str, str]: ...
+    @property
+    def produces(self) -> str: ...
+    @property
+    def status(self) -> int: ...
 
 _PROBLEM = {"$ref": "#/components/schemas/Problem"}
 _ERRORS = {code: {"description": text, "content": {"application/problem+json": {
@@ -34,11 +58,15 @@ def _openapi_path(path: str) -> tuple[str, list[str]]:
     return re.sub(r"\{([^}]+)\}", sub, path), names
 
 
-def openapi_document(endpoints: list[Endpoint]) -> dict[str, Any]:
+def openapi_document(endpoints: Sequence[Documented],
+                     session_only: Sequence[Documented] = ()) -> dict[str, Any]:
+    """The document of ``endpoints`` (every credential) and ``session_only`` routes (the
+    security console: web session cookie + CSRF only, a Bearer or Basic credential gets 403)."""
     from rongmail.protocols.http.admin.core import PREFIX
 
     paths: dict[str, dict[str, Any]] = {}
-    for ep in endpoints:
+    web_only = {id(ep) for ep in session_only}
+    for ep in [*endpoints, *session_only]:
         path, params = _openapi_path(PREFIX + ep.path)
         roles = sorted(str(r) for r, perms in ROLE_PERMS.items()
                        if ep.perm is None and perms or ep.perm in perms)
@@ -59,11 +87,14 @@ def openapi_document(endpoints: list[Endpoint]) -> dict[str, Any]:
             media = "multipart/form-data" if "file" in ep.body.get("properties", {}) \
                 else "application/json"
             op["requestBody"] = {"required": True, "content": {media: {"schema": ep.body}}}
+        if id(ep) in web_only:
+            op["security"] = [{"session": []}]
         paths.setdefault(path, {})[ep.method.lower()] = op
     return {
         "openapi": "3.1.0",
         "info": {"title": "RongMail admin API", "version": "1",
-                 "description": "Tenants, domains, DNS, users, aliases, roles, queue, audit. "
+                 "description": "Tenants, domains, DNS, users, aliases, roles, queue, audit, "
+                                "and the security console (web session only). "
                                 "Authenticate with the web session cookie (send X-CSRF-Token "
                                 "on writes), a Bearer token, or Basic."},
         "servers": [{"url": "/"}],

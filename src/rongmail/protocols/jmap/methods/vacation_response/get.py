@@ -1,7 +1,7 @@
 """VacationResponse/get (RFC 8621 §8.1): the singleton ``singleton``.
 
 Only the setting is stored here; sending the automatic replies is the delivery pipeline's job
-(the Sieve/vacation stage reads the same row)."""
+(the vacation auto-responder, ``pipeline/vacation.py``, reads the same row)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ inbound messages from it were *received* into an Inbox, with the first and last 
 pipeline's spam stage reads the sender's two rows by primary key
 (``store.sql.spam.contact_counts``) to decide whether mail is a first contact
 (``PAYMENT_CHANGE_FIRST_TIME``). Rows are only ever upserted (``note_contacts``); the table is
-bounded by the tenant's real correspondents. Number 0009: 0008 is reserved for calendar.
+bounded by the tenant's real correspondents. Number 0105: spam's second migration (ARCHITECTURE.md numbering rule).
 """
 
 SQL = """

@@ -1,0 +1,240 @@
+"""``[server] workers = 2`` end to end: a real ``rongmail serve`` with a worker process sharing
+the SMTP/IMAP ports (SO_REUSEPORT). Changes committed in one process reach IMAP IDLE sessions
+in the other (``bus.follower``); SIGTERM stops every process; SIGKILL of the primary leaves no
+orphan; SIGKILL mid-load loses no acknowledged message (RFC 5321 §6.1)."""
+
+from __future__ import annotations
+
+import asyncio
+import imaplib
+import os
+import re
+import signal
+import smtplib
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from e2e.conftest import RunningServer, run_server
+from protocol.smtp.test_smtp_durability import assert_acked_once, start_load, stored_subjects
+
+WORKERS = {"RONGMAIL_SERVER__WORKERS": "2"}
+PASSWORD = "User-pass-2026-x"
+EXISTS = re.compile(rb"^\* (\d+) EXISTS", re.MULTILINE)
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_workers(srv: RunningServer, n: int = 1, timeout: float = 60) -> list[int]:
+    """Worker pids once they listen (their start-up log line)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if srv.log.read_text(errors="replace").count(") serving: ") >= n:
+            return children(srv.proc.pid)
+        time.sleep(0.1)
+    raise AssertionError("workers never came up:\n" + srv.log.read_text()[-3000:])
+
+
+def serving_pid(client: socket.socket, pids: list[int]) -> int:
+    """The pid of the serve process holding the server side of ``client``'s TCP connection."""
+    cport = client.getsockname()[1]
+    sport = client.getpeername()[1]
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        f = line.split()
+        if int(f[1].split(":")[1], 16) == sport and int(f[2].split(":")[1], 16) == cport:
+            inode = f[9]
+    assert inode, "server side of the connection not found"
+    for pid in pids:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]":
+                    return pid
+            except OSError:
+                continue
+    raise AssertionError("no serve process holds the connection")
+
+
+@pytest.fixture
+def workers_server(tmp_path: Path) -> Iterator[RunningServer]:
+    with run_server(tmp_path, wait_for=("http", "smtp", "imap"), extra_env=WORKERS) as srv:
+        srv.add_user("user@corp.test", PASSWORD)
+        yield srv
+
+
+def imap_login(srv: RunningServer) -> imaplib.IMAP4:
+    m = imaplib.IMAP4("127.0.0.1", srv.ports["imap"])
+    m.starttls(ssl._create_unverified_context())
+    m.login("user@corp.test", PASSWORD)
+    return m
+
+
+def start_idle(m: imaplib.IMAP4) -> None:
+    m.select("INBOX")
+    m.send(b"i1 IDLE\r\n")
+    assert m.readline().startswith(b"+")
+    m.sock.settimeout(0.2)
+
+
+def idle_read(m: imaplib.IMAP4, until: float) -> bytes:
+    out = b""
+    while time.monotonic() < until:
+        try:
+            out += m.sock.recv(65536)
+        except (TimeoutError, ssl.SSLWantReadError):
+            continue
+    return out
+
+
+def send_each_on_new_connection(port: int, count: int) -> None:
+    for i in range(count):
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+            s.ehlo("mx.sender.example")
+            s.sendmail(
+                "a@sender.example",
+                ["user@corp.test"],
+                f"From: a@sender.example\r\nTo: user@corp.test\r\nSubject: w{i}\r\n"
+                f"Message-ID: <w{i}@sender.example>\r\n\r\nhello {i}\r\n",
+            )
+
+
+def test_idle_sees_deliveries_from_every_process(workers_server: RunningServer) -> None:
+    srv = workers_server
+    pids = [srv.proc.pid, *wait_workers(srv)]
+    assert len(pids) == 2
+    # SMTP connections are spread over both processes by the kernel; record where they land
+    landed: set[int] = set()
+    for _ in range(12):
+        with socket.create_connection(("127.0.0.1", srv.ports["smtp"]), 10) as c:
+            c.recv(512)
+            landed.add(serving_pid(c, pids))
+    assert landed == set(pids), "SO_REUSEPORT did not spread connections over the processes"
+
+    m = imap_login(srv)
+    try:
+        start_idle(m)
+        count = 20
+        send_each_on_new_connection(srv.ports["smtp"], count)
+        sent_at = time.monotonic()
+        seen = idle_read(m, sent_at + 1.0)
+        exists = [int(n) for n in EXISTS.findall(seen)]
+        assert exists and max(exists) == count, seen[-500:]
+    finally:
+        m.shutdown()
+
+
+def test_flag_change_reaches_idle_in_the_other_process(workers_server: RunningServer) -> None:
+    srv = workers_server
+    pids = [srv.proc.pid, *wait_workers(srv)]
+    send_each_on_new_connection(srv.ports["smtp"], 1)
+    by_pid: dict[int, imaplib.IMAP4] = {}
+    extra: list[imaplib.IMAP4] = []
+    for _ in range(30):
+        m = imap_login(srv)
+        pid = serving_pid(m.sock, pids)
+        if pid in by_pid:
+            extra.append(m)
+        else:
+            by_pid[pid] = m
+        if len(by_pid) == 2:
+            break
+    assert len(by_pid) == 2, "never got IMAP sessions in both processes"
+    idler, setter = by_pid[pids[0]], by_pid[pids[1]]
+    try:
+        start_idle(idler)
+        setter.select("INBOX")
+        setter.store("1", "+FLAGS", "(\\Flagged)")
+        seen = idle_read(idler, time.monotonic() + 1.0)
+        assert re.search(rb"\* 1 FETCH \(.*FLAGS \([^)]*\\Flagged", seen), seen
+    finally:
+        for m in (idler, setter, *extra):
+            m.shutdown()
+
+
+def test_sigterm_stops_every_process(tmp_path: Path) -> None:
+    with run_server(tmp_path, wait_for=("smtp",), extra_env=WORKERS) as srv:
+        workers = wait_workers(srv)
+        srv.proc.send_signal(signal.SIGTERM)
+        assert srv.proc.wait(30) == 0
+        deadline = time.monotonic() + 15
+        while any(alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(p) for p in workers)
+        assert "worker 1 stopping" in srv.log.read_text()
+
+
+def test_sigkill_of_the_primary_leaves_no_orphan(tmp_path: Path) -> None:
+    with run_server(tmp_path, wait_for=("smtp",), extra_env=WORKERS) as srv:
+        workers = wait_workers(srv)
+        srv.proc.send_signal(signal.SIGKILL)
+        srv.proc.wait(10)
+        deadline = time.monotonic() + 20
+        while any(alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(p) for p in workers), "a worker outlived the primary"
+
+
+def test_dead_worker_is_restarted(tmp_path: Path) -> None:
+    with run_server(tmp_path, wait_for=("smtp",), extra_env=WORKERS) as srv:
+        (worker,) = wait_workers(srv)
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            now = [p for p in children(srv.proc.pid) if alive(p)]
+            if now and now != [worker]:
+                break
+            time.sleep(0.1)
+        assert now and worker not in now
+
+
+@pytest.mark.slow
+async def test_sigkill_mid_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    from rongmail.app import open_app
+
+    with run_server(tmp_path, domain="kill.test", wait_for=("smtp",), extra_env=WORKERS) as srv:
+        srv.add_user("u@kill.test", "Kill-test-pass-1")
+        workers = wait_workers(srv)
+        acked, stop, threads = start_load(srv.ports["smtp"])
+        deadline = time.monotonic() + 30
+        while len(acked) < 150 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for pid in workers:  # no shutdown path anywhere
+            os.kill(pid, signal.SIGKILL)
+        srv.proc.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(srv.proc.wait)
+        stop.set()
+        for t in threads:
+            await asyncio.to_thread(t.join, 5)
+    assert len(acked) >= 50, "the load did not get going"
+
+    app = await open_app(srv.data_dir)
+    try:
+        user = await app.reader.account_by_address("u@kill.test")
+        assert user is not None
+        stored = await stored_subjects(app.reader, user.tenant_id, user.id)
+    finally:
+        await app.close()
+    assert_acked_once(acked, stored)
