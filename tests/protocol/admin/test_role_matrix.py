@@ -170,6 +170,7 @@ EXPECTED: dict[tuple[str, str], tuple[frozenset[str], str, object]] = {
         "/security/networks",
         {"role": "bogus", "cidrs": []},
     ),
+    ("GET", "/api/admin/security/lockouts"): (DIRECTORY | {HELP}, "/security/lockouts", None),
     ("GET", "/api/admin/security/accounts/{address}"): (
         DIRECTORY | {HELP},
         "/security/accounts/victim@acme.test",

@@ -72,11 +72,25 @@ def web_auth_failure(exc: MailError, locale: str) -> web.Response:
 def _problem(exc: MailError, locale: str) -> web.Response:
     if isinstance(exc, (AuthError, RateLimited)):
         return web_auth_failure(exc, locale)
-    status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, PermissionDenied) \
-        else 400 if isinstance(exc, ValidationError) else 500
-    return web.json_response({"type": f"about:blank#{exc.key}", "status": status,
-                              "title": exc.key, "detail": exc.public(locale)}, status=status,
-                             headers={"Cache-Control": "no-store"})
+    status = (
+        404
+        if isinstance(exc, NotFound)
+        else 403
+        if isinstance(exc, PermissionDenied)
+        else 400
+        if isinstance(exc, ValidationError)
+        else 500
+    )
+    return web.json_response(
+        {
+            "type": f"about:blank#{exc.key}",
+            "status": status,
+            "title": exc.key,
+            "detail": exc.public(locale),
+        },
+        status=status,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def endpoint(fn: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -123,42 +137,68 @@ def _current_hash(request: web.Request) -> str | None:
 
 
 def _session_json(s: Any, current: str | None) -> dict[str, Any]:
-    return {"id": s.id, "ip": s.ip, "userAgent": s.user_agent, "country": s.country,
-            "method": s.method, "createdAt": s.created_at, "lastSeen": s.last_seen,
-            "expiresAt": s.expires_at, "current": s.token_hash == current}
+    return {
+        "id": s.id,
+        "ip": s.ip,
+        "userAgent": s.user_agent,
+        "country": s.country,
+        "method": s.method,
+        "createdAt": s.created_at,
+        "lastSeen": s.last_seen,
+        "expiresAt": s.expires_at,
+        "current": s.token_hash == current,
+    }
 
 
 def _ap_json(r: Any) -> dict[str, Any]:
-    return {"id": r.id, "name": r.name, "protocols": list(r.protocols),
-            "createdAt": r.created_at, "lastUsedAt": r.last_used_at, "lastIp": r.last_ip}
+    return {
+        "id": r.id,
+        "name": r.name,
+        "protocols": list(r.protocols),
+        "createdAt": r.created_at,
+        "lastUsedAt": r.last_used_at,
+        "lastIp": r.last_ip,
+    }
 
 
 # -- the user's own security --------------------------------------------------------------------
+
 
 async def overview(request: web.Request, who: Principal) -> dict[str, Any]:
     reads = request.app[READER_KEY]
     a = who.account
     current = _current_hash(request)
-    return {"totp": await reads.totp_state(a.id),
-            "recoveryCodesLeft": await reads.recovery_codes_left(a.id),
-            "appPasswords": [_ap_json(r) for r in await reads.app_passwords(a.id)],
-            "sessions": [_session_json(s, current) for s in await reads.sessions(a.id)]}
+    return {
+        "totp": await reads.totp_state(a.id),
+        "recoveryCodesLeft": await reads.recovery_codes_left(a.id),
+        "appPasswords": [_ap_json(r) for r in await reads.app_passwords(a.id)],
+        "sessions": [_session_json(s, current) for s in await reads.sessions(a.id)],
+    }
 
 
 async def list_sessions(request: web.Request, who: Principal) -> list[dict[str, Any]]:
     current = _current_hash(request)
-    return [_session_json(s, current)
-            for s in await request.app[READER_KEY].sessions(who.account.id)]
+    return [
+        _session_json(s, current) for s in await request.app[READER_KEY].sessions(who.account.id)
+    ]
 
 
-async def _revoke(request: web.Request, account: Account, session_id: int,
-                  actor: Account) -> dict[str, Any]:
+async def _revoke(
+    request: web.Request, account: Account, session_id: int, actor: Account
+) -> dict[str, Any]:
     body = await _json(request)
     wipe = body.get("wipe") is True
     revoke_aps = body.get("revokeAppPasswords") is True
-    h = await aa.do_revoke_session(request.app[DEPS_KEY].ctx, _key(request), account,
-                                   session_id, wipe=wipe, revoke_app_passwords=revoke_aps,
-                                   actor_id=actor.id, remote=request.remote or "")
+    h = await aa.do_revoke_session(
+        request.app[DEPS_KEY].ctx,
+        _key(request),
+        account,
+        session_id,
+        wipe=wipe,
+        revoke_app_passwords=revoke_aps,
+        actor_id=actor.id,
+        remote=request.remote or "",
+    )
     http_auth(request.app).forget_hashes([h])
     return {"revoked": session_id, "wipe": wipe, "appPasswordsRevoked": revoke_aps}
 
@@ -170,8 +210,13 @@ async def revoke_session(request: web.Request, who: Principal) -> dict[str, Any]
 async def revoke_other_sessions(request: web.Request, who: Principal) -> dict[str, Any]:
     body = await _json(request)
     hashes = await aa.do_revoke_other_sessions(
-        request.app[DEPS_KEY].ctx, _key(request), who.account, keep=_current_hash(request),
-        wipe=body.get("wipe") is True, remote=request.remote or "")
+        request.app[DEPS_KEY].ctx,
+        _key(request),
+        who.account,
+        keep=_current_hash(request),
+        wipe=body.get("wipe") is True,
+        remote=request.remote or "",
+    )
     http_auth(request.app).forget_hashes(hashes)
     return {"revoked": len(hashes)}
 
@@ -183,28 +228,47 @@ async def list_app_passwords(request: web.Request, who: Principal) -> list[dict[
 async def create_app_password(request: web.Request, who: Principal) -> web.Response:
     body = await _json(request)
     name, protocols = body.get("name"), body.get("protocols")
-    if not isinstance(name, str) or not isinstance(protocols, list) \
-            or not all(isinstance(p, str) for p in protocols):
+    if (
+        not isinstance(name, str)
+        or not isinstance(protocols, list)
+        or not all(isinstance(p, str) for p in protocols)
+    ):
         raise ValidationError(what="body")
     deps = request.app[DEPS_KEY]
     secret, row = await aa.do_create_app_password(
-        deps.ctx, _key(request), who.account, name, protocols, remote=request.remote or "",
-        limit=deps.settings.security.app_password_max)
+        deps.ctx,
+        _key(request),
+        who.account,
+        name,
+        protocols,
+        remote=request.remote or "",
+        limit=deps.settings.security.app_password_max,
+    )
     return web.json_response({**_ap_json(row), "password": secret}, status=201)
 
 
 async def delete_app_password(request: web.Request, who: Principal) -> dict[str, Any]:
     ap_id = _int(request.match_info["id"])
-    await aa.do_delete_app_password(request.app[DEPS_KEY].ctx, _key(request), who.account,
-                                    ap_id, actor_id=who.account.id, remote=request.remote or "")
+    await aa.do_delete_app_password(
+        request.app[DEPS_KEY].ctx,
+        _key(request),
+        who.account,
+        ap_id,
+        actor_id=who.account.id,
+        remote=request.remote or "",
+    )
     return {"deleted": ap_id}
 
 
 async def totp_begin(request: web.Request, who: Principal) -> dict[str, Any]:
     deps = request.app[DEPS_KEY]
-    secret, uri = await aa.do_begin_totp(deps.ctx, _key(request), who.account,
-                                         issuer=deps.settings.security.totp_issuer,
-                                         remote=request.remote or "")
+    secret, uri = await aa.do_begin_totp(
+        deps.ctx,
+        _key(request),
+        who.account,
+        issuer=deps.settings.security.totp_issuer,
+        remote=request.remote or "",
+    )
     return {"secret": secret, "uri": uri}
 
 
@@ -215,9 +279,15 @@ async def totp_confirm(request: web.Request, who: Principal) -> dict[str, Any]:
         raise ValidationError(what="code")
     deps = request.app[DEPS_KEY]
     sec = deps.settings.security
-    codes = await aa.do_confirm_totp(deps.ctx, _key(request), who.account, code,
-                                     window=sec.totp_window, recovery_count=sec.recovery_codes,
-                                     remote=request.remote or "")
+    codes = await aa.do_confirm_totp(
+        deps.ctx,
+        _key(request),
+        who.account,
+        code,
+        window=sec.totp_window,
+        recovery_count=sec.recovery_codes,
+        remote=request.remote or "",
+    )
     return {"recoveryCodes": codes}
 
 
@@ -241,8 +311,13 @@ async def _prove_factor(request: web.Request, account: Account, code: object) ->
 async def totp_disable(request: web.Request, who: Principal) -> dict[str, Any]:
     body = await _json(request)
     await _prove_factor(request, who.account, body.get("code"))
-    await aa.do_disable_totp(request.app[DEPS_KEY].ctx, _key(request), who.account,
-                             actor_id=who.account.id, remote=request.remote or "")
+    await aa.do_disable_totp(
+        request.app[DEPS_KEY].ctx,
+        _key(request),
+        who.account,
+        actor_id=who.account.id,
+        remote=request.remote or "",
+    )
     return {"totp": "off"}
 
 
@@ -251,12 +326,17 @@ async def recovery_codes(request: web.Request, who: Principal) -> dict[str, Any]
     await _prove_factor(request, who.account, body.get("code"))
     deps = request.app[DEPS_KEY]
     codes = await aa.do_regenerate_recovery_codes(
-        deps.ctx, _key(request), who.account, count=deps.settings.security.recovery_codes,
-        remote=request.remote or "")
+        deps.ctx,
+        _key(request),
+        who.account,
+        count=deps.settings.security.recovery_codes,
+        remote=request.remote or "",
+    )
     return {"recoveryCodes": codes}
 
 
 # -- admin --------------------------------------------------------------------------------------
+
 
 async def _admin(request: web.Request, who: Principal) -> AdminPrincipal:
     """The caller as the admin API sees it: a domain admin's domains come from its
@@ -300,13 +380,19 @@ async def admin_audit(request: web.Request, who: Principal) -> list[dict[str, An
     account_id = None
     if request.query.get("account"):
         acct = await request.app[DEPS_KEY].reader.account_by_address(
-            request.query["account"].lower())
+            request.query["account"].lower()
+        )
         account_id = acct.id if acct else -1
     limit = min(max(_opt_int(request, "limit") or 200, 1), 1000)
     rows = await request.app[READER_KEY].audit(
-        tenant_id=tenant, account_id=account_id, category=request.query.get("category"),
-        since=_opt_int(request, "since"), until=_opt_int(request, "until"),
-        before_seq=_opt_int(request, "before"), limit=limit)
+        tenant_id=tenant,
+        account_id=account_id,
+        category=request.query.get("category"),
+        since=_opt_int(request, "since"),
+        until=_opt_int(request, "until"),
+        before_seq=_opt_int(request, "before"),
+        limit=limit,
+    )
     return [{**e.fields(), "detail": json.loads(e.detail), "digest": e.digest} for e in rows]
 
 
@@ -315,16 +401,26 @@ async def admin_audit_export(request: web.Request, who: Principal) -> web.Stream
     admin = await _admin(request, who)
     authorize(admin, Perm.AUDIT_READ)
     tenant = None if admin.role is Role.SUPER_ADMIN else admin.tenant_id
-    await aa.do_audit(request.app[DEPS_KEY].ctx, _key(request), category="export",
-                      action="audit.exported", account=who.account, actor_id=who.account.id,
-                      remote=request.remote or "", detail={"tenant": tenant})
-    resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson",
-                                       "Content-Disposition": "attachment; filename=audit.jsonl"})
+    await aa.do_audit(
+        request.app[DEPS_KEY].ctx,
+        _key(request),
+        category="export",
+        action="audit.exported",
+        account=who.account,
+        actor_id=who.account.id,
+        remote=request.remote or "",
+        detail={"tenant": tenant},
+    )
+    resp = web.StreamResponse(
+        headers={
+            "Content-Type": "application/x-ndjson",
+            "Content-Disposition": "attachment; filename=audit.jsonl",
+        }
+    )
     await resp.prepare(request)
     before: int | None = None
     while True:
-        rows = await request.app[READER_KEY].audit(tenant_id=tenant, before_seq=before,
-                                                   limit=1000)
+        rows = await request.app[READER_KEY].audit(tenant_id=tenant, before_seq=before, limit=1000)
         if not rows:
             break
         for e in rows:
@@ -340,10 +436,12 @@ async def admin_sessions(request: web.Request, who: Principal) -> dict[str, Any]
     acct = await _target(request, admin, Perm.USER_READ)
     reads = request.app[READER_KEY]
     frozen = await reads.frozen(acct.id)
-    return {"account": acct.address,
-            "frozen": {"at": frozen[0], "reason": frozen[1]} if frozen else None,
-            "sessions": [_session_json(s, None) for s in await reads.sessions(acct.id)],
-            "appPasswords": [_ap_json(r) for r in await reads.app_passwords(acct.id)]}
+    return {
+        "account": acct.address,
+        "frozen": {"at": frozen[0], "reason": frozen[1]} if frozen else None,
+        "sessions": [_session_json(s, None) for s in await reads.sessions(acct.id)],
+        "appPasswords": [_ap_json(r) for r in await reads.app_passwords(acct.id)],
+    }
 
 
 async def admin_revoke_session(request: web.Request, who: Principal) -> dict[str, Any]:
@@ -357,9 +455,14 @@ async def admin_freeze(request: web.Request, who: Principal) -> dict[str, Any]:
     acct = await _target(request, admin, Perm.USER_WRITE)
     body = await _json(request)
     reason = body.get("reason") if isinstance(body.get("reason"), str) else "admin"
-    hashes = await aa.do_freeze_account(request.app[DEPS_KEY].ctx, _key(request), acct,
-                                        reason=str(reason), actor_id=who.account.id,
-                                        remote=request.remote or "")
+    hashes = await aa.do_freeze_account(
+        request.app[DEPS_KEY].ctx,
+        _key(request),
+        acct,
+        reason=str(reason),
+        actor_id=who.account.id,
+        remote=request.remote or "",
+    )
     http_auth(request.app).forget_hashes(hashes)
     return {"frozen": True, "sessionsRevoked": len(hashes)}
 
@@ -367,8 +470,13 @@ async def admin_freeze(request: web.Request, who: Principal) -> dict[str, Any]:
 async def admin_unfreeze(request: web.Request, who: Principal) -> dict[str, Any]:
     admin = await _admin(request, who)
     acct = await _target(request, admin, Perm.USER_WRITE)
-    await aa.do_unfreeze_account(request.app[DEPS_KEY].ctx, _key(request), acct,
-                                 actor_id=who.account.id, remote=request.remote or "")
+    await aa.do_unfreeze_account(
+        request.app[DEPS_KEY].ctx,
+        _key(request),
+        acct,
+        actor_id=who.account.id,
+        remote=request.remote or "",
+    )
     return {"frozen": False}
 
 
@@ -377,12 +485,40 @@ async def admin_unlock(request: web.Request, who: Principal) -> dict[str, Any]:
     admin = await _admin(request, who)
     acct = await _target(request, admin, Perm.USER_WRITE)
     removed = await lockouts.do_unlock_account(
-        request.app[DEPS_KEY].ctx, _key(request), acct, actor_id=who.account.id,
-        remote=request.remote or "")
+        request.app[DEPS_KEY].ctx,
+        _key(request),
+        acct,
+        actor_id=who.account.id,
+        remote=request.remote or "",
+    )
     auth = request.app[DEPS_KEY].auth
     if auth is not None and hasattr(auth, "forget_blocks"):
         auth.forget_blocks(acct.address)
     return {"ok": True, "cleared": removed}
+
+
+async def admin_lockouts(request: web.Request, who: Principal) -> list[dict[str, Any]]:
+    """Brute-force lockouts in force (``[security.lockout]``), newest block first: a super
+    admin sees every one (``login`` "" = a whole source network blocked for spraying), a
+    tenant admin or helpdesk those of the tenant's accounts, a domain admin those of its
+    domains' accounts."""
+    admin = await _admin(request, who)
+    authorize(admin, Perm.USER_READ)
+    if admin.role is Role.SUPER_ADMIN:
+        tenant, domains = None, None
+    else:
+        tenant = admin.tenant_id
+        domains = admin.domain_ids if admin.role is Role.DOMAIN_ADMIN else None
+    rows = await request.app[READER_KEY].lockouts(tenant_id=tenant, domain_ids=domains)
+    return [
+        {
+            "login": r.login,
+            "source": r.source,
+            "failures": r.failures,
+            "blockedUntil": r.blocked_until,
+        }
+        for r in rows
+    ]
 
 
 async def admin_get_networks(request: web.Request, who: Principal) -> list[dict[str, Any]]:
@@ -397,15 +533,23 @@ async def admin_put_networks(request: web.Request, who: Principal) -> dict[str, 
     authorize(admin, Perm.POLICY_WRITE, Target(admin.tenant_id))
     body = await _json(request)
     role, cidrs = body.get("role", ""), body.get("cidrs")
-    if not isinstance(role, str) or not isinstance(cidrs, list) \
-            or not all(isinstance(c, str) for c in cidrs):
+    if (
+        not isinstance(role, str)
+        or not isinstance(cidrs, list)
+        or not all(isinstance(c, str) for c in cidrs)
+    ):
         raise ValidationError(what="body")
     if role and role not in {r.value for r in Role}:
         raise ValidationError(what="role")
-    saved = await aa.do_set_allowed_networks(request.app[DEPS_KEY].ctx, _key(request),
-                                             admin.tenant_id, role, cidrs,
-                                             actor_id=who.account.id,
-                                             remote=request.remote or "")
+    saved = await aa.do_set_allowed_networks(
+        request.app[DEPS_KEY].ctx,
+        _key(request),
+        admin.tenant_id,
+        role,
+        cidrs,
+        actor_id=who.account.id,
+        remote=request.remote or "",
+    )
     return {"role": role, "cidrs": saved}
 
 
@@ -428,47 +572,107 @@ class ConsoleRoute:
     status: int = 200
 
 
-_AUDIT_QUERY = {"account": "Only entries about this address", "category": "login, security, "
-                "admin, export...", "since": "Unix seconds", "until": "Unix seconds",
-                "before": "Entries with a lower seq (paging)", "limit": "1-1000 (200)"}
+_AUDIT_QUERY = {
+    "account": "Only entries about this address",
+    "category": "login, security, admin, export...",
+    "since": "Unix seconds",
+    "until": "Unix seconds",
+    "before": "Entries with a lower seq (paging)",
+    "limit": "1-1000 (200)",
+}
 _ACCOUNT = "/security/accounts/{address}"
 
 #: the admin routes of the security console (issue 8)
 CONSOLE: list[ConsoleRoute] = [
-    ConsoleRoute("GET", "/security/audit", Perm.AUDIT_READ, admin_audit,
-                 "Audit log entries, newest first (hash-chained)", query=_AUDIT_QUERY),
-    ConsoleRoute("GET", "/security/audit/export", Perm.AUDIT_READ, admin_audit_export,
-                 "Every visible audit entry as JSON Lines (audited)",
-                 produces="application/x-ndjson"),
-    ConsoleRoute("GET", "/security/networks", Perm.POLICY_READ, admin_get_networks,
-                 "Allowed networks of the tenant, per role"),
-    ConsoleRoute("PUT", "/security/networks", Perm.POLICY_WRITE, admin_put_networks,
-                 "Replace the allowed networks of one role",
-                 body={"type": "object", "required": ["role", "cidrs"], "properties": {
-                     "role": {"type": "string"},
-                     "cidrs": {"type": "array", "items": {"type": "string"}}}}),
-    ConsoleRoute("GET", _ACCOUNT, Perm.USER_READ, admin_sessions,
-                 "An account's web sessions, devices and freeze state"),
-    ConsoleRoute("POST", _ACCOUNT + "/sessions/{id}/revoke", Perm.USER_WRITE,
-                 admin_revoke_session, "Sign one web session out (optionally wipe)",
-                 body={"type": "object", "properties": {
-                     "wipe": {"type": "boolean"}, "revokeAppPasswords": {"type": "boolean"}}}),
-    ConsoleRoute("POST", _ACCOUNT + "/freeze", Perm.USER_WRITE, admin_freeze,
-                 "Freeze the account and revoke its sessions",
-                 body={"type": "object", "properties": {"reason": {"type": "string"}}}),
-    ConsoleRoute("POST", _ACCOUNT + "/unfreeze", Perm.USER_WRITE, admin_unfreeze,
-                 "Lift a freeze"),
-    ConsoleRoute("POST", _ACCOUNT + "/unlock", Perm.USER_WRITE, admin_unlock,
-                 "Clear the brute-force lockout of the account from every source (audited)"),
+    ConsoleRoute(
+        "GET",
+        "/security/audit",
+        Perm.AUDIT_READ,
+        admin_audit,
+        "Audit log entries, newest first (hash-chained)",
+        query=_AUDIT_QUERY,
+    ),
+    ConsoleRoute(
+        "GET",
+        "/security/audit/export",
+        Perm.AUDIT_READ,
+        admin_audit_export,
+        "Every visible audit entry as JSON Lines (audited)",
+        produces="application/x-ndjson",
+    ),
+    ConsoleRoute(
+        "GET",
+        "/security/networks",
+        Perm.POLICY_READ,
+        admin_get_networks,
+        "Allowed networks of the tenant, per role",
+    ),
+    ConsoleRoute(
+        "PUT",
+        "/security/networks",
+        Perm.POLICY_WRITE,
+        admin_put_networks,
+        "Replace the allowed networks of one role",
+        body={
+            "type": "object",
+            "required": ["role", "cidrs"],
+            "properties": {
+                "role": {"type": "string"},
+                "cidrs": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+    ),
+    ConsoleRoute(
+        "GET",
+        "/security/lockouts",
+        Perm.USER_READ,
+        admin_lockouts,
+        'Brute-force lockouts in force in the caller\'s scope (login "" = a whole source network)',
+    ),
+    ConsoleRoute(
+        "GET",
+        _ACCOUNT,
+        Perm.USER_READ,
+        admin_sessions,
+        "An account's web sessions, devices and freeze state",
+    ),
+    ConsoleRoute(
+        "POST",
+        _ACCOUNT + "/sessions/{id}/revoke",
+        Perm.USER_WRITE,
+        admin_revoke_session,
+        "Sign one web session out (optionally wipe)",
+        body={
+            "type": "object",
+            "properties": {"wipe": {"type": "boolean"}, "revokeAppPasswords": {"type": "boolean"}},
+        },
+    ),
+    ConsoleRoute(
+        "POST",
+        _ACCOUNT + "/freeze",
+        Perm.USER_WRITE,
+        admin_freeze,
+        "Freeze the account and revoke its sessions",
+        body={"type": "object", "properties": {"reason": {"type": "string"}}},
+    ),
+    ConsoleRoute("POST", _ACCOUNT + "/unfreeze", Perm.USER_WRITE, admin_unfreeze, "Lift a freeze"),
+    ConsoleRoute(
+        "POST",
+        _ACCOUNT + "/unlock",
+        Perm.USER_WRITE,
+        admin_unlock,
+        "Clear the brute-force lockout of the account from every source (audited)",
+    ),
 ]
 
 
 # -- wipe on next contact -----------------------------------------------------------------------
 
+
 @web.middleware
-async def clear_site_data(request: web.Request,
-                          handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                          ) -> web.StreamResponse:
+async def clear_site_data(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     """A request carrying a session cookie that was signed out with "wipe" gets
     ``Clear-Site-Data`` (once; the browser then holds no cookie to send again)."""
     resp = await handler(request)
@@ -506,8 +710,8 @@ def register(app: web.Application, deps: HttpDeps) -> None:
         r.add_route(route.method, "/api/admin" + route.path, endpoint(route.handler))
 
 
-
 # -- passkeys (WebAuthn L2) ---------------------------------------------------------------------
+
 
 class PasskeyState:
     """Pending WebAuthn challenges: per account (registration) and per ticket (login)."""
@@ -531,8 +735,7 @@ async def passkey_register_begin(request: web.Request, who: Principal) -> dict[s
     st = request.app[PASSKEY_KEY]
     a = who.account
     existing = [p.credential_id for p in await request.app[READER_KEY].passkeys(a.id)]
-    options, challenge = st.service.registration_options(a.id, a.address, a.display_name,
-                                                         existing)
+    options, challenge = st.service.registration_options(a.id, a.address, a.display_name, existing)
     st.gc()
     st.registering[a.id] = challenge
     return options
@@ -546,21 +749,35 @@ async def passkey_register_finish(request: web.Request, who: Principal) -> web.R
     if not isinstance(credential, dict) or not isinstance(name, str) or challenge is None:
         raise ValidationError("security.passkey.invalid")
     new = st.service.verify_registration(credential, challenge)
-    row = await aa.do_add_passkey(request.app[DEPS_KEY].ctx, _key(request), who.account, new,
-                                  name, remote=request.remote or "")
+    row = await aa.do_add_passkey(
+        request.app[DEPS_KEY].ctx,
+        _key(request),
+        who.account,
+        new,
+        name,
+        remote=request.remote or "",
+    )
     return web.json_response({"id": row.id, "name": row.name}, status=201)
 
 
 async def list_passkeys(request: web.Request, who: Principal) -> list[dict[str, Any]]:
-    return [{"id": p.id, "name": p.name, "createdAt": p.created_at,
-             "lastUsedAt": p.last_used_at, "transports": list(p.transports)}
-            for p in await request.app[READER_KEY].passkeys(who.account.id)]
+    return [
+        {
+            "id": p.id,
+            "name": p.name,
+            "createdAt": p.created_at,
+            "lastUsedAt": p.last_used_at,
+            "transports": list(p.transports),
+        }
+        for p in await request.app[READER_KEY].passkeys(who.account.id)
+    ]
 
 
 async def delete_passkey(request: web.Request, who: Principal) -> dict[str, Any]:
     pk_id = _int(request.match_info["id"])
-    await aa.do_delete_passkey(request.app[DEPS_KEY].ctx, _key(request), who.account, pk_id,
-                               remote=request.remote or "")
+    await aa.do_delete_passkey(
+        request.app[DEPS_KEY].ctx, _key(request), who.account, pk_id, remote=request.remote or ""
+    )
     return {"deleted": pk_id}
 
 
@@ -577,16 +794,16 @@ async def passkey_login_begin(request: web.Request) -> web.Response:
         if isinstance(username, str) and username:
             acct = await request.app[DEPS_KEY].reader.account_by_address(username.lower())
             if acct is not None:
-                allowed = [p.credential_id
-                           for p in await request.app[READER_KEY].passkeys(acct.id)]
+                allowed = [p.credential_id for p in await request.app[READER_KEY].passkeys(acct.id)]
     except MailError as exc:
         return _problem(exc, locale)
     options, challenge = st.service.authentication_options(allowed)
     ticket = secrets.token_urlsafe(24)
     st.gc()
     st.logins[ticket] = challenge
-    return web.json_response({"ticket": ticket, "options": options},
-                             headers={"Cache-Control": "no-store"})
+    return web.json_response(
+        {"ticket": ticket, "options": options}, headers={"Cache-Control": "no-store"}
+    )
 
 
 async def passkey_login_finish(request: web.Request) -> web.StreamResponse:
@@ -600,24 +817,31 @@ async def passkey_login_finish(request: web.Request) -> web.StreamResponse:
         body = await _json(request)
         ticket, credential = body.get("ticket"), body.get("credential")
         challenge = st.logins.pop(ticket, None) if isinstance(ticket, str) else None
-        if challenge is None or not isinstance(credential, dict) \
-                or not isinstance(credential.get("id"), str):
+        if (
+            challenge is None
+            or not isinstance(credential, dict)
+            or not isinstance(credential.get("id"), str)
+        ):
             raise AuthError("auth.step_up_expired")
         await deps.auth.check_allowed(credential["id"][:64], request.remote or "")
         row = await request.app[READER_KEY].passkey(credential["id"])
         if row is None:
             raise AuthError(detail="unknown passkey")
-        count = st.service.verify_authentication(credential, challenge,
-                                                 public_key=row.public_key,
-                                                 sign_count=row.sign_count)
+        count = st.service.verify_authentication(
+            credential, challenge, public_key=row.public_key, sign_count=row.sign_count
+        )
         if not await aa.do_use_passkey(deps.ctx, row, count):
             raise AuthError(detail="passkey counter race")
         acct = await deps.reader.account(row.account_id)
         if acct is None:
             raise AuthError(detail="passkey account gone")
         result = await deps.auth.authenticate_external(
-            acct, method="passkey", protocol="web", remote_ip=request.remote or "",
-            user_agent=request.headers.get("User-Agent", ""))
+            acct,
+            method="passkey",
+            protocol="web",
+            remote_ip=request.remote or "",
+            user_agent=request.headers.get("User-Agent", ""),
+        )
     except StepUpRequired as exc:
         return lg.step_up_response(exc, locale)
     except MailError as exc:
@@ -628,8 +852,9 @@ async def passkey_login_finish(request: web.Request) -> web.StreamResponse:
 def register_passkeys(app: web.Application, deps: HttpDeps) -> None:
     sec = deps.settings.security
     rp_id = sec.webauthn_rp_id or deps.settings.server.hostname
-    app[PASSKEY_KEY] = PasskeyState(PasskeyService(rp_id, sec.webauthn_rp_name,
-                                                   sec.webauthn_origins))
+    app[PASSKEY_KEY] = PasskeyState(
+        PasskeyService(rp_id, sec.webauthn_rp_name, sec.webauthn_origins)
+    )
     r = app.router
     r.add_post("/api/security/passkeys/register/begin", endpoint(passkey_register_begin))
     r.add_post("/api/security/passkeys/register/finish", endpoint(passkey_register_finish))

@@ -6,6 +6,7 @@ import time
 
 from rongmail.store.ports import MetaStore
 from rongmail.store.sql import auth as sa
+from rongmail.store.sql import lockout as lk
 
 
 class SecurityReader:
@@ -51,3 +52,10 @@ class SecurityReader:
 
     async def passkey(self, credential_id: str) -> sa.PasskeyRow | None:
         return await self.meta.read(sa.passkey_by_credential(credential_id))
+
+    async def lockouts(
+        self, *, tenant_id: int | None, domain_ids: frozenset[int] | None = None
+    ) -> list[lk.Lockout]:
+        """Brute-force blocks in force, scoped (``lk.lockouts_in_scope``)."""
+        return await self.meta.read(
+            lk.lockouts_in_scope(int(time.time()), tenant_id=tenant_id, domain_ids=domain_ids))

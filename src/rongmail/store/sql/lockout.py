@@ -157,6 +157,39 @@ def blocked(source: str | None, now: int) -> Op[list[tuple[str, str, int, int]]]
     return [(str(a), str(b), int(c), int(e)) for a, b, c, e in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class Lockout:
+    """One block in force, as the admin console lists it (``login`` '' = the whole source)."""
+
+    login: str
+    source: str
+    failures: int
+    blocked_until: int
+
+
+def lockouts_in_scope(
+    now: int, *, tenant_id: int | None, domain_ids: frozenset[int] | None = None
+) -> Op[list[Lockout]]:
+    """Blocks in force that an admin may see. ``tenant_id`` None = server-wide (a super admin):
+    every row, per-source blocks and logins of no account included. Otherwise only the
+    per-login blocks of that tenant's accounts (restricted to ``domain_ids`` when given, for a
+    domain admin): a per-source block or an unknown login belongs to no tenant."""
+    sql = (
+        "SELECT t.login, t.source, t.failures, t.blocked_until FROM auth_throttle t"
+        " LEFT JOIN account a ON a.address = LOWER(t.login) WHERE t.blocked_until > ?"
+    )
+    params: list[object] = [now]
+    if tenant_id is not None:
+        sql += " AND a.tenant_id = ?"
+        params.append(tenant_id)
+    if domain_ids is not None:
+        ids = sorted(domain_ids) or [-1]
+        sql += f" AND a.domain_id IN ({', '.join('?' * len(ids))})"
+        params.extend(ids)
+    rows = yield Q(sql + " ORDER BY t.blocked_until DESC, t.source, t.login", tuple(params))
+    return [Lockout(str(a), str(b), int(c), int(e)) for a, b, c, e in rows]
+
+
 # -- password age -------------------------------------------------------------------------------
 
 
