@@ -53,6 +53,7 @@ import statistics
 import subprocess
 import sys
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -155,7 +156,7 @@ def run_rongmail(items: list[tuple[Path, bool]], bits: int = MODEL_BITS) -> Row:
     }
 
 
-class Peer:
+class Peer(ABC):
     """A private spam filter daemon on loopback, started per corpus and stopped by pid.
 
     ``score(raw)`` returns the daemon's total score (higher = more spam); ``learn(raw, spam)``
@@ -204,17 +205,17 @@ class Peer:
                 self.proc.wait(5)
         self.proc = None
 
-    def _configure(self) -> list[str]:
-        raise NotImplementedError
+    @abstractmethod
+    def _configure(self) -> list[str]: ...
 
-    def _ready(self) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def _ready(self) -> bool: ...
 
-    def score(self, raw: bytes) -> float:
-        raise NotImplementedError
+    @abstractmethod
+    def score(self, raw: bytes) -> float: ...
 
-    def learn(self, raw: bytes, is_spam: bool) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def learn(self, raw: bytes, is_spam: bool) -> None: ...
 
 
 def _as_user(user: str) -> list[str]:

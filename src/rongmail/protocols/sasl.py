@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Final, Literal, NoReturn, Protocol, TypeVar
 
@@ -105,7 +106,7 @@ def utf8(data: bytes) -> str:
         raise SaslError("utf8", "SASL value is not UTF-8") from e
 
 
-class _Exchange:
+class _Exchange(ABC):
     """What every exchange shares: :meth:`step` runs the mechanism's ``_step`` and hands a
     :class:`SaslError` to :meth:`fail`, which each protocol overrides once (a mixin in its
     ``proto/sasl.py``) to raise its own error type."""
@@ -119,8 +120,8 @@ class _Exchange:
     def fail(self, e: SaslError) -> NoReturn:
         raise e
 
-    def _step(self, response: bytes | None) -> Result:
-        raise NotImplementedError
+    @abstractmethod
+    def _step(self, response: bytes | None) -> Result: ...
 
 
 class _OneMessage(_Exchange):
@@ -137,8 +138,8 @@ class _OneMessage(_Exchange):
             return b""
         return self._message(response)
 
-    def _message(self, message: bytes) -> Result:
-        raise NotImplementedError
+    @abstractmethod
+    def _message(self, message: bytes) -> Result: ...
 
 
 class PlainExchange(_OneMessage):
