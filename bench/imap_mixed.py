@@ -344,33 +344,43 @@ async def idle_connections(
     }
 
 
-def tree_rss(pid: int) -> int:
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and its live descendants (from /proc/<n>/stat parent ids)."""
     kids: dict[int, list[int]] = {}
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             with contextlib.suppress(OSError, IndexError, ValueError):
                 ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
                 kids.setdefault(ppid, []).append(int(d.name))
-    total, todo = 0, [pid]
+    out, todo = [], [pid]
     while todo:
         p = todo.pop()
+        out.append(p)
         todo.extend(kids.get(p, []))
-        total += rss_kb(p)
-    return total
+    return out
+
+
+def tree_rss(pid: int) -> int:
+    return sum(rss_kb(p) for p in tree_pids(pid))
+
+
+def tree_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds (user, system: /proc/<pid>/stat utime, stime) used so far by the live
+    processes of ``pid``'s tree: the serve process and its worker processes."""
+    tick = os.sysconf("SC_CLK_TCK")
+    user, system = 0.0, 0.0
+    for p in tree_pids(pid):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            user += int(f[11]) / tick  # field 14: utime
+            system += int(f[12]) / tick  # field 15: stime
+    return user, system
 
 
 def tree_pss(pid: int) -> int:
     """Proportional set size (KiB) of a process tree: shared pages counted once overall."""
-    kids: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                kids.setdefault(ppid, []).append(int(d.name))
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        todo.extend(kids.get(p, []))
+    total = 0
+    for p in tree_pids(pid):
         with contextlib.suppress(OSError, ValueError, IndexError):
             for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
@@ -505,14 +515,21 @@ def main() -> int:
                     notes.append(note)
                 else:
                     runs = []
+                    serve_pid = rm.pid()
                     for i in range(args.runs):
+                        u0, s0 = tree_cpu(serve_pid) if serve_pid else (0.0, 0.0)
                         r = asyncio.run(run_load(RM_ADDR, port, rm.address, rm.password,
                                                  args.messages, args.clients, args.ops, i + 1,
                                                  args.time_limit))  # fmt: skip
+                        u1, s1 = tree_cpu(serve_pid) if serve_pid else (0.0, 0.0)
+                        n = max(r["ops"], 1)
                         print(
                             f"run {i + 1} RongMail: {r['ops']} ops in {r['wall']:.1f}s = "
-                            f"{r['ops'] / r['wall']:.0f} ops/s, {len(r['errors'])} errors "
-                            f"{r['errors'][:2]}",
+                            f"{r['ops'] / r['wall']:.0f} ops/s, serve CPU "
+                            f"{1000 * (u1 - u0 + s1 - s0) / n:.3f} ms/op (user "
+                            f"{1000 * (u1 - u0) / n:.3f}, sys {1000 * (s1 - s0) / n:.3f}; "
+                            f"{100 * (u1 - u0 + s1 - s0) / r['wall']:.0f}% of a core), "
+                            f"{len(r['errors'])} errors {r['errors'][:2]}",
                             flush=True,
                         )
                         runs.append(r)

@@ -5,7 +5,7 @@
 set -euo pipefail
 PKGS=(postfix swaks dovecot-imapd dovecot-pop3d dovecot-lmtpd isync offlineimap3 fetchmail neomutt tmux
       knot knot-dnsutils dnsutils dnsmasq-base chromium fonts-wqy-microhei zstd
-      clamav-daemon slapd ldap-utils)
+      clamav-daemon slapd ldap-utils rspamd libnet-ssleay-perl libio-socket-ssl-perl)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -12,6 +12,8 @@ locally and a failure in CI (``CI`` set), so a broken install step cannot hide.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 
 
 class PeerUnavailable(RuntimeError):
@@ -25,3 +27,16 @@ def skip_or_fail(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"peer unavailable in CI: {reason}")
     pytest.skip(reason)
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> None:
+    """Stop a peer daemon started with ``start_new_session=True``: SIGTERM, then SIGKILL of its
+    own process group (only its children) if it does not exit within ``timeout``."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)

@@ -1,8 +1,9 @@
 """Message actions: append/deliver (and MULTIAPPEND, RFC 3502), flags, copy, move, expunge,
 destroy.
 
-Delivery path (RFC 5321 §4.5.5 "once accepted, never lost"): the raw bytes are parsed off the
-event loop, written to the blob store (fsynced), then one write op stores the metadata, index
+Delivery path (RFC 5321 §4.5.5 "once accepted, never lost"): the raw bytes are parsed (on the
+event loop up to ``mime.parse.INLINE_PARSE_MAX``, else on a thread; or the caller's parse is
+used), written to the blob store (fsynced), then one write op stores the metadata, index
 rows and change log for *all* target mailboxes in one transaction; only then does the action
 return (and SMTP may answer 250). A crash between the blob write and the commit leaves an
 unreferenced blob that garbage collection removes; never a message without its bytes.
@@ -23,7 +24,7 @@ from rongmail.core.search_tokens import index_tokens
 from rongmail.core.thread import normalize_subject
 from rongmail.errors import NotFound, TooLarge, ValidationError
 from rongmail.mime.model import Addr, ParsedMessage
-from rongmail.mime.parse import parse_message
+from rongmail.mime.parse import INLINE_PARSE_MAX, parse_message
 from rongmail.store.sql import directory as d
 from rongmail.store.sql import mail as ml
 from rongmail.store.sql.q import Op
@@ -125,14 +126,25 @@ async def do_deliver(
             tenants.append(tenant)
     given = parsed
 
-    def _record() -> ml.NewMessage:  # MIME parse + search tokens: CPU work, off the loop
+    def _record() -> ml.NewMessage:  # MIME parse + search tokens: CPU work
         msg = given if given is not None else parse_message(raw)
         return new_message_record(msg, "", len(raw), when)
 
-    # the parse and the blob writes (hash, encrypt, write, shared flush) run concurrently;
-    # both finish before the metadata commit, so the blob is durable before it is referenced
+    # the blob writes (hash, encrypt, write, shared flush) are started first; a small message
+    # is parsed and indexed on the loop meanwhile (pure Python: a thread would only add a
+    # hand-off), a large one on a thread. Both finish before the metadata commit, so the blob
+    # is durable before anything references it.
     puts = asyncio.gather(*(ctx.blobs.put(tn, raw) for tn in tenants))
-    base, bids = await asyncio.gather(asyncio.to_thread(_record), puts)
+    if len(raw) <= INLINE_PARSE_MAX:
+        await asyncio.sleep(0)  # let the blob writes reach their thread first
+        try:
+            base = _record()
+        except BaseException:
+            puts.cancel()
+            raise
+        bids = await puts
+    else:
+        base, bids = await asyncio.gather(asyncio.to_thread(_record), puts)
     records = {tn: replace(base, blob_id=bid) for tn, bid in zip(tenants, bids, strict=True)}
     plan = [(t, ctx.tenant_of[t.account_id]) for t in targets]
 
@@ -215,12 +227,21 @@ async def do_set_flags(
     remove: int = 0, add_keywords: frozenset[str] = frozenset(),
     remove_keywords: frozenset[str] = frozenset(),
     replace: tuple[int, frozenset[str]] | None = None, unchanged_since: int | None = None,
+    durable: bool = False,
 ) -> tuple[list[tuple[int, int, frozenset[str], int]], list[int]]:
-    """IMAP STORE (RFC 9051 §6.4.6, RFC 7162 UNCHANGEDSINCE) / JMAP keywords.
-    Returns (updated [(id, flags, keywords, modseq)], failed ids)."""
+    """IMAP STORE (RFC 9051 §6.4.6, RFC 7162 UNCHANGEDSINCE) / JMAP keywords / the implicit
+    ``\\Seen`` of FETCH BODY[] (RFC 9051 §6.4.5) and POP3.
+    Returns (updated [(id, flags, keywords, modseq)], failed ids).
+
+    Durability: a relaxed write by default (``MetaStore.write(durable=False)``): committed and
+    visible when this returns, kept if the process dies, but an OS crash or power loss before
+    the next durable commit may lose it (like Dovecot's ``mail_fsync=optimized``). Flag changes
+    never create or remove mail; pass ``durable=True`` where a flag change must survive a
+    power loss on its own."""
     updated, failed, changes = await ctx.meta.write(ml.set_flags(
         account_id, list(message_ids), add=add, remove=remove, add_keywords=add_keywords,
-        remove_keywords=remove_keywords, replace=replace, unchanged_since=unchanged_since))
+        remove_keywords=remove_keywords, replace=replace, unchanged_since=unchanged_since),
+        durable=durable)
     ctx.bus.publish(changes)
     return updated, failed
 

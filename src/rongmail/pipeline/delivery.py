@@ -12,7 +12,9 @@ it half delivered (and a client retry can never duplicate a part):
 
 Trace headers (``Received``) and detection headers from the verdict (``Authentication-Results``)
 are prepended: passed as ``prepend`` to the queue (the blob stays the client's bytes), and put
-in front of the stored copy for local delivery, where ``do_deliver`` has no metadata slot yet.
+in front of the stored copy for local delivery, where ``do_deliver`` has no metadata slot yet;
+the stored copy's parse is derived from the session's parse of the message
+(:func:`rongmail.mime.parse.with_prepended_header`), so it is not parsed twice.
 Both actions fsync before returning, so the SMTP 250 that follows is durable (RFC 5321 §6.1).
 """
 
@@ -22,6 +24,7 @@ from rongmail.actions.context import ActionContext
 from rongmail.actions.messages import Target, do_deliver
 from rongmail.actions.queue import EnvelopeRecipient, do_enqueue_message
 from rongmail.errors import ValidationError
+from rongmail.mime.parse import with_prepended_header
 from rongmail.pipeline.envelope import Envelope, Recipient
 from rongmail.pipeline.stage import Action, Verdict
 from rongmail.store.reader import Reader
@@ -57,7 +60,13 @@ class ActionDelivery:
             for rcpt in env.rcpts:
                 accounts.extend(a for a in rcpt.resolution.account_ids if a not in accounts)
             targets = [Target(account_id, role=role) for account_id in accounts]
-            results = await do_deliver(self._ctx, prepend + message, targets)
+            # the session parsed the message; derive the stored copy's parse from it
+            parsed = (
+                with_prepended_header(env.parsed, message, prepend)
+                if env.parsed is not None
+                else None
+            )
+            results = await do_deliver(self._ctx, prepend + message, targets, parsed=parsed)
             return f"L{results[0].message_id}" if results else "L0"
         queue_id = await do_enqueue_message(
             self._ctx,

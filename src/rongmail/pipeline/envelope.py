@@ -1,6 +1,6 @@
 """The facts of one SMTP connection and transaction, as immutable values for stages.
 
-The SMTP session builds a new :class:`Envelope` at each checkpoint (``dataclasses.replace``);
+The SMTP session builds a new :class:`Envelope` at each checkpoint;
 stages read it and never keep it. Addresses are strings as received (domain lower-cased when
 ASCII); ``mail_from`` is ``""`` for the null reverse-path (RFC 5321 §4.5.5).
 """
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+
+from rongmail.mime.model import ParsedMessage
 
 
 class Listener(enum.StrEnum):
@@ -94,6 +96,9 @@ class Envelope:
     message: bytes | None = field(default=None, repr=False)
     #: Trace headers (``Received:``) the receiving server adds, CRLF-terminated.
     trace: bytes = field(default=b"", repr=False)
+    #: At the DATA checkpoint: ``message`` parsed (once, by the session), for the content
+    #: stages and the delivery; ``None`` where nobody parsed it yet.
+    parsed: ParsedMessage | None = field(default=None, repr=False, compare=False)
     #: Session identifier for logs and the ``Received:`` id clause.
     session_id: str = ""
 

@@ -19,9 +19,10 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from email.header import decode_header, make_header
 from email.utils import getaddresses
+from functools import cache
 
 from rongmail.actions.context import ActionContext
 from rongmail.actions.vacation import DEFAULT_PERIOD, do_send_vacation_reply
@@ -113,7 +114,13 @@ class VacationDelivery:
     async def _respond(self, env: Envelope) -> None:
         try:
             message = env.message or b""
-            headers = [(n.decode("latin-1"), _decode(v)) for n, v in header_fields(message)]
+
+            @cache
+            def headers() -> list[tuple[str, str]]:
+                """The message's decoded header fields, decoded only once a recipient has an
+                active auto-reply (for nearly every message, nobody has)."""
+                return [(n.decode("latin-1"), _decode(v)) for n, v in header_fields(message)]
+
             now = int(time.time())
             done: set[int] = set()
             for rcpt in env.rcpts:
@@ -129,7 +136,12 @@ class VacationDelivery:
             log.exception("vacation reply for session %s failed", env.session_id)
 
     async def _one(
-        self, env: Envelope, headers: list[tuple[str, str]], account_id: int, rcpt: str, now: int
+        self,
+        env: Envelope,
+        header_list: Callable[[], list[tuple[str, str]]],
+        account_id: int,
+        rcpt: str,
+        now: int,
     ) -> None:
         v = await self._reader.vacation(account_id)
         if not active(v, now):
@@ -137,6 +149,7 @@ class VacationDelivery:
         account = await self._reader.account(account_id)
         if account is None:
             return
+        headers = header_list()
         why = refusal(env.mail_from, headers, {account.address, rcpt} - {""})
         if why is not None:
             log.info(

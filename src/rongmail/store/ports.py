@@ -2,7 +2,7 @@
 
 * :class:`MetaStore` runs sans-IO SQL operations (``store/sql``) — reads on a pool, writes in
   a transaction (group-committed on SQLite). ``write`` returns only after the transaction is
-  durable (committed and fsynced).
+  durable (committed and fsynced), unless the caller passes ``durable=False`` (below).
 * :class:`BlobStore` keeps message bytes, content-addressed and encrypted per tenant.
 
 The contract suite in ``tests/storage`` runs against every implementation.
@@ -18,11 +18,29 @@ T = TypeVar("T")
 
 
 class MetaStore(Protocol):
+    """Runs SQL operations: ``read`` in a read-only snapshot, ``write`` in one transaction.
+
+    Durability contract of ``write(op, durable=...)``:
+
+    * ``durable=True`` (the default): when ``write`` returns, the transaction is committed and
+      on stable storage — it survives a crash of the application *and* of the operating
+      system or machine (power loss). Everything that creates or removes mail (delivery,
+      APPEND, COPY/MOVE, EXPUNGE, account changes) uses it.
+    * ``durable=False`` (relaxed; flag and keyword changes only): when ``write`` returns, the
+      transaction is committed — visible to every reader, atomic, and kept if the application
+      process dies (SIGKILL included) — but it may not be fsynced yet, so an operating-system
+      crash or power loss may lose it (the store reopens consistent, as of an earlier commit).
+      The next durable commit makes it durable too. This is Dovecot's ``mail_fsync=optimized``
+      trade-off for index/flag updates. SQLite: commit with ``synchronous=NORMAL`` (WAL frames
+      written, not fsynced); a group-commit batch that mixes durable and relaxed operations
+      commits durably. PostgreSQL: ``SET LOCAL synchronous_commit TO OFF``.
+    """
+
     dialect: str  # "sqlite" | "postgres"
 
     async def read(self, op: Op[T]) -> T: ...
 
-    async def write(self, op: Op[T]) -> T: ...
+    async def write(self, op: Op[T], *, durable: bool = True) -> T: ...
 
     async def close(self) -> None: ...
 

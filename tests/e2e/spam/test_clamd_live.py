@@ -10,11 +10,8 @@ Marked ``peer`` (Debian's clamav-daemon).
 
 from __future__ import annotations
 
-import imaplib
 import io
 import re
-import smtplib
-import ssl
 import time
 import zipfile
 from email.message import EmailMessage
@@ -24,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from e2e.conftest import free_port, run_server
+from e2e.spam.mailbox import send, spam_headers
 from peers import PeerUnavailable
 from peers.clamd import EICAR, Clamd
 
@@ -80,34 +78,7 @@ def clean(subject: str) -> bytes:
 
 
 def _send(port: int, raw: bytes) -> int:
-    with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
-        s.ehlo("mx.files.example")
-        try:
-            s.sendmail("sender@files.example", [RCPT], raw)
-        except smtplib.SMTPDataError as e:
-            return e.smtp_code
-        return 250
-
-
-def _inbox_spam_headers(port: int) -> dict[str, str]:
-    m = imaplib.IMAP4("127.0.0.1", port)
-    m.starttls(ssl._create_unverified_context())
-    m.login(RCPT, PASSWORD)
-    out = {}
-    try:
-        m.select("INBOX", readonly=True)
-        _, data = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT X-RONGMAIL-SPAM)])")
-        for item in data:
-            if isinstance(item, tuple):
-                fields = dict(
-                    line.split(": ", 1)
-                    for line in item[1].decode().replace("\r\n ", " ").split("\r\n")
-                    if ": " in line
-                )
-                out[fields.get("Subject", "")] = fields.get("X-RongMail-Spam", "")
-    finally:
-        m.logout()
-    return out
+    return send(port, "sender@files.example", RCPT, raw, helo="mx.files.example")
 
 
 def test_clamd_detects_through_the_live_server(tmp_path: Path) -> None:
@@ -153,7 +124,7 @@ def test_clamd_detects_through_the_live_server(tmp_path: Path) -> None:
             deadline = time.monotonic() + 20
             got: dict[str, str] = {}
             while time.monotonic() < deadline and len(got) < 2:
-                got = _inbox_spam_headers(srv.ports["imap"])
+                got = spam_headers(srv.ports["imap"], RCPT, PASSWORD)
                 time.sleep(0.3)
     finally:
         clamd.stop()
@@ -201,7 +172,7 @@ def test_clamd_started_after_the_server_is_auto_detected(tmp_path: Path) -> None
             got: dict[str, str] = {}
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and "clean while down" not in got:
-                got = _inbox_spam_headers(srv.ports["imap"])
+                got = spam_headers(srv.ports["imap"], RCPT, PASSWORD)
                 time.sleep(0.3)
     finally:
         clamd.stop()

@@ -1,8 +1,8 @@
-"""rspamd adapter: the reply mapping, a fake HTTP server, and (``peer``) a real rspamd."""
+"""rspamd adapter: the reply mapping and a fake HTTP server (a real rspamd:
+``tests/e2e/spam/test_rspamd_live.py``)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -85,12 +85,3 @@ async def test_unreachable_rspamd_adds_nothing() -> None:
     client = RspamdClient("http://127.0.0.1:9", timeout=1.0)
     assert not await client.available()
     assert await client.tags(raw_message(), ScanContext()) == []
-
-
-@pytest.mark.peer
-async def test_real_rspamd() -> None:
-    client = RspamdClient(os.environ.get("RONGMAIL_TEST_RSPAMD", "http://127.0.0.1:11333"))
-    if not await client.available():
-        pytest.skip("no rspamd listening (set RONGMAIL_TEST_RSPAMD=http://host:port)")
-    tags = await client.tags(raw_message(), ScanContext(client_ip="127.0.0.1"))
-    assert len(tags) == 1 and tags[0].name.startswith("RSPAMD_")

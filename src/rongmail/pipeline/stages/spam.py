@@ -1,9 +1,10 @@
 """Spam, phishing and malware filtering of inbound mail at DATA (issue 9, DESIGN.md rule 7).
 
-The stage parses the message once (off the event loop), builds a
-:class:`~rongmail.services.spam.ScanContext` (the tenant's content model, its domains and
-people for impersonation checks, the SPF/DKIM/DMARC results), runs every analyzer within a
-time budget and lets the tenant's :class:`~rongmail.services.spam.Policy` score the tags:
+The stage parses the message once (on the event loop up to ``INLINE_PARSE_MAX``, else on a
+worker thread), builds a :class:`~rongmail.services.spam.ScanContext` (the tenant's content
+model, its domains and people for impersonation checks, the SPF/DKIM/DMARC results), runs
+every analyzer within a time budget and lets the tenant's
+:class:`~rongmail.services.spam.Policy` score the tags:
 
 * deliver → ``ACCEPT``; junk → ``JUNK`` (the recipient's Junk mailbox);
 * quarantine → ``JUNK`` plus the pipeline tag ``spam.quarantine``: the quarantining delivery
@@ -49,7 +50,7 @@ from rongmail.actions.spam import ADMIN_ROLES, SPAM_HEADER, SpamModels
 from rongmail.config.spam import BlocklistZone
 from rongmail.errors import ConfigError
 from rongmail.mime.model import ParsedMessage
-from rongmail.mime.parse import parse_message
+from rongmail.mime.parse import INLINE_PARSE_MAX, parse_message
 from rongmail.pipeline.envelope import Envelope
 from rongmail.pipeline.stage import ACCEPT, Action, Checkpoint, Reason, Verdict, tempfail
 from rongmail.services.mailauth import AuthVerdict, MailAuthenticator
@@ -253,6 +254,8 @@ class SpamStage:
         return None
 
     async def _parse(self, raw: bytes) -> ParsedMessage:
+        if len(raw) <= INLINE_PARSE_MAX:
+            return parse_message(raw)  # cheaper than a thread hand-off (see INLINE_PARSE_MAX)
         return await asyncio.to_thread(parse_message, raw)
 
     async def _is_first_contact(self, tenant: int, parsed: ParsedMessage, env: Envelope) -> bool:
@@ -278,16 +281,14 @@ class SpamStage:
             return ACCEPT
         raw = env.message
         deadline = time.monotonic() + self._budget
-        parsed = await self._parse(raw)
+        parsed = env.parsed if env.parsed is not None else await self._parse(raw)
         auth: dict[str, str] = {}
         if self._auth is not None:
             try:
-                av = await asyncio.wait_for(
-                    self._auth.check(
+                async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
+                    av = await self._auth.check(
                         raw, ip=env.client.ip, helo=env.helo or "", mail_from=env.mail_from or ""
-                    ),
-                    max(0.1, deadline - time.monotonic()),
-                )
+                    )
                 auth = auth_words(av)
             except TimeoutError:
                 log.info("spam: mail authentication overran the budget (%s)", env.session_id)
@@ -312,7 +313,9 @@ class SpamStage:
         remaining = max(0.1, deadline - time.monotonic())
         timed_out = False
         try:
-            tags = await asyncio.wait_for(analyze(parsed, ctx, timeout=remaining), remaining)
+            inline = len(raw) <= INLINE_PARSE_MAX and not parsed.attachments
+            async with asyncio.timeout(remaining):
+                tags = await analyze(parsed, ctx, timeout=remaining, inline=inline)
         except TimeoutError:
             tags, timed_out = [], True
         v = policy.decide(tags)

@@ -14,8 +14,11 @@ Invariants:
   message's data.
 * Only fields that never change after delivery are kept (blob id, header size, body
   structure and envelope JSON); flags, keywords, modseq, thread and mailbox memberships always
-  come from the view or the store.
-* Bounded (:data:`MAX_ENTRIES`, least recently used dropped first): about a kilobyte each.
+  come from the view or the store. The one exception, the last rendered FETCH item list, is
+  keyed by the identity of the (immutable) view entry it was rendered from, so new flags or a
+  new modseq never meet old bytes.
+* Bounded (:data:`MAX_ENTRIES`, least recently used dropped first): one to two kilobytes
+  each (with the kept FETCH item list).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import json
 from collections import OrderedDict
 from typing import Any
 
-from rongmail.core.models import Mailbox, Message
+from rongmail.core.models import Mailbox, MailboxEntry, Message
 from rongmail.mime.model import MimePart
 
 from .message import envelope
@@ -39,7 +42,7 @@ class StaticMessage:
     """The immutable part of one message, with lazily built derived forms."""
 
     __slots__ = ("message_id", "blob_id", "header_size", "_bodystructure", "_envelope",
-                 "_tree", "_rendered")  # fmt: skip
+                 "_tree", "_rendered", "_fetched")  # fmt: skip
 
     def __init__(self, m: Message) -> None:
         self.message_id = m.id
@@ -49,6 +52,8 @@ class StaticMessage:
         self._envelope = m.envelope_json
         self._tree: MimePart | None = None
         self._rendered: dict[bool, r.Rendered] | None = None
+        #: the last rendered FETCH item list: (plan key, the view entry it was built from, bytes)
+        self._fetched: tuple[object, MailboxEntry, bytes] | None = None
 
     @property
     def tree(self) -> MimePart:
@@ -69,6 +74,22 @@ class StaticMessage:
         return out
 
 
+    def fetched(self, key: object, entry: MailboxEntry) -> bytes | None:
+        """The FETCH item list last kept for ``key`` and this very ``entry`` object, if any.
+
+        Sound because view entries are immutable and replaced on every change (a new object
+        for new flags or modseq), and ``key`` names attributes that depend only on the entry
+        and this immutable part (FETCH's plan decides which)."""
+        got = self._fetched
+        if got is not None and got[1] is entry and got[0] == key:
+            return got[2]
+        return None
+
+    def keep_fetched(self, key: object, entry: MailboxEntry, items: bytes) -> None:
+        """Remember one rendered FETCH item list (one per message: the latest wins)."""
+        self._fetched = (key, entry, items)
+
+
 class MessageCache:
     """LRU of :class:`StaticMessage` by (mailbox id, UIDVALIDITY, UID)."""
 
@@ -86,6 +107,25 @@ class MessageCache:
             return None
         self._entries.move_to_end(key)
         return sm
+
+    def get_many(
+        self, mailbox: Mailbox, wanted: list[tuple[int, int]]
+    ) -> tuple[dict[int, StaticMessage], list[int]]:
+        """:meth:`get` for many (uid, message id) pairs at once: (found by uid, missing uids)."""
+        entries = self._entries
+        touch = entries.move_to_end
+        mbid, validity = mailbox.id, mailbox.uidvalidity
+        found: dict[int, StaticMessage] = {}
+        missing: list[int] = []
+        for uid, message_id in wanted:
+            key = (mbid, validity, uid)
+            sm = entries.get(key)
+            if sm is None or sm.message_id != message_id:
+                missing.append(uid)
+            else:
+                touch(key)
+                found[uid] = sm
+        return found, missing
 
     def put(self, mailbox: Mailbox, uid: int, message: Message) -> StaticMessage:
         key = (mailbox.id, mailbox.uidvalidity, uid)

@@ -37,6 +37,7 @@ from rongmail.errors import (
     StorageFull,
     TooLarge,
 )
+from rongmail.mime.parse import INLINE_PARSE_MAX, parse_message
 from rongmail.pipeline.envelope import AuthIdentity, Client, Envelope, Listener
 from rongmail.pipeline.ports import Authenticator, Delivery, Directory
 from rongmail.pipeline.runner import Runner
@@ -164,26 +165,27 @@ class Session:
         return self.auth_offered and (self.client.tls or not self.settings.require_tls_for_auth)
 
     def envelope(self, **changes: Any) -> Envelope:
-        env = Envelope(
-            client=self.client,
-            helo=self.helo,
-            esmtp=self.esmtp,
-            auth=self.auth,
-            session_id=self.id,
-        )
-        if self.tx is not None:
-            p = self.tx.params
-            env = replace(
-                env,
-                mail_from=self.tx.mail_from,
-                declared_size=p.size,
-                body=p.body,
-                smtputf8=p.smtputf8,
-                ret=p.ret,
-                envid=p.envid,
-                rcpts=tuple(self.tx.rcpts),
-            )
-        return replace(env, **changes) if changes else env
+        """The envelope as of now, with ``changes`` applied (built in one construction: it is
+        needed at every checkpoint)."""
+        fields: dict[str, Any] = {
+            "client": self.client,
+            "helo": self.helo,
+            "esmtp": self.esmtp,
+            "auth": self.auth,
+            "session_id": self.id,
+        }
+        tx = self.tx
+        if tx is not None:
+            p = tx.params
+            fields["mail_from"] = tx.mail_from
+            fields["declared_size"] = p.size
+            fields["body"] = p.body
+            fields["smtputf8"] = p.smtputf8
+            fields["ret"] = p.ret
+            fields["envid"] = p.envid
+            fields["rcpts"] = tuple(tx.rcpts)
+        fields.update(changes)
+        return Envelope(**fields)
 
     async def check(self, point: Checkpoint, env: Envelope) -> None:
         """Run the pipeline; raise ReplyError when it refuses."""
@@ -357,7 +359,13 @@ class Session:
                 raise ReplyError(codes.R552_MESSAGE_TOO_BIG)
             message = bytes(tx.body)
             tx.body = bytearray()
-            env = self.envelope(message=message)
+            # parsed once here for the content stages and the delivery (a small message on
+            # the loop: pure Python work a thread would not run in parallel)
+            if len(message) <= INLINE_PARSE_MAX:
+                parsed = parse_message(message)
+            else:
+                parsed = await asyncio.to_thread(parse_message, message)
+            env = self.envelope(message=message, parsed=parsed)
             env = replace(
                 env,
                 trace=received_header(env, hostname=self.hostname, now=datetime.now(UTC)),

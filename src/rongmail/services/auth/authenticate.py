@@ -59,6 +59,7 @@ from rongmail.store.reader import Reader
 from rongmail.store.sql import admin as adm
 from rongmail.store.sql import auth as sa
 from rongmail.store.sql import lockout as lk
+from rongmail.store.sql.q import Op
 
 PROTOCOLS = ("smtp", "imap", "pop3", "jmap", "web", "dav", "managesieve", "admin")
 #: protocols that can run an interactive second-factor step (the rest get refusals)
@@ -95,6 +96,15 @@ class PasswordExpired(AuthError):
         self.ticket = ticket
 
 
+@dataclass(frozen=True)
+class LoginAudit:
+    """The ``login`` audit entry written together with a login event."""
+
+    action: str
+    outcome: str
+    detail: dict[str, Any]
+
+
 class SecurityRecorder(Protocol):
     """The writes the authenticator needs (implemented by ``actions.auth.AuthRecorder``)."""
 
@@ -102,7 +112,11 @@ class SecurityRecorder(Protocol):
                     remote: str, detail: dict[str, Any]) -> None: ...
 
     async def login_event(self, account: Account, ctx: risk.LoginContext, *, protocol: str,
-                          method: str, outcome: str, score: int) -> None: ...
+                          method: str, outcome: str, score: int,
+                          audit: LoginAudit | None = None) -> None:
+        """Record a login attempt; with ``audit``, its ``login`` audit entry (remote =
+        ``ctx.ip``) is appended in the same transaction: one durable write, not two."""
+        ...
 
     async def freeze(self, account: Account, *, reasons: Sequence[str], remote: str) -> None: ...
 
@@ -241,6 +255,17 @@ def _login_key(username: str) -> str:
         return normalize_address(username)
     except MailError:
         return username.strip().lower()[:320]
+
+
+def _risk_inputs(account_id: int, ip: str, history_since: int, ip_since: int
+                 ) -> Op[tuple[list[sa.LoginEventRow], int, int]]:
+    """What risk scoring reads, in one read (one snapshot, one hand-off to the reader pool):
+    the account's login history, its risk reset time, and how many accounts logged in from
+    ``ip`` since ``ip_since``."""
+    history = yield from sa.login_events(account_id, history_since)
+    reset_at = yield from sa.risk_reset_at(account_id)
+    from_ip = yield from sa.accounts_from_ip(ip, ip_since)
+    return history, reset_at, from_ip
 
 
 class Authenticator:
@@ -458,11 +483,9 @@ class Authenticator:
         ctx = self._context(remote_ip, user_agent, protocol)
         rec = self.security.recorder
         await rec.login_event(acct, ctx, protocol=protocol, method="password", outcome="failure",
-                              score=0)
-        await rec.audit(category="login", action="login.failed", outcome="failure",
-                        account=acct, remote=remote_ip,
-                        detail={"protocol": protocol, "reason": reason,
-                                "country": ctx.country})
+                              score=0, audit=LoginAudit("login.failed", "failure", {
+                                  "protocol": protocol, "reason": reason,
+                                  "country": ctx.country}))
 
     async def _password_expired(self, acct: Account) -> bool:
         """Rotation (MLPS): the stricter of ``security.password_max_age_days`` and the tenant
@@ -528,9 +551,8 @@ class Authenticator:
         if expired:
             raise await self._change_required(acct, protocol, remote_ip, ctx, decision, method)
         await rec.login_event(acct, ctx, protocol=protocol, method=method, outcome="success",
-                              score=decision.score)
-        await rec.audit(category="login", action="login.success", outcome="success",
-                        account=acct, remote=remote_ip, detail=detail)
+                              score=decision.score,
+                              audit=LoginAudit("login.success", "success", detail))
         return AuthResult(acct, protocol, remote_ip, method, decision.score, decision.reasons)
 
     async def _refuse_risky(self, acct: Account, ctx: risk.LoginContext, protocol: str,
@@ -567,12 +589,10 @@ class Authenticator:
         cfg = self.security.settings.risk
         if not cfg.enabled:
             return risk.Decision(risk.ALLOW, 0, ())
-        history = await self.reader.meta.read(
-            sa.login_events(acct.id, ctx.now - cfg.history_days * 86400))
-        reset_at = await self.reader.meta.read(sa.risk_reset_at(acct.id))
+        history, reset_at, from_ip = await self.reader.meta.read(
+            _risk_inputs(acct.id, ctx.ip, ctx.now - cfg.history_days * 86400, ctx.now - 3600))
         failures = sum(1 for h in history if h.outcome == "failure"
                        and ctx.now - h.at < BURST_WINDOW and h.at > reset_at)
-        from_ip = await self.reader.meta.read(sa.accounts_from_ip(ctx.ip, ctx.now - 3600))
         failed_here = await self.throttle.failed_logins(
             _ip_key(ctx.ip), ctx.now - int(self.policy.forget_after))
         return risk.score(cfg, ctx, history, recent_failures=failures,

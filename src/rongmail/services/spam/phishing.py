@@ -25,7 +25,7 @@ from rongmail.mime.model import ParsedMessage
 
 from . import urls as urlmod
 from .context import ScanContext
-from .rules import content_rules
+from .rules import content_matchers, content_text
 from .tags import RULES_DIR, Tag, tag
 
 __all__ = [
@@ -221,8 +221,8 @@ def form_tags(msg: ParsedMessage, ctx: ScanContext) -> list[Tag]:
 
 
 def payment_tags(msg: ParsedMessage, ctx: ScanContext) -> list[Tag]:
-    text = msg.subject + "\n" + msg.text_body[:20_000]
-    if any(p.search(text) for p in content_rules()["PAYMENT_CHANGE"]):
+    text, folded = content_text(msg)
+    if any(m.found(text, folded) for m in content_matchers()["PAYMENT_CHANGE"]):
         return [
             tag("PAYMENT_CHANGE_FIRST_TIME" if ctx.first_time_sender else "PAYMENT_CHANGE_REQUEST")
         ]

@@ -8,10 +8,11 @@ File format: ``b"RMB1"`` + key version (4 bytes, big endian) + nonce (12) + AES-
 ciphertext with tag; AAD is the blob id, so a file moved to another name fails to decrypt.
 
 Durability: write to a temp file in the target directory, rename, then make it durable; ``put``
-returns only then. Concurrent ``put`` calls share the flush (group sync, like the metadata
-store's group commit): the first waiter runs one ``syncfs(2)`` of the blob file system, which
-commits every file and directory entry written before it; writers that arrive meanwhile wait
-for the next round. Where ``syncfs`` is unavailable each file and its directory are fsynced. A full disk raises :class:`~rongmail.errors.StorageFull` and leaves
+returns only then. Concurrent ``put`` calls share one worker-thread round (group sync, like the
+metadata store's group commit): it writes every queued blob, then runs one ``syncfs(2)`` of the
+blob file system, which commits every file and directory entry written before it; writers
+that arrive meanwhile wait for the next round. Where ``syncfs`` is unavailable each file and
+its directory are fsynced. A full disk raises :class:`~rongmail.errors.StorageFull` and leaves
 no partial file. All file I/O runs off the event loop.
 """
 
@@ -23,6 +24,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -51,37 +53,85 @@ _SYNCFS = _load_syncfs()
 
 
 class _GroupSync:
-    """Coalesces durability requests: one flush serves every writer that finished writing
-    before it started."""
+    """Coalesces blob writes and their durability: one worker-thread call writes every blob
+    that was queued (into the page cache) and then makes them all durable with one flush.
+
+    Each ``put`` costs a single thread hand-off that it shares with every concurrent ``put``
+    (instead of one for its write and a share of another for the flush). A blob queued while
+    a round is running waits for the next round, so nothing is reported durable before a
+    flush that started after it was written. A failed write fails only its own ``put``; a
+    failed flush fails every ``put`` of its round. No round runs after the loop stopped."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._waiting: list[tuple[asyncio.Future[None], list[Path]]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._waiting: list[tuple[asyncio.Future[str], Callable[[], tuple[str, Path]]]] = []
+        self._busy = False
 
-    async def sync(self, paths: list[Path]) -> None:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
-        self._waiting.append((fut, paths))
-        if self._task is None or self._task.done():
-            self._task = asyncio.ensure_future(self._run())
-        await fut
+    def submit(self, write: Callable[[], tuple[str, Path]]) -> asyncio.Future[str]:
+        """Queue ``write`` (returns the blob id and the file it wrote or found); the future
+        resolves to the blob id once that file is durable. The round starts at once when none
+        is running, so the write overlaps whatever the caller does next."""
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._waiting.append((fut, write))
+        if not self._busy:
+            self._start()
+        return fut
 
-    async def _run(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting, []
-            try:
-                await asyncio.to_thread(self._flush, [p for _, ps in batch for p in ps])
-            except BaseException as e:  # noqa: BLE001 - handed to every waiter
-                err = StorageFull(detail=str(e)) if isinstance(e, OSError) and e.errno in (
-                    errno.ENOSPC, errno.EDQUOT) else e
-                for fut, _ in batch:
-                    if not fut.done():
-                        fut.set_exception(err)
-                continue
+    def _start(self) -> None:
+        batch, self._waiting = self._waiting, []
+        try:
+            done = asyncio.get_running_loop().run_in_executor(
+                None, self._round, [w for _, w in batch]
+            )
+        except RuntimeError as e:  # executor already shut down (the server is stopping)
             for fut, _ in batch:
                 if not fut.done():
-                    fut.set_result(None)
+                    fut.set_exception(e)
+            return
+        self._busy = True
+        done.add_done_callback(lambda f: self._settle(batch, f))
+
+    def _settle(
+        self,
+        batch: list[tuple[asyncio.Future[str], Callable[[], tuple[str, Path]]]],
+        done: asyncio.Future[list[tuple[bool, object]]],
+    ) -> None:
+        self._busy = False
+        if done.cancelled():
+            outcomes: list[tuple[bool, object]] = [(False, asyncio.CancelledError())] * len(batch)
+        elif (exc := done.exception()) is not None:
+            outcomes = [(False, exc)] * len(batch)
+        else:
+            outcomes = done.result()
+        for (fut, _), (ok, value) in zip(batch, outcomes, strict=True):
+            if fut.done():
+                continue
+            if ok:
+                fut.set_result(value)  # type: ignore[arg-type]
+            else:
+                fut.set_exception(value)  # type: ignore[arg-type]
+        if self._waiting:
+            self._start()
+
+    def _round(self, writes: list[Callable[[], tuple[str, Path]]]) -> list[tuple[bool, object]]:
+        """Worker thread: every write, then one flush covering all that succeeded."""
+        outcomes: list[tuple[bool, object]] = []
+        paths: list[Path] = []
+        for write in writes:
+            try:
+                bid, path = write()
+            except Exception as e:  # noqa: BLE001 - handed to that put's caller
+                outcomes.append((False, e))
+                continue
+            outcomes.append((True, bid))
+            paths.append(path)
+        if paths:
+            try:
+                self._flush(paths)
+            except OSError as e:
+                err = StorageFull(detail=str(e)) if e.errno in (errno.ENOSPC, errno.EDQUOT) else e
+                outcomes = [(False, err) if ok else (ok, v) for ok, v in outcomes]
+        return outcomes
 
     def _flush(self, paths: list[Path]) -> None:
         if _SYNCFS is not None:
@@ -191,11 +241,15 @@ class FsBlobStore:
             raise InternalError(detail=f"blob {blob_id}: cannot decrypt") from e
 
     async def put(self, tenant_id: int, data: bytes) -> str:
-        bid = await asyncio.to_thread(self.put_sync, tenant_id, data, fsync=False)
-        if self._fsync:
-            # also for a deduplicated blob: its first writer may still be waiting for its flush
-            await self._group.sync([self._path(tenant_id, bid)])
-        return bid
+        if not self._fsync:
+            return await asyncio.to_thread(self.put_sync, tenant_id, data, fsync=False)
+
+        def write() -> tuple[str, Path]:
+            bid = self.put_sync(tenant_id, data, fsync=False)
+            # flushed also when deduplicated: its first writer may still await its flush
+            return bid, self._path(tenant_id, bid)
+
+        return await self._group.submit(write)
 
     async def get(self, tenant_id: int, blob_id: str) -> bytes:
         return await asyncio.to_thread(self.get_sync, tenant_id, blob_id)

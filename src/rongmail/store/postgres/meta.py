@@ -1,7 +1,8 @@
 """PostgreSQL metadata store on asyncpg.
 
 Each write op runs in its own transaction on a pooled connection; PostgreSQL's own WAL and
-``commit_delay`` provide group commit. Per-account serialisation comes from the row lock taken by
+``commit_delay`` provide group commit; a relaxed write (``durable=False``) turns
+``synchronous_commit`` off for its own transaction only. Per-account serialisation comes from the row lock taken by
 ``bump`` (``UPDATE account ... RETURNING modseq``). Unique violations from races map to
 :class:`~rongmail.errors.AlreadyExists`. Migrations take an advisory lock so several nodes may
 start at once.
@@ -94,10 +95,15 @@ class PostgresMeta:
         except BaseException as e:
             raise _translate(e) from e
 
-    async def write(self, op: Op[T]) -> T:
+    async def write(self, op: Op[T], *, durable: bool = True) -> T:
+        """Run ``op`` in one transaction. ``durable=False``: the commit does not wait for the
+        WAL flush (``SET LOCAL synchronous_commit TO OFF``, this transaction only) — see the
+        contract in :class:`~rongmail.store.ports.MetaStore`."""
         assert self._pool is not None, "store not opened"
         try:
             async with self._pool.acquire() as conn, conn.transaction():
+                if not durable:
+                    await conn.execute("SET LOCAL synchronous_commit TO OFF")
                 return await run_async(conn, op)
         except BaseException as e:
             raise _translate(e) from e

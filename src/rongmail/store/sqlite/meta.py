@@ -9,6 +9,12 @@ Invariants:
 * ``write`` resolves only after COMMIT returned (WAL, ``synchronous=FULL``: durable on disk).
   If COMMIT fails (disk full, I/O error) every operation of the batch fails and nothing of it is
   kept.
+* Relaxed writes (``write(op, durable=False)``, flag changes): a batch made *only* of relaxed
+  operations commits with ``synchronous=NORMAL`` — in WAL mode the frames are written to the
+  WAL file (so they survive the death of this process) but not fsynced; the next FULL commit
+  (or checkpoint) fsyncs the WAL and with it these frames. A batch with at least one durable
+  operation commits FULL. The pragma is switched outside a transaction, only when the mode
+  changes.
 * Reads run on a thread pool, one connection per thread (WAL readers never block the writer).
 * Nothing blocks the event loop thread.
 * ``process_lock`` (``[server] workers`` > 1: several processes write the same file): the writer
@@ -88,6 +94,7 @@ class SqliteMeta:
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="rm-read")
         self._writer: threading.Thread | None = None
         self._wconn: apsw.Connection | None = None
+        self._relaxed = False  # the writer connection's mode: synchronous=NORMAL, not FULL
 
     # -- lifecycle ---------------------------------------------------------------------------
     def open_sync(self) -> None:
@@ -165,17 +172,17 @@ class SqliteMeta:
         return self._run_read(op)
 
     # -- writes ------------------------------------------------------------------------------
-    async def write(self, op: Op[T]) -> T:
+    async def write(self, op: Op[T], *, durable: bool = True) -> T:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
-        self._q.put((op, fut, loop))
+        self._q.put((op, fut, loop, durable))
         return await fut
 
-    def write_sync(self, op: Op[T]) -> T:
+    def write_sync(self, op: Op[T], *, durable: bool = True) -> T:
         """Blocking write from a non-event-loop thread (CLI import, workers)."""
         done = threading.Event()
         box: dict[str, Any] = {}
-        self._q.put((op, box, done))
+        self._q.put((op, box, done, durable))
         done.wait()
         if "error" in box:
             raise box["error"]
@@ -215,11 +222,12 @@ class SqliteMeta:
     def _run_batch(self, conn: apsw.Connection, batch: list[Any]) -> None:
         results: list[tuple[bool, Any]] = []
         try:
+            self._set_sync(conn, relaxed=not any(item[3] for item in batch))
             conn.execute("BEGIN IMMEDIATE")
         except BaseException as e:  # cannot even start: fail all
             self._settle(batch, [(False, _translate(e))] * len(batch))
             return
-        for i, (op, _, _) in enumerate(batch):
+        for i, (op, _, _, _) in enumerate(batch):
             sp = f"s{i}"
             conn.execute(f"SAVEPOINT {sp}")
             try:
@@ -245,9 +253,16 @@ class SqliteMeta:
             results = [(False, err)] * len(batch)
         self._settle(batch, results)
 
+    def _set_sync(self, conn: apsw.Connection, *, relaxed: bool) -> None:
+        """``synchronous=NORMAL`` for an all-relaxed batch, ``FULL`` otherwise (writer thread
+        only, outside a transaction; a no-op when the mode is already right)."""
+        if relaxed != self._relaxed:
+            conn.execute("PRAGMA synchronous = NORMAL" if relaxed else "PRAGMA synchronous = FULL")
+            self._relaxed = relaxed
+
     @staticmethod
     def _settle(batch: list[Any], results: list[tuple[bool, Any]]) -> None:
-        for (_, target, extra), (ok, value) in zip(batch, results, strict=True):
+        for (_, target, extra, _), (ok, value) in zip(batch, results, strict=True):
             if isinstance(target, dict):  # write_sync
                 target["value" if ok else "error"] = value
                 extra.set()

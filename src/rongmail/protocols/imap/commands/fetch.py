@@ -16,13 +16,24 @@ Invariants:
   (RFC 9051 §6.4.5).
 * UID FETCH always returns UID; with CONDSTORE active every response has MODSEQ
   (RFC 7162 §3.1.4.1).
+* Each response line is built from a per-command plan (:func:`_plan`): one renderer per
+  attribute, chosen once, with the item name pre-encoded; the common attributes (UID, FLAGS,
+  ENVELOPE, RFC822.SIZE, MODSEQ, EMAILID) render straight to wire bytes, the rest through
+  :func:`_item` and the generic ``response.render`` — the bytes are the same either way.
+* When every attribute is one of those (:data:`_FROM_ENTRY`: a function of the view entry and
+  the message's immutable part only), the rendered item list is kept on the cached message
+  with the entry object it came from (``StaticMessage.fetched``) and reused while the view
+  holds that same entry: repeated ``FETCH 1:* (FLAGS ENVELOPE)`` from many sessions renders
+  each message once per flag change, not once per command.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rongmail.actions import messages as msg
 from rongmail.core.flags import SEEN, imap_flags
@@ -44,6 +55,8 @@ BATCH = 64
 FLUSH_BYTES = 256 * 1024
 _VIEW_ONLY = frozenset({"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ", "EMAILID"})
 _RAW = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT", "BINARY", "BINARY.SIZE"})
+#: Attributes rendered from the view entry and the immutable message part alone.
+_FROM_ENTRY = frozenset({"UID", "FLAGS", "RFC822.SIZE", "MODSEQ", "EMAILID", "ENVELOPE"})
 
 
 def _flags(entry: MailboxEntry) -> r.Rendered:
@@ -78,6 +91,45 @@ class _Loaded:
         self.static = static
         self.raw = raw
         self.thread_id = thread_id
+
+
+#: Renders one attribute of one message to wire bytes, item name included.
+_Renderer = Callable[[int, MailboxEntry, _Loaded], bytes]
+
+
+def _plan(s: Session, atts: list[FetchAtt], utf8: bool) -> list[_Renderer]:
+    """One renderer per attribute, in request order (see the module invariants)."""
+    return [_renderer(s, att, utf8) for att in atts]
+
+
+def _renderer(s: Session, att: FetchAtt, utf8: bool) -> _Renderer:
+    p = att.response_name().encode("ascii") + b" "
+    name = att.name
+
+    def uid_(uid: int, e: MailboxEntry, ld: _Loaded) -> bytes:
+        return b"%b%d" % (p, uid)
+
+    def flags(uid: int, e: MailboxEntry, ld: _Loaded) -> bytes:
+        return p + _flag_list(e.flags, e.keywords)
+
+    def size(uid: int, e: MailboxEntry, ld: _Loaded) -> bytes:
+        return b"%b%d" % (p, e.size)
+
+    def modseq(uid: int, e: MailboxEntry, ld: _Loaded) -> bytes:
+        return b"%b(%d)" % (p, e.modseq)
+
+    def emailid(uid: int, e: MailboxEntry, ld: _Loaded) -> bytes:
+        return b"%b(M%d)" % (p, e.message_id)
+
+    def envelope(uid: int, e: MailboxEntry, ld: _Loaded) -> bytes:
+        return p + (b"NIL" if ld.static is None else ld.static.envelope(utf8=utf8))
+
+    def generic(uid: int, e: MailboxEntry, ld: _Loaded) -> bytes:
+        return p + r.render(_item(s, att, uid, e, ld, utf8), utf8=utf8)
+
+    fast = {"UID": uid_, "FLAGS": flags, "RFC822.SIZE": size, "MODSEQ": modseq,
+            "EMAILID": emailid, "ENVELOPE": envelope}  # fmt: skip
+    return fast.get(name, generic)
 
 
 def _item(
@@ -156,21 +208,26 @@ async def fetch(s: Session, cmd: c.Fetch) -> Ok:
     cache = s.deps.messages
     mailbox = view.mailbox
     utf8 = s.utf8
-    response_names = [a.response_name() for a in atts]
+    plan = _plan(s, atts, utf8)
+    # the items depend on (entry, immutable part) only: rendered item lists may be reused
+    reuse_key = (
+        (utf8, tuple(a.response_name() for a in atts))
+        if need_row and all(a.name in _FROM_ENTRY and a.section is None for a in atts)
+        else None
+    )
     buffered = 0
+    pos = 0
     batch = BATCH if need_raw else 8 * BATCH  # rows only: fewer, larger store reads
     for i in range(0, len(uids), batch):
         chunk = [u for u in uids[i : i + batch] if u in view.entries]
         statics: dict[int, StaticMessage] = {}
         threads: dict[int, int] = {}
         if need_row:
-            missing = []
-            for uid in chunk:
-                sm = None if need_thread else cache.get(mailbox, uid, view.entries[uid].message_id)
-                if sm is None:
-                    missing.append(uid)
-                else:
-                    statics[uid] = sm
+            if need_thread:
+                missing = chunk
+            else:
+                statics, missing = cache.get_many(
+                    mailbox, [(u, view.entries[u].message_id) for u in chunk])
             if missing:
                 ids = [view.entries[u].message_id for u in missing]
                 rows = {m.id: m for m in await s.deps.reader.messages(mailbox.account_id, ids)}
@@ -179,6 +236,7 @@ async def fetch(s: Session, cmd: c.Fetch) -> Ok:
                     if row is not None:
                         statics[uid] = cache.put(mailbox, uid, row)
                         threads[uid] = row.thread_id
+        all_uids = view.uids  # read per batch: the view may copy it on write (set_flags)
         for uid in chunk:
             entry = view.entries[uid]
             sm = statics.get(uid)
@@ -186,13 +244,20 @@ async def fetch(s: Session, cmd: c.Fetch) -> Ok:
             if need_raw and sm is not None:
                 raw = await s.deps.reader.message_bytes(tenant, sm.blob_id, size_hint=entry.size)
             loaded = _Loaded(sm, raw, threads.get(uid))
-            items: list[tuple[str, Any]] = [
-                (name, _item(s, a, uid, entry, loaded, utf8))
-                for name, a in zip(response_names, atts, strict=True)
-            ]
-            msn = view.msn(uid)
-            if msn is not None:
-                line = r.fetch(msn, items, utf8=utf8)
+            # the sequence number: ``uids`` ascend (``view.resolve``), so each search starts
+            # where the last ended; a miss searches the whole list again
+            pos = bisect_left(all_uids, uid, pos)
+            if pos >= len(all_uids) or all_uids[pos] != uid:
+                pos = bisect_left(all_uids, uid)
+            if pos < len(all_uids) and all_uids[pos] == uid:
+                body = None
+                if reuse_key is not None and sm is not None:
+                    body = sm.fetched(reuse_key, entry)
+                if body is None:
+                    body = b" ".join([f(uid, entry, loaded) for f in plan])
+                    if reuse_key is not None and sm is not None:
+                        sm.keep_fetched(reuse_key, entry, body)
+                line = b"* %d FETCH (%b)\r\n" % (pos + 1, body)
                 buffered += len(line)
                 s.send(line)
         if buffered >= FLUSH_BYTES:
