@@ -13,7 +13,8 @@ quarantine, learning feedback, quarantine digests and outbound-abuse alerts.
   nothing about the tenant's inbound mail).
 * :func:`do_note_received_from` counts a sender whose clean mail reached an Inbox as one of the
   tenant's correspondents (``spam_contact``; sent mail is counted by
-  :func:`rongmail.actions.queue.do_enqueue_message`), for first-contact rules.
+  :func:`rongmail.actions.queue.do_enqueue_message`), for first-contact rules; a relaxed
+  (committed, not fsynced) write.
 * :func:`do_learn_messages` is the learner worker's write: it trains the tenant model on user
   actions and records what it learned per message (``spam_learned``) so repeated moves are
   idempotent.
@@ -156,7 +157,14 @@ async def do_note_received_from(
     ctx: ActionContext, tenant_id: int, address: str, *, now: int | None = None
 ) -> None:
     """Count one clean message received from ``address`` (address key only: one sender at a
-    domain says nothing about the others)."""
+    domain says nothing about the others).
+
+    A *relaxed* write (``durable=False``, see :class:`rongmail.store.ports.MetaStore`): the
+    count is committed and visible when this returns and survives a process kill, but an OS
+    crash or power loss before the next durable commit may lose the last counts. That is an
+    accepted trade: the counts only feed first-contact scoring (a lost count makes the
+    sender's next message look like a first contact once more, never loses mail), and it
+    spares every clean inbound message a second fsync after its delivery's own."""
     from rongmail.services.spam.contacts import contact_keys
 
     keys = contact_keys(address)[:1]
@@ -164,7 +172,8 @@ async def do_note_received_from(
         await ctx.meta.write(
             ss.note_contacts(
                 tenant_id, keys, sent=0, received=1, now=int(time.time()) if now is None else now
-            )
+            ),
+            durable=False,
         )
 
 

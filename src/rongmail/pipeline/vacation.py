@@ -11,6 +11,16 @@ per period.
 Invariant: the responder never delays or fails the delivery. It runs as a background task
 after the inner delivery returned (the SMTP ``250`` does not wait for it), and any error is
 logged and dropped. The wrapper holds no per-message state beyond its in-flight tasks.
+
+Nearly no account has an auto-reply on, so the wrapper keeps each account's VacationResponse
+row in a bounded per-process cache (:class:`VacationCache`) instead of reading it once per
+delivered message. Freshness bound: a change made through
+:func:`rongmail.actions.jmap.do_set_vacation` drops the account's entry as soon as it reaches
+this process's change bus (at once in the same process; within one follower poll from another
+process when changes are followed), and no entry is ever used more than
+:data:`VACATION_CACHE_TTL` seconds after it was read, so a vacation switched on (or off)
+takes effect within that many seconds in every case. The window (``fromDate``/``toDate``) is
+evaluated against the current time on every message, cached or not.
 """
 
 from __future__ import annotations
@@ -26,6 +36,8 @@ from functools import cache
 
 from rongmail.actions.context import ActionContext
 from rongmail.actions.vacation import DEFAULT_PERIOD, do_send_vacation_reply
+from rongmail.core.changes import Change
+from rongmail.core.expiring import ExpiringLru
 from rongmail.pipeline.envelope import Envelope
 from rongmail.pipeline.ports import Delivery
 from rongmail.pipeline.stage import Action, Verdict
@@ -33,6 +45,13 @@ from rongmail.pipeline.stages.submission import header_fields
 from rongmail.store.reader import Reader, VacationRow
 
 log = logging.getLogger(__name__)
+
+#: Longest time (seconds) a cached VacationResponse row is used after it was read.
+VACATION_CACHE_TTL = 5.0
+#: Accounts whose row a :class:`VacationCache` keeps at most (least recently read go first).
+VACATION_CACHE_SIZE = 10_000
+#: The change type :func:`rongmail.store.sql.jmap.set_vacation` logs (RFC 8621 §8).
+_VACATION_CHANGE = "VacationResponse"
 
 #: Local parts that are machines or role mailboxes (RFC 3834 §2, RFC 2142): never answered.
 _ROBOT_RE = re.compile(
@@ -93,14 +112,56 @@ def _decode(value: bytes) -> str:
         return text
 
 
+class VacationCache:
+    """Each account's VacationResponse row, read through ``reader`` and kept for at most
+    ``ttl`` seconds of ``clock``; :meth:`on_changes` (a change-bus listener) drops an
+    account's entry when its VacationResponse changed. At most ``size`` entries (the least
+    recently read is evicted first). Event-loop thread only."""
+
+    def __init__(
+        self,
+        reader: Reader,
+        *,
+        ttl: float = VACATION_CACHE_TTL,
+        size: int = VACATION_CACHE_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._reader = reader
+        self._ttl = ttl
+        self._clock = clock
+        self._rows: ExpiringLru[int, VacationRow] = ExpiringLru(size, clock=clock)
+
+    async def get(self, account_id: int) -> VacationRow:
+        hit = self._rows.get(account_id)
+        if hit is not None:
+            return hit
+        read_at = self._clock()  # before the read: a change committed during it expires it
+        row = await self._reader.vacation(account_id)
+        self._rows.put_until(account_id, row, read_at + self._ttl)
+        return row
+
+    def on_changes(self, changes: list[Change]) -> None:
+        for c in changes:
+            if c.type == _VACATION_CHANGE:
+                self._rows.pop(c.account_id)
+
+
 class VacationDelivery:
     def __init__(
-        self, inner: Delivery, ctx: ActionContext, reader: Reader, *, period: int = DEFAULT_PERIOD
+        self,
+        inner: Delivery,
+        ctx: ActionContext,
+        reader: Reader,
+        *,
+        period: int = DEFAULT_PERIOD,
+        cache_ttl: float = VACATION_CACHE_TTL,
     ) -> None:
         self._inner = inner
         self._ctx = ctx
         self._reader = reader
         self._period = period
+        self._vacations = VacationCache(reader, ttl=cache_ttl)
+        ctx.bus.add_listener(self._vacations.on_changes)
         self._pending: set[asyncio.Future[None]] = set()  # replies in flight
 
     async def deliver(self, env: Envelope, verdict: Verdict) -> str:
@@ -143,7 +204,7 @@ class VacationDelivery:
         rcpt: str,
         now: int,
     ) -> None:
-        v = await self._reader.vacation(account_id)
+        v = await self._vacations.get(account_id)
         if not active(v, now):
             return
         account = await self._reader.account(account_id)

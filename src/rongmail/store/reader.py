@@ -36,6 +36,7 @@ from rongmail.store.sql.jmap import (  # re-exported for protocols (they never i
     TokenRow,
     VacationRow,
 )
+from rongmail.store.sql.q import Op
 
 __all__ = [
     "AclEntry",
@@ -54,6 +55,12 @@ __all__ = [
 
 #: Largest message read on the event loop itself (:meth:`Reader.message_bytes`).
 INLINE_BLOB_MAX = 64 * 1024
+
+
+def _own_and_shared(account_id: int) -> Op[tuple[list[Mailbox], list[SharedMailbox]]]:
+    own = yield from ml.list_mailboxes(account_id)
+    shared = yield from ac.shared_with(account_id)
+    return own, shared
 
 
 class Reader:
@@ -101,6 +108,11 @@ class Reader:
     async def rights(self, mailbox_id: int, grantee_id: int) -> str:
         """``grantee_id``'s rights on another account's mailbox ('' for none)."""
         return await self.meta.read(ac.rights_of(mailbox_id, grantee_id))
+
+    async def mailbox_tree(self, account_id: int) -> tuple[list[Mailbox], list[SharedMailbox]]:
+        """:meth:`mailboxes` and :meth:`shared_with` in one read (one snapshot, one hand-off
+        to the reader pool: IMAP SELECT and LIST need both every time)."""
+        return await self.meta.read(_own_and_shared(account_id))
 
     async def shared_with(self, account_id: int) -> list[SharedMailbox]:
         """Other accounts' mailboxes ``account_id`` holds any right on."""

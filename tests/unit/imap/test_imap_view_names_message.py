@@ -137,6 +137,33 @@ async def test_listing_cache_incremental() -> None:
     assert reader.full == 1 and first.uids == [1, 2, 3]
 
 
+async def test_listing_delta_keeps_or_extends_the_uid_list() -> None:
+    """A flag-only delta shares the previous UID list, a delivery appends to a copy, an
+    expunge builds a new ordered list; earlier listings (held by views) never change."""
+    from dataclasses import replace
+
+    from rongmail.protocols.imap.view import ListingCache
+
+    reader = _FakeReader()
+    cache = ListingCache()
+    mb = replace(_mb(1, "INBOX"), highestmodseq=5)
+    first = await cache.listing(reader, mb)  # type: ignore[arg-type]
+    reader.entries = [_entry(1, modseq=3), _entry(2, flags=4, modseq=6), _entry(3, modseq=5)]
+    reader.log = [Change(1, 6, "MailboxMessage", "updated", 102, 1, 2)]
+    flagged = await cache.listing(reader, replace(mb, highestmodseq=6))  # type: ignore[arg-type]
+    assert flagged.uids is first.uids and flagged.entries[2].flags == 4
+    assert first.entries[2].flags == 0
+    reader.entries.append(_entry(5, modseq=7))
+    reader.log.append(Change(1, 7, "MailboxMessage", "created", 105, 1, 5))
+    grown = await cache.listing(reader, replace(mb, highestmodseq=7))  # type: ignore[arg-type]
+    assert grown.uids == [1, 2, 3, 5] and first.uids == [1, 2, 3]
+    del reader.entries[0]
+    reader.log.append(Change(1, 8, "MailboxMessage", "destroyed", 101, 1, 1))
+    shrunk = await cache.listing(reader, replace(mb, highestmodseq=8))  # type: ignore[arg-type]
+    assert shrunk.uids == [2, 3, 5] and set(shrunk.entries) == {2, 3, 5}
+    assert grown.uids == [1, 2, 3, 5] and reader.full == 1
+
+
 def test_touched_records_only_what_changed() -> None:
     from rongmail.protocols.imap.view import Touched
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from email.message import EmailMessage
 from email.policy import SMTP
+from typing import Any
 
 import pytest
 from pydantic import ValidationError as PydanticError
@@ -141,3 +142,37 @@ async def test_payment_change_first_time_vs_known(world: World) -> None:
     other = _msg("finance@other-vendor.example", "user@acme-corp.cn", "bank", PAYMENT)
     off = SpamStage(world.ctx.meta, world.models, first_contact=False)
     assert "FIRST_TIME" not in _header(await off.check(Checkpoint.DATA, world.inbound(other)))
+
+
+async def test_known_senders_are_remembered_first_contacts_are_not(world: World) -> None:
+    contact_reads: list[str] = []
+    meta = world.ctx.meta
+
+    class Counting:
+        dialect = meta.dialect
+
+        async def read(self, op: Any) -> Any:
+            if getattr(op, "gi_code", None) is not None and op.gi_code.co_name == "contact_counts":
+                contact_reads.append(op.gi_code.co_name)
+            return await meta.read(op)
+
+        async def write(self, op: Any, *, durable: bool = True) -> Any:
+            return await meta.write(op, durable=durable)
+
+        async def close(self) -> None: ...
+
+    stage = SpamStage(Counting(), world.models)
+    new = _msg("ap@fresh-vendor.example", "user@acme-corp.cn", "bank details", PAYMENT)
+    for expected_reads in (1, 2):  # a first contact is read again every time
+        v = await stage.check(Checkpoint.DATA, world.inbound(new))
+        assert "PAYMENT_CHANGE_FIRST_TIME(" in _header(v)
+        assert len(contact_reads) == expected_reads
+    await do_note_received_from(world.ctx, world.tenant_id, "ap@fresh-vendor.example")
+    for _ in range(3):  # known: read once, then remembered
+        v = await stage.check(Checkpoint.DATA, world.inbound(new))
+        assert "FIRST_TIME" not in _header(v)
+    assert len(contact_reads) == 3
+    expired = SpamStage(Counting(), world.models, known_ttl=0)
+    for _ in range(2):
+        await expired.check(Checkpoint.DATA, world.inbound(new))
+    assert len(contact_reads) == 5

@@ -22,7 +22,10 @@ prepends to the stored copy: admins see why, and the webmail reads it (through J
 The context also says whether the sender is a **first contact** of the tenant (one primary-key
 read of ``spam_contact`` for the From address, else the envelope sender; see
 :mod:`rongmail.services.spam.contacts`), which turns a payment-change request into
-``PAYMENT_CHANGE_FIRST_TIME``. DNSBL/URIBL zones, clamd and rspamd come from ``[spam]``
+``PAYMENT_CHANGE_FIRST_TIME``. Counts only grow (nothing but a tenant's deletion removes
+them), so an address found *known* stays known: :class:`KnownSenders` remembers that per
+(tenant, address) for ``known_ttl`` seconds (bounded), and the repeat senders that make up most
+inbound mail cost no store read; a first contact is never cached (its next message re-reads). DNSBL/URIBL zones, clamd and rspamd come from ``[spam]``
 (``config/spam.py``) through ``app.py``. When a configured scanner does not answer, the
 analyzers tag ``SCANNER_UNAVAILABLE``: with ``scanner_failure = "accept"`` the verdict stands
 (fail open, logged), with ``"tempfail"`` the stage answers ``TEMPFAIL``
@@ -43,11 +46,12 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol
 
 from rongmail.actions.spam import ADMIN_ROLES, SPAM_HEADER, SpamModels
 from rongmail.config.spam import BlocklistZone
+from rongmail.core.expiring import ExpiringLru
 from rongmail.errors import ConfigError
 from rongmail.mime.model import ParsedMessage
 from rongmail.mime.parse import INLINE_PARSE_MAX, parse_message
@@ -211,6 +215,33 @@ class TenantView:
         return policy, domains, people
 
 
+#: How long (seconds) an address found known to a tenant is remembered without a store read.
+KNOWN_SENDER_TTL = 600.0
+
+
+class KnownSenders:
+    """(tenant, address) pairs found *not* first contacts, each kept ``ttl`` seconds of
+    ``clock``, at most ``size`` of them (the least recently seen is evicted first). Only the
+    known state is kept: it cannot turn into a first contact while counts only grow, while a
+    first contact turns known on its next clean delivery. Event-loop thread only."""
+
+    def __init__(
+        self,
+        *,
+        ttl: float = KNOWN_SENDER_TTL,
+        size: int = 50_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl = ttl
+        self._known: ExpiringLru[tuple[int, str], bool] = ExpiringLru(size, clock=clock)
+
+    def __contains__(self, key: tuple[int, str]) -> bool:
+        return self._known.get(key) is not None
+
+    def add(self, key: tuple[int, str]) -> None:
+        self._known.put(key, True, self._ttl)
+
+
 class SpamStage:
     name: ClassVar[str] = "spam"
     checkpoints: ClassVar[frozenset[Checkpoint]] = frozenset({Checkpoint.DATA})
@@ -232,11 +263,13 @@ class SpamStage:
         enabled: bool = True,
         scanner_failure: str = "accept",
         first_contact: bool = True,
+        known_ttl: float = KNOWN_SENDER_TTL,
     ) -> None:
         self._tenants = TenantView(meta, ttl=cache_ttl, defaults=thresholds, enabled=enabled)
         self._meta = meta
         self._tempfail_on_unavailable = scanner_failure == "tempfail"
         self._first_contact = first_contact
+        self._known = KnownSenders(ttl=known_ttl)
         self._models = models
         self._auth = auth
         self._resolver = resolver
@@ -260,15 +293,21 @@ class SpamStage:
 
     async def _is_first_contact(self, tenant: int, parsed: ParsedMessage, env: Envelope) -> bool:
         """Whether the From address (else the envelope sender) never corresponded with the
-        tenant; one indexed read, and ``False`` when unsure (no usable address)."""
+        tenant; one indexed read unless the address is a cached known sender, and ``False``
+        when unsure (no usable address)."""
         if not self._first_contact:
             return False
         address = parsed.from_[0].email if parsed.from_ else (env.mail_from or "")
         keys = contact_keys(address)
         if not keys:
             return False
+        if (tenant, keys[0]) in self._known:
+            return False
         counts = await self._meta.read(ss.contact_counts(tenant, keys))
-        return is_first_contact(address, counts)
+        first = is_first_contact(address, counts)
+        if not first:
+            self._known.add((tenant, keys[0]))
+        return first
 
     async def check(self, point: Checkpoint, env: Envelope) -> Verdict:
         if env.authenticated or env.message is None:

@@ -89,6 +89,53 @@ class _Conn:
         await self.writer.drain()
 
 
+class _Watchdog:
+    """The read timeout of one connection: one timer per connection, not one per read.
+
+    A read arms it (a deadline, no timer call) and disarms it when bytes arrive; the single
+    timer, when it fires, re-arms itself at the current deadline if the connection read
+    since, and only cancels the connection's task (like ``asyncio.timeout``) when a read has
+    waited past its deadline. Invariant: while a read waits, a timer is scheduled no later
+    than that read's deadline.
+    """
+
+    __slots__ = ("_loop", "_task", "_handle", "deadline", "waiting", "expired")
+
+    def __init__(self, task: asyncio.Task[object]) -> None:
+        self._loop = task.get_loop()
+        self._task = task
+        self._handle: asyncio.TimerHandle | None = None
+        self.deadline = 0.0
+        self.waiting = False
+        self.expired = False
+
+    def arm(self, timeout: float) -> None:
+        self.deadline = self._loop.time() + timeout
+        self.waiting = True
+        h = self._handle
+        if h is not None and h.when() > self.deadline:  # a shorter timeout than the timer's
+            h.cancel()
+            h = None
+        if h is None:
+            self._handle = self._loop.call_at(self.deadline, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        if not self.waiting:
+            return  # the next read arms a new timer
+        if self._loop.time() < self.deadline:
+            self._handle = self._loop.call_at(self.deadline, self._fire)
+            return
+        self.expired = True
+        self._task.cancel()
+
+    def close(self) -> None:
+        self.waiting = False
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+
 class ImapServer:
     """Accepts connections and runs one session per connection."""
 
@@ -153,13 +200,16 @@ class ImapServer:
         )
         self.sessions.add(session)
         read_task: asyncio.Task[bytes] | None = None
+        task = asyncio.current_task()
+        assert task is not None
+        watchdog = _Watchdog(task)
         try:
             await conn.write(session.greeting())
             while not session.closing:
                 events = session.parser.feed(b"")
                 if not events:
                     if read_task is None and session.idle_tag is None:
-                        data = await self._read(session, conn)
+                        data = await self._read(session, conn, watchdog)
                     else:  # IDLE: the client's DONE and the change bus race
                         if read_task is None:
                             read_task = asyncio.ensure_future(conn.read())
@@ -177,6 +227,7 @@ class ImapServer:
                     if session.closing:
                         break
         finally:
+            watchdog.close()
             if read_task is not None:
                 read_task.cancel()
             session.close()
@@ -188,17 +239,23 @@ class ImapServer:
             return opts.login_timeout
         return opts.idle_timeout
 
-    async def _read(self, session: Session, conn: _Conn) -> bytes:
-        """Wait for client bytes outside IDLE: no extra task, no bus (an idle connection is
-        one task parked in one read). ``b""`` at end of stream or after the timeout (then the
-        session has said BYE)."""
+    async def _read(self, session: Session, conn: _Conn, watchdog: _Watchdog) -> bytes:
+        """Wait for client bytes outside IDLE: no extra task, no bus, no timer of its own (an
+        idle connection is one task parked in one read, timed by its :class:`_Watchdog`).
+        ``b""`` at end of stream or after the timeout (then the session has said BYE)."""
+        watchdog.arm(self._timeout(session))
         try:
-            async with asyncio.timeout(self._timeout(session)):
-                return await conn.read()
-        except TimeoutError:
-            session.bye("imap.bye.timeout")
-            await conn.write(session.take_output())
-            return b""
+            return await conn.read()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not watchdog.expired or task is None or task.uncancel() > 0:
+                raise  # a shutdown, not our timeout
+            watchdog.expired = False
+        finally:
+            watchdog.waiting = False
+        session.bye("imap.bye.timeout")
+        await conn.write(session.take_output())
+        return b""
 
     async def _wait_input(
         self, session: Session, conn: _Conn, read_task: asyncio.Task[bytes]

@@ -213,10 +213,7 @@ class Session:
 
     async def tree(self) -> MailboxTree:
         """The account's mailboxes and those other accounts share with it (RFC 4314)."""
-        reader = self.deps.reader
-        return MailboxTree(
-            await reader.mailboxes(self.account_id), await reader.shared_with(self.account_id)
-        )
+        return MailboxTree(*await self.deps.reader.mailbox_tree(self.account_id))
 
     def follow(self, account_id: int) -> None:
         """Listen to the change bus of the account owning the selected mailbox (another

@@ -215,10 +215,20 @@ class ListingCache:
         else:
             changed = await self.fresh(reader, mailbox, touched)
         entries = dict(old.entries)
-        for uid in removed:
-            entries.pop(uid, None)
+        gone = [uid for uid in removed if entries.pop(uid, None) is not None]
+        added = sorted(e.uid for e in changed if e.uid not in removed and e.uid not in entries)
         entries.update((e.uid, e) for e in changed if e.uid not in removed)
-        return Listing(mailbox.highestmodseq, sorted(entries), entries)
+        # flag changes only (the common case) keep the UID list; deliveries append to it
+        # (UIDs only grow); only an expunge needs a new ordered list
+        if gone:
+            uids = sorted(entries)
+        elif not added:
+            uids = old.uids
+        elif not old.uids or added[0] > old.uids[-1]:
+            uids = old.uids + added
+        else:
+            uids = sorted(entries)
+        return Listing(mailbox.highestmodseq, uids, entries)
 
 
 class SelectedView:

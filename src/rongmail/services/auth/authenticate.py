@@ -257,15 +257,50 @@ def _login_key(username: str) -> str:
         return username.strip().lower()[:320]
 
 
-def _risk_inputs(account_id: int, ip: str, history_since: int, ip_since: int
-                 ) -> Op[tuple[list[sa.LoginEventRow], int, int]]:
-    """What risk scoring reads, in one read (one snapshot, one hand-off to the reader pool):
-    the account's login history, its risk reset time, and how many accounts logged in from
-    ``ip`` since ``ip_since``."""
-    history = yield from sa.login_events(account_id, history_since)
+_RiskInputs = tuple[list[sa.LoginEventGroup], int, int]
+
+
+def _risk_inputs(account_id: int, ctx: risk.LoginContext, history_days: int) -> Op[_RiskInputs]:
+    """What risk scoring reads: the account's login history of ``history_days`` grouped in SQL
+    (each group counting its failures within :data:`BURST_WINDOW` and after the risk reset
+    time), the reset time, and how many accounts logged in from the IP in the last hour."""
     reset_at = yield from sa.risk_reset_at(account_id)
-    from_ip = yield from sa.accounts_from_ip(ip, ip_since)
+    history = yield from sa.login_event_groups(account_id, ctx.now - history_days * 86400,
+                                               max(ctx.now - BURST_WINDOW, reset_at))
+    from_ip = yield from sa.accounts_from_ip(ctx.ip, ctx.now - 3600)
     return history, reset_at, from_ip
+
+
+def _login_inputs(acct: Account, ctx: risk.LoginContext, history_days: int | None
+                  ) -> Op[tuple[tuple[int, str] | None, list[tuple[str, str]], _RiskInputs | None]]:
+    """Everything a login with valid credentials is checked against, in one read (one
+    snapshot, one hand-off to the reader pool): the account's freeze, its tenant's allowed
+    networks and, unless ``history_days`` is None (scoring off), the risk inputs."""
+    frozen = yield from sa.frozen(acct.id)
+    networks = yield from sa.allowed_networks(acct.tenant_id)
+    inputs = None
+    if history_days is not None:
+        inputs = yield from _risk_inputs(acct.id, ctx, history_days)
+    return frozen, networks, inputs
+
+
+def _network_allowed(acct: Account, remote_ip: str, rows: list[tuple[str, str]]) -> bool:
+    """Whether ``remote_ip`` is in one of the tenant's allowed networks for the account's
+    role (``rows``: :func:`store.sql.auth.allowed_networks`); no such network allows all."""
+    nets = [cidr for role, cidr in rows if role in ("", acct.role)]
+    if not nets:
+        return True
+    try:
+        addr = ipaddress.ip_address(remote_ip)
+    except ValueError:
+        return False
+    for cidr in nets:
+        try:
+            if addr in ipaddress.ip_network(cidr, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 class Authenticator:
@@ -514,16 +549,19 @@ class Authenticator:
         rec = sec.recorder
         ctx = self._context(remote_ip, user_agent, protocol)
         base = {"protocol": protocol, "method": method, "country": ctx.country}
-        if await self.reader.meta.read(sa.frozen(acct.id)) is not None:
+        cfg = sec.settings.risk
+        frozen, networks, inputs = await self.reader.meta.read(
+            _login_inputs(acct, ctx, cfg.history_days if cfg.enabled else None))
+        if frozen is not None:
             await rec.audit(category="login", action="login.refused", outcome="refused",
                             account=acct, remote=remote_ip, detail={**base, "reason": "frozen"})
             raise AuthError("auth.frozen")
-        if not await self._network_allowed(acct, remote_ip):
+        if not _network_allowed(acct, remote_ip, networks):
             await rec.audit(category="login", action="login.refused", outcome="refused",
                             account=acct, remote=remote_ip,
                             detail={**base, "reason": "network"})
             raise AuthError("auth.network_refused")
-        decision = await self._score(acct, ctx)
+        decision = await self._score(acct, ctx, inputs)
         detail = {**base, "score": decision.score, "reasons": list(decision.reasons),
                   "decision": decision.outcome}
         if decision.outcome == risk.FREEZE:
@@ -567,32 +605,17 @@ class Authenticator:
         await rec.alert(acct, event="risky_login_refused", remote=ctx.ip, detail=detail)
         raise AuthError("auth.risk_refused")
 
-    async def _network_allowed(self, acct: Account, remote_ip: str) -> bool:
-        rows = await self.reader.meta.read(sa.allowed_networks(acct.tenant_id))
-        nets = [cidr for role, cidr in rows if role in ("", acct.role)]
-        if not nets:
-            return True
-        try:
-            addr = ipaddress.ip_address(remote_ip)
-        except ValueError:
-            return False
-        for cidr in nets:
-            try:
-                if addr in ipaddress.ip_network(cidr, strict=False):
-                    return True
-            except ValueError:
-                continue
-        return False
-
-    async def _score(self, acct: Account, ctx: risk.LoginContext) -> risk.Decision:
+    async def _score(self, acct: Account, ctx: risk.LoginContext,
+                     inputs: _RiskInputs | None = None) -> risk.Decision:
+        """Score a login from ``inputs`` (read here when not given: see :func:`_login_inputs`)."""
         assert self.security is not None
         cfg = self.security.settings.risk
         if not cfg.enabled:
             return risk.Decision(risk.ALLOW, 0, ())
-        history, reset_at, from_ip = await self.reader.meta.read(
-            _risk_inputs(acct.id, ctx.ip, ctx.now - cfg.history_days * 86400, ctx.now - 3600))
-        failures = sum(1 for h in history if h.outcome == "failure"
-                       and ctx.now - h.at < BURST_WINDOW and h.at > reset_at)
+        if inputs is None:
+            inputs = await self.reader.meta.read(_risk_inputs(acct.id, ctx, cfg.history_days))
+        history, reset_at, from_ip = inputs
+        failures = sum(h.recent for h in history if h.outcome == "failure")
         failed_here = await self.throttle.failed_logins(
             _ip_key(ctx.ip), ctx.now - int(self.policy.forget_after))
         return risk.score(cfg, ctx, history, recent_failures=failures,

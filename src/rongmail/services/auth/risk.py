@@ -34,12 +34,31 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from rongmail.config.security import RiskSettings
-from rongmail.store.sql.auth import LoginEventRow
 
 ALLOW, STEP_UP, FREEZE = "allow", "step_up", "freeze"
+
+
+class SeenLogin(Protocol):
+    """What scoring reads of a past login: one event (``store.sql.auth.LoginEventRow``) or a
+    group of alike events with the latest time (``LoginEventGroup``); every signal only asks
+    whether such a login exists, or how recent the latest one is, so both decide the same."""
+
+    @property
+    def at(self) -> int: ...
+    @property
+    def net(self) -> str: ...
+    @property
+    def country(self) -> str: ...
+    @property
+    def device(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def region(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +91,7 @@ def device_of(user_agent: str) -> str:
     return hashlib.sha256(user_agent.encode()).hexdigest()[:16] if user_agent else ""
 
 
-def _new_region(ctx: LoginContext, ok: Sequence[LoginEventRow]) -> bool:
+def _new_region(ctx: LoginContext, ok: Sequence[SeenLogin]) -> bool:
     """A known country, a subdivision never seen there, and at least one seen before (an
     account whose history has no region data has nothing to compare with)."""
     if "-" not in ctx.region:
@@ -82,7 +101,7 @@ def _new_region(ctx: LoginContext, ok: Sequence[LoginEventRow]) -> bool:
     return bool(seen) and ctx.region not in seen
 
 
-def score(cfg: RiskSettings, ctx: LoginContext, history: Sequence[LoginEventRow], *,
+def score(cfg: RiskSettings, ctx: LoginContext, history: Sequence[SeenLogin], *,
           recent_failures: int, accounts_from_ip: int, timezone: str,
           reset_at: int = 0) -> Decision:
     """Score one login that presented valid credentials. Country hopping only counts logins

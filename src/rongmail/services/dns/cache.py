@@ -9,15 +9,18 @@ used from the event loop thread only, so it needs no lock.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
+from rongmail.core.expiring import ExpiringLru
 from rongmail.services.dns.types import Answer
 
 CacheKey = tuple[str, str]
 
 
 class TtlCache:
+    """DNS answers per (name, type), each fresh for its TTL clamped to ``[min_ttl, max_ttl]``
+    (an :class:`~rongmail.core.expiring.ExpiringLru`), with hit and miss counters."""
+
     def __init__(
         self,
         *,
@@ -26,11 +29,9 @@ class TtlCache:
         max_ttl: int = 86_400,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._data: OrderedDict[CacheKey, tuple[float, Answer]] = OrderedDict()
-        self._max = max_entries
+        self._data: ExpiringLru[CacheKey, Answer] = ExpiringLru(max_entries, clock=clock)
         self._min_ttl = min_ttl
         self._max_ttl = max_ttl
-        self._clock = clock
         self.hits = 0
         self.misses = 0
 
@@ -38,27 +39,20 @@ class TtlCache:
         return len(self._data)
 
     def get(self, key: CacheKey) -> Answer | None:
-        item = self._data.get(key)
-        if item is None:
+        answer = self._data.get(key)
+        if answer is None:
             self.misses += 1
-            return None
-        expires, answer = item
-        if expires <= self._clock():
-            del self._data[key]
-            self.misses += 1
-            return None
-        self._data.move_to_end(key)
-        self.hits += 1
+        else:
+            self.hits += 1
         return answer
 
+    def remaining(self, key: CacheKey) -> float | None:
+        """Seconds the entry under ``key`` stays fresh, or None when there is none (no hit
+        is counted: this answers a question about an answer already served)."""
+        return self._data.remaining(key)
+
     def put(self, key: CacheKey, answer: Answer) -> None:
-        ttl = min(max(answer.ttl, self._min_ttl), self._max_ttl)
-        if ttl <= 0 or self._max <= 0:
-            return
-        self._data[key] = (self._clock() + ttl, answer)
-        self._data.move_to_end(key)
-        while len(self._data) > self._max:
-            self._data.popitem(last=False)
+        self._data.put(key, answer, min(max(answer.ttl, self._min_ttl), self._max_ttl))
 
     def clear(self) -> None:
         self._data.clear()

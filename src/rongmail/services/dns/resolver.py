@@ -111,6 +111,15 @@ class DnsResolver:
             task.add_done_callback(functools.partial(self._done, key))
         return await asyncio.shield(task)
 
+    def fresh_for(self, name: str, rdtype: str) -> float | None:
+        """Seconds the cached answer to ``(name, rdtype)`` stays fresh (its TTL minus its age),
+        or None when nothing is cached (e.g. a zero TTL)."""
+        try:
+            key = (normalize_name(name), rdtype.upper())
+        except DnsNameError:
+            return None
+        return self.cache.remaining(key)
+
     async def _fetch(self, key: CacheKey) -> Answer:
         answer = await self.transport.query(*key)
         self.cache.put(key, answer)

@@ -21,6 +21,7 @@ import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from rongmail.services.dns import DnsResolver
 from rongmail.services.mailauth.arc import ArcResult, verify_arc
@@ -48,7 +49,7 @@ from rongmail.services.mailauth.results import (
     build_authentication_results,
     header_line,
 )
-from rongmail.services.mailauth.spf import SpfResult, SpfVerdict, check_spf
+from rongmail.services.mailauth.spf import SpfCache, SpfResult, SpfVerdict, check_spf
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,9 @@ class AuthVerdict:
 
 
 class MailAuthenticator:
-    """Runs SPF, DKIM and ARC concurrently, then DMARC on their results."""
+    """Runs SPF, DKIM and ARC concurrently, then DMARC on their results. SPF results are
+    reused through an :class:`SpfCache` (per client IP, sender, HELO; bounded by the DNS
+    TTLs, see ``spf.py``) unless ``spf_cache`` is ``None``."""
 
     def __init__(
         self,
@@ -75,8 +78,10 @@ class MailAuthenticator:
         authserv_id: str,
         spf_timeout: float = 20.0,
         rng: Callable[[], float] = random.random,
+        spf_cache: SpfCache | None | Literal["default"] = "default",
     ) -> None:
         self.resolver = resolver
+        self.spf_cache = SpfCache() if spf_cache == "default" else spf_cache
         self.authserv_id = authserv_id
         self.spf_timeout = spf_timeout
         self._rng = rng
@@ -90,6 +95,7 @@ class MailAuthenticator:
                 helo=helo,
                 receiver=self.authserv_id,
                 timeout=self.spf_timeout,
+                cache=self.spf_cache,
             ),
             verify_dkim(self.resolver, message),
             verify_arc(self.resolver, message),
@@ -114,6 +120,7 @@ __all__ = [
     "GeneratedKey",
     "MailAuthenticator",
     "Policy",
+    "SpfCache",
     "SpfResult",
     "SpfVerdict",
     "authserv_id_of",

@@ -18,6 +18,16 @@ handle both:
 
 Invariant: the event loop thread must stay free while a check runs (it answers the bridge);
 calling :func:`check_spf` from a thread with no running loop is an error.
+
+Repeat senders skip the thread altogether through an :class:`SpfCache`. ``check_host()``
+(RFC 7208 §4) is a function of the client IP, the sender (§4.1: ``<sender>`` and ``<domain>``;
+the whole address, since macros may expand the local part, §7.2), the HELO name (``%{h}``),
+our host name (``%{r}``) and the DNS records it consults, so the cache key is the first four
+and an entry lives no longer than the shortest *remaining* TTL of every answer the evaluation
+used (RFC 1035 §3.2.1: the answer may be reused while its TTL lasts), capped at
+``max_ttl``. ``temperror`` is never cached (it must be retried, §2.6.6). The one part not
+captured is a ``%{t}`` (timestamp) macro in an ``exp=`` explanation (§7.2), which a cached
+``fail`` repeats with its original time.
 """
 
 from __future__ import annotations
@@ -28,12 +38,14 @@ import contextvars
 import enum
 import ipaddress
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import spf
 
-from rongmail.services.dns import DnsNameError, DnsResolver, DnsTemporaryError, MxRecord
+from rongmail.core.expiring import ExpiringLru
+from rongmail.services.dns import Answer, DnsNameError, DnsResolver, DnsTemporaryError, MxRecord
 
 #: RFC 7208 §4.6.4: "at least 20 seconds" for the whole evaluation.
 DEFAULT_SPF_TIMEOUT = 20.0
@@ -72,6 +84,15 @@ class _Bridge:
     loop: asyncio.AbstractEventLoop
     resolver: DnsResolver
     deadline: float
+    #: Remaining freshness (seconds) of every DNS answer this evaluation used.
+    ttls: list[float] = field(default_factory=list)
+
+
+async def _ask(resolver: DnsResolver, name: str, qtype: str) -> tuple[Answer, float]:
+    """One question and how long its answer stays fresh (the resolver's cache, else its TTL)."""
+    answer = await resolver.query(name, qtype)
+    left = resolver.fresh_for(name, qtype)
+    return answer, float(answer.ttl) if left is None else left
 
 
 _bridge: contextvars.ContextVar[_Bridge | None] = contextvars.ContextVar(
@@ -89,16 +110,17 @@ def _bridged_lookup(
     remaining = bridge.deadline - time.monotonic()
     if remaining <= 0:
         raise spf.TempError("DNS: SPF evaluation time limit exceeded")
-    fut = asyncio.run_coroutine_threadsafe(bridge.resolver.query(name, qtype), bridge.loop)
+    fut = asyncio.run_coroutine_threadsafe(_ask(bridge.resolver, name, qtype), bridge.loop)
     try:
-        answer = fut.result(timeout=min(remaining, timeout) if timeout else remaining)
+        answer, fresh = fut.result(timeout=min(remaining, timeout) if timeout else remaining)
     except concurrent.futures.TimeoutError as e:
         fut.cancel()
         raise spf.TempError(f"DNS timeout {qtype} {name}") from e
     except DnsTemporaryError as e:
         raise spf.TempError(f"DNS {e.detail}") from e
     except DnsNameError:
-        return []
+        return []  # an unusable name: no record consulted, nothing that expires
+    bridge.ttls.append(fresh)
     key = (name, qtype)
     out: list[tuple[tuple[str, str], Any]] = []
     for r in answer.records:
@@ -123,6 +145,41 @@ def _run_pyspf(ip: str, sender: str, helo: str, receiver: str, timeout: float) -
     return _LEGACY.get(result, result), explanation
 
 
+#: Longest time (seconds) an SPF result is reused, whatever the DNS TTLs allow.
+SPF_CACHE_MAX_TTL = 300.0
+#: Results an :class:`SpfCache` keeps at most (least recently used evicted first).
+SPF_CACHE_SIZE = 10_000
+
+_SpfKey = tuple[str, str, str, str]
+
+
+class SpfCache:
+    """Results of ``check_host()`` per (client IP, sender, HELO, receiver), each kept until
+    the shortest remaining TTL of the DNS answers it used, at most ``max_ttl`` seconds of
+    ``clock``; at most ``size`` entries. ``temperror`` is never stored. Event-loop thread
+    only (no lock)."""
+
+    def __init__(
+        self,
+        *,
+        max_ttl: float = SPF_CACHE_MAX_TTL,
+        size: int = SPF_CACHE_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._max_ttl = max_ttl
+        self._data: ExpiringLru[_SpfKey, tuple[str, str]] = ExpiringLru(size, clock=clock)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, key: _SpfKey) -> tuple[str, str] | None:
+        return self._data.get(key)
+
+    def put(self, key: _SpfKey, result: str, explanation: str, ttls: Sequence[float]) -> None:
+        if result != SpfResult.TEMPERROR:
+            self._data.put(key, (result, explanation), min((self._max_ttl, *ttls)))
+
+
 def _sender_domain(mail_from: str, helo: str) -> tuple[str, str, str]:
     """(identity, domain, sender) per RFC 7208 §2.4: a null reverse-path uses the HELO name."""
     if mail_from:
@@ -141,12 +198,15 @@ async def check_spf(
     helo: str,
     receiver: str = "localhost",
     timeout: float = DEFAULT_SPF_TIMEOUT,
+    cache: SpfCache | None = None,
 ) -> SpfVerdict:
     """Evaluate ``check_host()`` (RFC 7208 §4) for the MAIL FROM identity, or the HELO
     identity when the reverse-path is null (RFC 7208 §2.4).
 
     ``ip`` is the SMTP client address, ``mail_from`` the bare reverse-path (``""`` for
     ``<>``), ``helo`` the EHLO/HELO argument, ``receiver`` our host name (the ``%{r}`` macro).
+    With ``cache``, a fresh earlier result for the same inputs is returned without evaluating,
+    and a new one is stored.
     """
     identity, domain, sender = _sender_domain(mail_from, helo)
     try:
@@ -155,14 +215,21 @@ async def check_spf(
         return SpfVerdict(SpfResult.PERMERROR, identity, domain, sender, ip, "invalid client IP")
     if not sender:
         return SpfVerdict(SpfResult.NONE, identity, domain, sender, client)
-    loop = asyncio.get_running_loop()
-    token = _bridge.set(_Bridge(loop, resolver, time.monotonic() + timeout))
-    try:
-        raw, explanation = await asyncio.to_thread(
-            _run_pyspf, client, sender, helo, receiver, timeout
-        )
-    finally:
-        _bridge.reset(token)
+    key = (client, sender, helo.lower(), receiver)
+    hit = cache.get(key) if cache is not None else None
+    if hit is not None:
+        raw, explanation = hit
+    else:
+        bridge = _Bridge(asyncio.get_running_loop(), resolver, time.monotonic() + timeout)
+        token = _bridge.set(bridge)
+        try:
+            raw, explanation = await asyncio.to_thread(
+                _run_pyspf, client, sender, helo, receiver, timeout
+            )
+        finally:
+            _bridge.reset(token)
+        if cache is not None:
+            cache.put(key, raw, explanation, bridge.ttls)
     try:
         result = SpfResult(raw)
     except ValueError:

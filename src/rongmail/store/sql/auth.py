@@ -270,6 +270,37 @@ def login_events(account_id: int, since: int, limit: int = 500) -> Op[list[Login
     return [LoginEventRow(*r) for r in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class LoginEventGroup:
+    """The login events of one account that share outcome, network, country, region and
+    device, aggregated by :func:`login_event_groups`: ``at`` is the latest of them, ``recent``
+    how many are later than the caller's ``recent_after``. Every risk signal only asks whether
+    such an event exists (and how recent the latest is) or how many recent failures there are,
+    so the groups decide exactly as the rows they summarize would."""
+
+    at: int
+    net: str
+    country: str
+    device: str
+    outcome: str
+    region: str
+    recent: int
+
+
+def login_event_groups(account_id: int, since: int, recent_after: int,
+                       limit: int = 500) -> Op[list[LoginEventGroup]]:
+    """The account's latest ``limit`` login events since ``since`` (the same window as
+    :func:`login_events`), grouped in SQL: a login reads a handful of distinct
+    (network, country, device) groups instead of up to ``limit`` rows."""
+    rows = yield Q("SELECT MAX(at), net, country, device, outcome, region,"
+                   " SUM(CASE WHEN at > ? THEN 1 ELSE 0 END) FROM"
+                   " (SELECT at, net, country, device, outcome, region FROM login_event"
+                   "  WHERE account_id = ? AND at >= ? ORDER BY at DESC LIMIT ?) AS latest"
+                   " GROUP BY outcome, net, country, region, device",
+                   (recent_after, account_id, since, limit))
+    return [LoginEventGroup(int(r[0]), r[1], r[2], r[3], r[4], r[5], int(r[6])) for r in rows]
+
+
 def accounts_from_ip(ip: str, since: int) -> Op[int]:
     return int(scalar((yield Q("SELECT COUNT(DISTINCT account_id) FROM login_event"
                                " WHERE ip = ? AND at >= ?", (ip, since))), 0))
