@@ -44,7 +44,7 @@ test-deps:
 	@bash scripts/test-deps.sh
 
 test: venv-dev web test-deps
-	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -ra --durations=25 $(PYTEST_ARGS)
 
 test-fast: venv-dev
 	$(BIN)/python -m pytest -q -m "not peer and not browser and not slow and not corpus" $(PYTEST_ARGS)
