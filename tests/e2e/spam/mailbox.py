@@ -40,3 +40,13 @@ def send(port: int, sender: str, rcpt: str, raw: bytes, *, helo: str) -> int:
         except smtplib.SMTPDataError as e:
             return e.smtp_code
         return 250
+
+
+def no_dns_env(free_port: int) -> dict[str, str]:
+    """Server environment whose resolver asks a closed loopback port and gives up fast (the
+    live spam tests need no DNS: mail authentication then finds nothing)."""
+    return {
+        "RONGMAIL_QUEUE__DNS__NAMESERVERS": '["127.0.0.1"]',
+        "RONGMAIL_QUEUE__DNS__PORT": str(free_port),
+        "RONGMAIL_QUEUE__DNS__TIMEOUT": "0.5",
+    }

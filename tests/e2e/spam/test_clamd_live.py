@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from e2e.conftest import free_port, run_server
-from e2e.spam.mailbox import send, spam_headers
+from e2e.spam.mailbox import no_dns_env, send, spam_headers
 from peers import PeerUnavailable
 from peers.clamd import EICAR, Clamd
 
@@ -89,9 +89,7 @@ def test_clamd_detects_through_the_live_server(tmp_path: Path) -> None:
         pytest.skip(str(e))
     try:
         env = {
-            "RONGMAIL_QUEUE__DNS__NAMESERVERS": '["127.0.0.1"]',
-            "RONGMAIL_QUEUE__DNS__PORT": str(free_port()),
-            "RONGMAIL_QUEUE__DNS__TIMEOUT": "0.5",
+            **no_dns_env(free_port()),
             "RONGMAIL_SPAM__CLAMD__ADDRESS": clamd.address,
             "RONGMAIL_SPAM__CLAMD__TIMEOUT": "3",
             "RONGMAIL_SPAM__RSPAMD__AUTO_DETECT": "false",
@@ -139,9 +137,7 @@ def test_clamd_started_after_the_server_is_auto_detected(tmp_path: Path) -> None
     restart and the next EICAR mail is refused."""
     clamd = Clamd(tmp_path)
     env = {
-        "RONGMAIL_QUEUE__DNS__NAMESERVERS": '["127.0.0.1"]',
-        "RONGMAIL_QUEUE__DNS__PORT": str(free_port()),
-        "RONGMAIL_QUEUE__DNS__TIMEOUT": "0.5",
+        **no_dns_env(free_port()),
         "RONGMAIL_SPAM__CLAMD__DETECT_ADDRESS": clamd.address,  # does not exist yet
         "RONGMAIL_SPAM__CLAMD__TIMEOUT": "3",
         "RONGMAIL_SPAM__PROBE_INTERVAL": "1",

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from e2e.conftest import free_port, run_server
-from e2e.spam.mailbox import send, spam_headers
+from e2e.spam.mailbox import no_dns_env, send, spam_headers
 from peers import PeerUnavailable, skip_or_fail
 from peers.rspamd import Rspamd
 from rongmail.services.spam import ScanContext
@@ -97,9 +97,7 @@ def _wait_for(port: int, mailbox: str, subjects: set[str]) -> dict[str, str]:
 
 def test_rspamd_verdicts_through_the_live_server(rspamd: Rspamd, tmp_path: Path) -> None:
     env = {
-        "RONGMAIL_QUEUE__DNS__NAMESERVERS": '["127.0.0.1"]',
-        "RONGMAIL_QUEUE__DNS__PORT": str(free_port()),
-        "RONGMAIL_QUEUE__DNS__TIMEOUT": "0.5",
+        **no_dns_env(free_port()),
         "RONGMAIL_SPAM__RSPAMD__URL": rspamd.url,
         "RONGMAIL_SPAM__RSPAMD__TIMEOUT": "30",
         "RONGMAIL_SPAM__CLAMD__AUTO_DETECT": "false",
