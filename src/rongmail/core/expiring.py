@@ -1,6 +1,7 @@
 """A bounded map whose entries expire: the one LRU-with-TTL behind RongMail's small caches.
 
 Used for DNS answers (``services/dns/cache.py``), SPF results (``services/mailauth/spf.py``),
+verified credentials (``services/auth/credcache.py``),
 known senders and vacation rows (``pipeline/``). Each user states its own freshness bound; this
 class only guarantees the mechanics.
 
@@ -71,6 +72,10 @@ class ExpiringLru(Generic[K, V]):
 
     def pop(self, key: K) -> None:
         self._data.pop(key, None)
+
+    def items(self) -> list[tuple[K, V]]:
+        """A snapshot of every stored (key, value), expired or not, least recently used first."""
+        return [(k, v) for k, (_, v) in self._data.items()]
 
     def clear(self) -> None:
         self._data.clear()

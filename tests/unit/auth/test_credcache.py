@@ -53,7 +53,7 @@ def test_ttl_expiry_bound_and_forget() -> None:
 def test_only_digests_are_kept() -> None:
     c = CredentialCache()
     c.remember(1, "$argon2id$stored", "my-plain-password", 60)
-    kept = repr(c._entries)
+    kept = repr(c._entries.items())
     assert "my-plain-password" not in kept and "argon2id" not in kept
     assert CredentialCache()._key != c._key  # per-process (per-instance) random key
 

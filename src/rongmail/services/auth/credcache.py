@@ -37,11 +37,11 @@ import hmac
 import os
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from rongmail.core.expiring import ExpiringLru
 from rongmail.core.models import Account
 from rongmail.services.auth.passwords import verify_password
 
@@ -77,11 +77,9 @@ class CredentialCache:
     def __init__(
         self, *, max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.max_entries = max_entries
-        self._clock = clock
         self._key = secrets.token_bytes(32)
-        #: digest -> (account id, expiry on ``clock``)
-        self._entries: OrderedDict[bytes, tuple[int, float]] = OrderedDict()
+        #: digest -> account id
+        self._entries: ExpiringLru[bytes, int] = ExpiringLru(max_entries, clock=clock)
         #: digest -> the argon2 verification running for it (concurrent logins share it)
         self._inflight: dict[bytes, asyncio.Future[bool]] = {}
 
@@ -100,30 +98,17 @@ class CredentialCache:
 
     def hit(self, account_id: int, stored_hash: str, password: str) -> bool:
         """True if this exact password was verified against this stored hash within the TTL."""
-        d = self._digest(account_id, stored_hash, password)
-        entry = self._entries.get(d)
-        if entry is None:
-            return False
-        if entry[1] <= self._clock():
-            del self._entries[d]
-            return False
-        self._entries.move_to_end(d)
-        return True
+        return self._entries.get(self._digest(account_id, stored_hash, password)) is not None
 
     def remember(self, account_id: int, stored_hash: str, password: str, ttl: float) -> None:
         """Record a *successful* verification, trusted for ``ttl`` seconds."""
-        if ttl <= 0:
-            return
-        d = self._digest(account_id, stored_hash, password)
-        self._entries[d] = (account_id, self._clock() + ttl)
-        self._entries.move_to_end(d)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        self._entries.put(self._digest(account_id, stored_hash, password), account_id, ttl)
 
     def forget(self, account_id: int) -> None:
         """Drop every entry of one account."""
-        for d in [d for d, (a, _) in self._entries.items() if a == account_id]:
-            del self._entries[d]
+        for d, a in self._entries.items():
+            if a == account_id:
+                self._entries.pop(d)
 
     def clear(self) -> None:
         self._entries.clear()
