@@ -6,6 +6,10 @@ BIN := $(VENV)/bin
 DATA ?= data
 DEMO_DOMAIN ?= rongmail.test
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test` / `make test-fast` (0 = one process). Most end-to-end
+# time is spent waiting on subprocess start-up, sockets and fsync, so more workers than cores
+# pay: on a 2-core box the full suite took 15.6 min in one process, 6.6 min with 3, 6.4 with 4.
+PYTEST_WORKERS ?= 4
 
 .PHONY: run test test-fast lint bench web venv venv-dev test-deps lock clean config-reference
 
@@ -44,10 +48,10 @@ test-deps:
 	@bash scripts/test-deps.sh
 
 test: venv-dev web test-deps
-	$(BIN)/python -m pytest -q -ra --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -ra --durations=25 -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test-fast: venv-dev
-	$(BIN)/python -m pytest -q -m "not peer and not browser and not slow and not corpus" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m "not peer and not browser and not slow and not corpus" $(PYTEST_ARGS)
 
 lint: venv-dev
 	$(BIN)/ruff check src tests bench

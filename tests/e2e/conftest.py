@@ -16,13 +16,15 @@ from pathlib import Path
 
 import pytest
 
+from peers import ports
+
 LISTENERS = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http")
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port on 127.0.0.1, leased so no other xdist worker or test run takes it first
+    (see ``peers.ports``)."""
+    return ports.free_port("127.0.0.1")
 
 
 @dataclass

@@ -11,9 +11,13 @@ locally and a failure in CI (``CI`` set), so a broken install step cannot hide.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import signal
 import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 
 class PeerUnavailable(RuntimeError):
@@ -27,6 +31,19 @@ def skip_or_fail(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"peer unavailable in CI: {reason}")
     pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def cache_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing): one test process at a time
+    (e.g. pytest-xdist workers) fills or updates a cache shared between them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> None:

@@ -18,9 +18,7 @@ pid.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
@@ -28,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from peers import PeerUnavailable
+from peers import PeerUnavailable, ports
 from peers.apt import ensure
 
 PACKAGES = ("knot", "knot-dnsutils")
@@ -54,15 +52,11 @@ def spf(mechanisms: str) -> str:
 
 
 def free_port(address: str) -> int:
-    """A port free for both UDP and TCP on ``address``."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind((address, 0))
-            port = int(s.getsockname()[1])
-        with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind((address, port))
-            return port
-    raise PeerUnavailable(f"no free port on {address}")
+    """A port free for both UDP and TCP on ``address`` (leased: see ``peers.ports``)."""
+    try:
+        return ports.free_port(address, udp=True)
+    except OSError as e:
+        raise PeerUnavailable(str(e)) from e
 
 
 def zone_text(origin: str, records: Iterable[Record], *, ns_address: str, serial: int) -> str:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from peers import PeerUnavailable, stop_process
+from peers import PeerUnavailable, ports, stop_process
 from peers.apt import ensure
 
 #: Modules that need the network or Redis state other than Bayes.
@@ -34,9 +34,7 @@ USER = "_rspamd"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    return ports.free_port(host)
 
 
 def _listening(host: str, port: int) -> bool:

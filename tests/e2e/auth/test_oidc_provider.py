@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from e2e.conftest import RunningServer, free_port, run_server
+from peers import cache_lock
 
 pytestmark = pytest.mark.peer
 HERE = Path(__file__).parent / "oidc_provider"
@@ -40,12 +41,18 @@ def _provider_dir() -> Path:
     spec = json.loads((HERE / "package.json").read_text())["dependencies"]["oidc-provider"]
     cache = Path(os.environ.get("RONGMAIL_TEST_CACHE", "/tmp/rongmail-test-cache"))
     target = cache / f"oidc-provider-{spec}"
-    if not (target / "node_modules" / "oidc-provider").is_dir():
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(HERE / "package.json", target / "package.json")
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=target,
-                       check=True, timeout=300, capture_output=True)
-    shutil.copy(HERE / "provider.mjs", target / "provider.mjs")
+    with cache_lock(cache / f"oidc-provider-{spec}.lock"):  # parallel workers share the cache
+        if not (target / "node_modules" / "oidc-provider").is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy(HERE / "package.json", target / "package.json")
+            subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=target,
+                           check=True, timeout=300, capture_output=True)
+        script = (HERE / "provider.mjs").read_bytes()
+        dest = target / "provider.mjs"
+        if not dest.is_file() or dest.read_bytes() != script:
+            # never rewrite the file in place: another worker's provider may be loading it
+            (target / "provider.mjs.tmp").write_bytes(script)
+            os.replace(target / "provider.mjs.tmp", dest)
     return target
 
 

@@ -76,8 +76,11 @@ class Fetchmail:
         )
         rc.chmod(0o600)
         env = dict(os.environ, HOME=str(self.home), FETCHMAILHOME=str(self.home))
+        # root's lock file is /var/run/fetchmail.pid whatever FETCHMAILHOME says: a private one,
+        # or runs in parallel (xdist workers, another test run) see "another fetchmail running"
         return subprocess.run(
-            [self.binary, "-f", str(rc), "--idfile", str(self.home / idfile), "-v", "--nodetach"],
+            [self.binary, "-f", str(rc), "--idfile", str(self.home / idfile), "-v", "--nodetach",
+             "--pidfile", str(self.home / "fetchmail.pid")],
             env=env,
             capture_output=True,
             text=True,

@@ -1,5 +1,6 @@
 """Fixtures for the SMTP end-to-end tests: a Knot DNS server with the test zones, a private
-Postfix, a test CA and an MTA-STS policy host (HTTPS on 127.0.0.31:443).
+Postfix, a test CA and an MTA-STS policy host (HTTPS on 127.0.0.31:443, or on the next of
+``topology.STS_IPS`` when another test run holds that).
 
 Domains (all served by Knot on 127.0.0.53):
 
@@ -18,13 +19,14 @@ Domains (all served by Knot on 127.0.0.53):
 from __future__ import annotations
 
 import asyncio
+import errno
 import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from topology import POSTFIX_IP, SENDER_IP, STS_IP
+from topology import POSTFIX_IP, SENDER_IP, STS_IPS
 
 from peers import PeerUnavailable, skip_or_fail
 from peers.dns_server import DnsmasqValidator, KnotServer, Record, free_port, spf
@@ -62,7 +64,9 @@ def postfix_cert(test_ca: TestCA) -> tuple[Path, Path]:
     return test_ca.issue(["mx.peer.test"])
 
 
-def zones(keys: tuple[GeneratedKey, GeneratedKey], tlsa: str, port: int) -> dict[str, list[Record]]:
+def zones(
+    keys: tuple[GeneratedKey, GeneratedKey], tlsa: str, port: int, sts_ip: str
+) -> dict[str, list[Record]]:
     rsa, ed = keys
     bad = "0" * 64
     return {
@@ -90,12 +94,12 @@ def zones(keys: tuple[GeneratedKey, GeneratedKey], tlsa: str, port: int) -> dict
             Record("@", "TXT", spf(f"ip4:{POSTFIX_IP} -all")),
             Record("_dmarc", "TXT", "v=DMARC1; p=quarantine"),
             Record("_mta-sts", "TXT", "v=STSv1; id=20261127"),
-            Record("mta-sts", "A", STS_IP),
+            Record("mta-sts", "A", sts_ip),
         ],
         "strict.test": [
             Record("@", "MX", "10 mx.peer.test."),
             Record("_mta-sts", "TXT", "v=STSv1; id=1"),
-            Record("mta-sts", "A", STS_IP),
+            Record("mta-sts", "A", sts_ip),
         ],
         "null.test": [Record("@", "MX", "0 ."), Record("@", "A", "127.0.0.99")],
         "far.test": [Record("@", "A", "127.0.0.98")],
@@ -104,11 +108,13 @@ def zones(keys: tuple[GeneratedKey, GeneratedKey], tlsa: str, port: int) -> dict
 
 
 @pytest.fixture(scope="session")
-def knot(tmp_path_factory, dkim_keys, test_ca, postfix_cert, postfix_port) -> Iterator[KnotServer]:  # type: ignore[no-untyped-def]
+def knot(tmp_path_factory, dkim_keys, test_ca, postfix_cert, postfix_port, sts_server) -> Iterator[KnotServer]:  # type: ignore[no-untyped-def]
     rec = dane.tlsa_for_cert(test_ca.cert_der(postfix_cert[0]))
     tlsa = f"{rec.usage} {rec.selector} {rec.mtype} {rec.data.hex()}"
+    sts_ip = sts_server if isinstance(sts_server, str) else STS_IPS[0]
     server = KnotServer(
-        tmp_path_factory.mktemp("dns"), zones(dkim_keys, tlsa, postfix_port), signed=SIGNED
+        tmp_path_factory.mktemp("dns"), zones(dkim_keys, tlsa, postfix_port, sts_ip),
+        signed=SIGNED,
     )
     try:
         server.start()
@@ -168,8 +174,18 @@ def postfix(postfix_cert: tuple[Path, Path], postfix_port: int) -> Iterator[Post
 
 
 @pytest.fixture(scope="session")
-def sts_host(test_ca: TestCA) -> Iterator[str]:
-    """HTTPS MTA-STS policy host on 127.0.0.31:443 (root is needed for port 443)."""
+def sts_host(sts_server: str | BaseException) -> str:
+    """The address of the HTTPS MTA-STS policy host (port 443; root is needed for it)."""
+    if not isinstance(sts_server, str):
+        skip_or_fail(f"cannot serve MTA-STS on {'/'.join(STS_IPS)}:443: {sts_server}")
+    assert isinstance(sts_server, str)
+    return sts_server
+
+
+@pytest.fixture(scope="session")
+def sts_server(test_ca: TestCA) -> Iterator[str | BaseException]:
+    """HTTPS MTA-STS policy host on the first of ``STS_IPS`` whose port 443 is free (another
+    test run on the machine may hold the first); its address, or why it could not start."""
     from aiohttp import web
 
     crt, key = test_ca.issue(["mta-sts.peer.test", "mta-sts.strict.test"])
@@ -187,14 +203,24 @@ def sts_host(test_ca: TestCA) -> Iterator[str]:
     started = threading.Event()
     errors: list[BaseException] = []
     runner_box: list[web.AppRunner] = []
+    address: list[str] = []
 
     async def start() -> None:
         app = web.Application()
         app.router.add_get("/.well-known/mta-sts.txt", policy)
         runner = web.AppRunner(app)
         await runner.setup()
-        await web.TCPSite(runner, STS_IP, 443, ssl_context=ctx).start()
-        runner_box.append(runner)
+        for ip in STS_IPS:
+            try:
+                await web.TCPSite(runner, ip, 443, ssl_context=ctx).start()
+            except OSError as e:
+                if e.errno != errno.EADDRINUSE or ip == STS_IPS[-1]:
+                    await runner.cleanup()
+                    raise
+            else:
+                address.append(ip)
+                runner_box.append(runner)
+                return
 
     def run() -> None:
         asyncio.set_event_loop(loop)
@@ -210,10 +236,9 @@ def sts_host(test_ca: TestCA) -> Iterator[str]:
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     started.wait(10)
-    if errors:
-        skip_or_fail(f"cannot serve MTA-STS on {STS_IP}:443: {errors[0]}")
     try:
-        yield STS_IP
+        yield (errors[0] if errors else address[0] if address
+               else TimeoutError("the MTA-STS host did not start in 10 s"))
     finally:
         if runner_box:
             asyncio.run_coroutine_threadsafe(runner_box[0].cleanup(), loop).result(10)

@@ -4,21 +4,19 @@ move cycle against the server listening with TLS on 127.0.0.1 (jmapc always spea
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 from jmap_helpers import PASSWORD, USER, USER2, JmapEnv
 
+from peers import ports
+
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
 
 
 def _free_port() -> int:
-    with contextlib.closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return ports.free_port("127.0.0.1")
 
 
 def _cycle(host: str, inbox_subject: str) -> dict[str, Any]:

@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 from smtp_fakes import MemoryDelivery, Starter
 
+from peers import ports
+
 pytestmark = pytest.mark.peer
 
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
@@ -54,9 +56,7 @@ syslog_name = rongmail-peer
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return ports.free_port("127.0.0.1")
 
 
 def postfix(conf: Path, *args: str) -> subprocess.CompletedProcess[str]:
