@@ -8,7 +8,8 @@ next challenge (raw bytes, for the protocol to base64-encode) or the final crede
 :class:`Credentials` (a password, for ``Authenticator.authenticate``) or
 :class:`BearerCredentials` (an OAuth token, for ``Authenticator.authenticate_bearer``);
 :func:`check` calls the right one. Problems raise :class:`SaslError` with a neutral ``reason``
-that each protocol maps to its own reply exactly once.
+that each protocol maps to its own reply exactly once: its ``proto/sasl.py`` builds its
+exchanges with :func:`dialect` from its error type and its reply for each reason.
 
 Bearer failures follow RFC 7628 §3.2.2-§3.2.3 (XOAUTH2 behaves the same): when the token is
 refused the protocol calls :meth:`BearerExchange.refuse`, sends the returned JSON error
@@ -26,6 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal, NoReturn, Protocol, TypeVar
 
@@ -44,12 +46,15 @@ __all__ = [
     "BearerExchange",
     "Checker",
     "Credentials",
+    "Dialect",
     "Exchange",
     "LoginExchange",
     "PlainExchange",
+    "Refusal",
     "SaslError",
     "check",
     "decode_b64",
+    "dialect",
     "encode_challenge",
     "start",
     "utf8",
@@ -108,8 +113,8 @@ def utf8(data: bytes) -> str:
 
 class _Exchange(ABC):
     """What every exchange shares: :meth:`step` runs the mechanism's ``_step`` and hands a
-    :class:`SaslError` to :meth:`fail`, which each protocol overrides once (a mixin in its
-    ``proto/sasl.py``) to raise its own error type."""
+    :class:`SaslError` to :meth:`fail`, which each protocol overrides once (through
+    :func:`dialect`) to raise its own error type."""
 
     def step(self, response: bytes | None) -> Result:
         try:
@@ -216,6 +221,62 @@ def start(
     if mechanism in BEARER_MECHANISMS:
         return bearer(mechanism)
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """One protocol's exchanges (made by :func:`dialect`): the shared mechanisms, whose
+    problems raise what the protocol's ``render`` makes of them (chained to the SaslError)."""
+
+    plain: type[PlainExchange]
+    login: type[LoginExchange]
+    bearer: type[BearerExchange]
+    render: Callable[[SaslError], Exception]
+
+    def start(self, mechanism: str) -> Exchange | None:
+        """A new exchange for ``mechanism`` (upper case), or None when it is not offered."""
+        return start(mechanism, self.plain, self.login, self.bearer)
+
+    def decode_b64(self, text: str) -> bytes:
+        """:func:`decode_b64`, its problem rendered like an exchange's."""
+        try:
+            return decode_b64(text)
+        except SaslError as e:
+            raise self.render(e) from e
+
+
+W = TypeVar("W", contravariant=True)
+V = TypeVar("V")
+
+
+class Refusal(Protocol[W]):
+    """A protocol's error type, built from its reply for a reason and the operator detail."""
+
+    def __call__(self, reply: W, /, *, detail: str) -> Exception: ...
+
+
+def dialect(error: Refusal[V], replies: Mapping[Reason, V]) -> Dialect:
+    """The exchanges of a protocol that renders a :class:`SaslError` as
+    ``error(replies[e.reason], detail=e.detail)``, once, for every mechanism and for base64
+    decoding. ``replies`` names the protocol's reply for every reason."""
+
+    def render(e: SaslError) -> Exception:
+        return error(replies[e.reason], detail=e.detail)
+
+    class Rendered:
+        def fail(self, e: SaslError) -> NoReturn:
+            raise render(e) from e
+
+    class Plain(Rendered, PlainExchange):
+        pass
+
+    class Login(Rendered, LoginExchange):
+        pass
+
+    class Bearer(Rendered, BearerExchange):
+        pass
+
+    return Dialect(Plain, Login, Bearer, render)
 
 
 R = TypeVar("R", covariant=True)

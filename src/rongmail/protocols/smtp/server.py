@@ -12,7 +12,7 @@ Listeners: ``smtp`` (MX, port 25), ``submission`` (587, STARTTLS then AUTH, RFC 
 Limits: ``max_connections`` overall and ``max_connections_per_ip`` are enforced at accept with a
 421 (RFC 5321 §3.8); each read waits at most ``idle_timeout`` (§4.5.3.2.7) and a connection lives
 at most ``session_timeout``. Reading pauses while a session is busy with more than
-``_HIGH_WATER`` unprocessed octets, so a fast sender cannot grow our buffers.
+``listener.HIGH_WATER`` unprocessed octets, so a fast sender cannot grow our buffers.
 """
 
 from __future__ import annotations
@@ -22,19 +22,17 @@ import ipaddress
 import logging
 import ssl
 import time
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import cast
 
 from rongmail.config.smtp import SmtpSettings
 from rongmail.pipeline.envelope import Client, Listener
+from rongmail.protocols.listener import BufferedConnection, ListenerGroup
 from rongmail.protocols.smtp import codes
 from rongmail.protocols.smtp.session import Session, SmtpServices
 
 log = logging.getLogger(__name__)
 
-_HIGH_WATER = 256 * 1024
 #: Settings.listeners field name -> kind of SMTP listener.
 LISTENER_NAMES: Mapping[str, Listener] = {
     "smtp": Listener.MX,
@@ -75,54 +73,11 @@ class _Ctx:
     ssl_context: ssl.SSLContext | None
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(BufferedConnection):
     def __init__(self, server: SmtpServer, listener: Listener) -> None:
+        super().__init__(server)
         self._server = server
         self._listener = listener
-        self._transport: asyncio.Transport | None = None
-        self._buf = bytearray()
-        self._data = asyncio.Event()
-        self._eof = False
-        self._can_write = asyncio.Event()
-        self._can_write.set()
-        self._paused = False
-        self._ip = ""
-        self._task: asyncio.Task[None] | None = None
-
-    # -- asyncio.Protocol --------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)
-        peer = transport.get_extra_info("peername") or ("", 0)
-        self._ip = str(peer[0])
-        self._task = asyncio.get_running_loop().create_task(self._run(peer, self._transport))
-        self._server._connections.add(self)
-        self._task.add_done_callback(lambda _: self._server._connections.discard(self))
-
-    def data_received(self, data: bytes) -> None:
-        self._buf += data
-        self._data.set()
-        if len(self._buf) > _HIGH_WATER and not self._paused and self._transport is not None:
-            self._paused = True
-            self._transport.pause_reading()
-
-    def eof_received(self) -> bool:
-        self._eof = True
-        self._data.set()
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._eof = True
-        self._data.set()
-        self._can_write.set()
-
-    def pause_writing(self) -> None:
-        self._can_write.clear()
-
-    def resume_writing(self) -> None:
-        self._can_write.set()
-
-    # -- the connection --------------------------------------------------------------------
 
     async def _read(self, deadline: float) -> bytes | None:
         idle = self._server._ctx.settings.idle_timeout
@@ -131,7 +86,7 @@ class _Connection(asyncio.Protocol):
         while not self._buf:
             if self._eof:
                 return None
-            if self._server._closing.is_set():
+            if self._server.closing.is_set():
                 raise _ShuttingDown
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -144,30 +99,16 @@ class _Connection(asyncio.Protocol):
                 if remaining <= idle:
                     raise _SessionTooLong from None
                 raise
-        out = bytes(self._buf)
-        self._buf.clear()
-        if self._paused and self._transport is not None:
-            self._paused = False
-            self._transport.resume_reading()
-        return out
+        return self.take()
 
-    async def _write(self, data: bytes) -> None:
-        if self._transport is None or self._transport.is_closing():
-            return
-        self._transport.write(data)
-        await self._can_write.wait()
+    async def refuse(self) -> None:
+        hostname = self._server._ctx.hostname
+        await self.send(codes.R421_TOO_MANY_CONNECTIONS.format(hostname=hostname).encode())
 
-    async def _run(self, peer: tuple[object, ...], transport: asyncio.Transport) -> None:
-        server = self._server
-        ctx = server._ctx
-        admitted = server._admit(self._ip)
+    async def serve(self, peer: tuple[object, ...], transport: asyncio.Transport) -> None:
+        ctx = self._server._ctx
         session: Session | None = None
         try:
-            if not admitted:
-                await self._write(
-                    codes.R421_TOO_MANY_CONNECTIONS.format(hostname=ctx.hostname).encode()
-                )
-                return
             sock = transport.get_extra_info("sockname") or ("", 0)
             tls = self._tls_version(transport)
             client = Client(
@@ -189,67 +130,35 @@ class _Connection(asyncio.Protocol):
             )
             deadline = time.monotonic() + ctx.settings.session_timeout
             out = await session.start()
-            await self._write(out.data)
+            await self.send(out.data)
             while not out.close:
                 data = await self._read(deadline)
                 if data is None:
                     return
                 out = await session.receive(data)
                 if out.starttls:
-                    if not await self._start_tls(out.data):
+                    if not await self.start_tls(
+                        ctx.ssl_context, ctx.settings.tls_handshake_timeout, "STARTTLS", out.data
+                    ):
                         return
                     session.tls_started(**self._tls_version(self._transport))
                     continue
                 if out.data:
-                    await self._write(out.data)
+                    await self.send(out.data)
         except TimeoutError:
             await self._say(session, codes.R421_TIMEOUT)
         except _SessionTooLong:
             await self._say(session, codes.R421_SESSION_TOO_LONG)
         except _ShuttingDown:
             await self._say(session, codes.R421_SHUTTING_DOWN)
-        except (ConnectionError, ssl.SSLError) as e:
-            log.debug("smtp %s connection error: %s", self._ip, e)
-        except Exception:
-            log.exception("smtp %s: unexpected error", self._ip)
-        finally:
-            if admitted:
-                server._release(self._ip)
-            if self._transport is not None:
-                self._transport.close()
 
     async def _say(self, session: Session | None, reply: codes.Reply) -> None:
         hostname = self._server._ctx.hostname
         data = session.shutdown(reply) if session else reply.format(hostname=hostname).encode()
         try:
-            await self._write(data)
+            await self.send(data)
         except (ConnectionError, ssl.SSLError):
             pass
-
-    async def _start_tls(self, reply: bytes) -> bool:
-        """Write the 220 and enter TLS with no await in between; drop plaintext leftovers."""
-        ctx = self._server._ctx
-        transport = self._transport
-        if transport is None or ctx.ssl_context is None:
-            return False
-        self._buf.clear()
-        transport.write(reply)
-        try:
-            new = await asyncio.get_running_loop().start_tls(
-                transport,
-                self,
-                ctx.ssl_context,
-                server_side=True,
-                ssl_handshake_timeout=ctx.settings.tls_handshake_timeout,
-            )
-        except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as e:
-            log.info("smtp %s STARTTLS handshake failed: %s", self._ip, e)
-            return False
-        if new is None:
-            return False
-        self._transport = new
-        self._buf.clear()
-        return True
 
     @staticmethod
     def _tls_version(transport: asyncio.BaseTransport | None) -> dict[str, str | None]:
@@ -268,8 +177,12 @@ class _SessionTooLong(Exception):
     pass
 
 
-class SmtpServer:
-    """All SMTP listeners of one node. Build with :func:`start_smtp`."""
+class SmtpServer(ListenerGroup):
+    """All SMTP listeners of one node. Build with :func:`start_smtp`.
+
+    Connections are limited per :func:`client_key` (an IPv6 /64 counts as one client). On
+    ``aclose`` (default grace 10 s) idle sessions get 421 4.3.2, in-flight deliveries may
+    finish."""
 
     def __init__(
         self,
@@ -279,42 +192,8 @@ class SmtpServer:
         hostname: str,
         ssl_context: ssl.SSLContext | None,
     ) -> None:
+        super().__init__(settings, log=log, protocol="smtp", client_key=client_key)
         self._ctx = _Ctx(settings, services, hostname, ssl_context)
-        self._servers: dict[str, asyncio.Server] = {}
-        self._close_task: asyncio.Future[None] | None = None
-        self._connections: set[_Connection] = set()
-        self._closing = asyncio.Event()
-        self._per_ip: Counter[str] = Counter()
-        self._total = 0
-
-    @property
-    def addresses(self) -> dict[str, tuple[str, int]]:
-        """Bound (host, port) per listener name (``smtp``...); useful with port 0."""
-        out: dict[str, tuple[str, int]] = {}
-        for name, srv in self._servers.items():
-            sock = srv.sockets[0].getsockname()
-            out[name] = (str(sock[0]), int(sock[1]))
-        return out
-
-    @property
-    def active_connections(self) -> int:
-        return self._total
-
-    def _admit(self, ip: str) -> bool:
-        s = self._ctx.settings
-        key = client_key(ip)
-        if self._total >= s.max_connections or self._per_ip[key] >= s.max_connections_per_ip:
-            return False
-        self._total += 1
-        self._per_ip[key] += 1
-        return True
-
-    def _release(self, ip: str) -> None:
-        key = client_key(ip)
-        self._total -= 1
-        self._per_ip[key] -= 1
-        if self._per_ip[key] <= 0:
-            del self._per_ip[key]
 
     async def listen(self, name: str, host: str, port: int, *, reuse_port: bool = False) -> None:
         """Start listener ``name`` (a key of :data:`LISTENER_NAMES`) on ``host:port``;
@@ -324,42 +203,10 @@ class SmtpServer:
         implicit = kind is Listener.SUBMISSIONS
         if implicit and ctx.ssl_context is None:
             raise ValueError("the submissions listener (implicit TLS) needs a TLS context")
-        loop = asyncio.get_running_loop()
-        self._servers[name] = await loop.create_server(
-            lambda: _Connection(self, kind),
-            host,
-            port,
-            ssl=ctx.ssl_context if implicit else None,
-            ssl_handshake_timeout=ctx.settings.tls_handshake_timeout if implicit else None,
-            reuse_address=True,
-            reuse_port=reuse_port,
+        await self.bind(
+            name, host, port, lambda: _Connection(self, kind),
+            tls=ctx.ssl_context if implicit else None, reuse_port=reuse_port,
         )
-        log.info("smtp %s listening on %s:%s", name, host, port)
-
-    def close(self) -> None:
-        """Begin shutting down (``asyncio.Server`` style); see :meth:`aclose`."""
-        if self._close_task is None:
-            self._close_task = asyncio.ensure_future(self.aclose())
-
-    async def wait_closed(self) -> None:
-        self.close()
-        if self._close_task is not None:
-            await self._close_task
-
-    async def aclose(self, *, grace: float = 10.0) -> None:
-        """Stop accepting; idle sessions get 421 4.3.2, in-flight deliveries may finish."""
-        for srv in self._servers.values():
-            srv.close()
-        self._closing.set()
-        tasks = {c._task for c in self._connections if c._task is not None}
-        for conn in self._connections:
-            conn._data.set()  # wake idle readers so they answer 421 and close
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace)
-            for task in pending:
-                task.cancel()
-        for srv in self._servers.values():
-            await srv.wait_closed()
 
 
 async def start_smtp(

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Final, NoReturn
+from typing import Final
 
 from rongmail.errors import ValidationError
 from rongmail.protocols import sasl as core
@@ -28,7 +28,7 @@ __all__ = [
 #: RFC 5034 §4: a client response of ``*`` cancels the exchange.
 CANCEL: Final = "*"
 
-_KEYS = {
+_KEYS: dict[core.Reason, str] = {
     "base64": "pop3.err.sasl_base64",
     "utf8": "pop3.err.sasl_base64",
     "syntax": "pop3.err.sasl_malformed",
@@ -36,35 +36,9 @@ _KEYS = {
 }
 
 
-class _Errors:
-    """Mixed into each exchange: its problems become ``ValidationError`` (``-ERR``)."""
-
-    def fail(self, e: core.SaslError) -> NoReturn:
-        raise ValidationError(_KEYS[e.reason], detail=e.detail) from e
-
-
-def decode_response(text: str) -> bytes:
-    try:
-        return core.decode_b64(text)
-    except core.SaslError as e:
-        _Errors().fail(e)
-
-
-class PlainExchange(_Errors, core.PlainExchange):
-    pass
-
-
-class LoginExchange(_Errors, core.LoginExchange):
-    pass
-
-
-class BearerExchange(_Errors, core.BearerExchange):
-    pass
-
-
+_POP3 = core.dialect(ValidationError, _KEYS)
+PlainExchange, LoginExchange, BearerExchange = _POP3.plain, _POP3.login, _POP3.bearer
 Exchange = core.Exchange
-
-
-def start(mechanism: str) -> Exchange | None:
-    """A new exchange for ``mechanism`` (upper case), or None when it is not offered."""
-    return core.start(mechanism, PlainExchange, LoginExchange, BearerExchange)
+decode_response = _POP3.decode_b64
+#: A new exchange for a mechanism (upper case), or None when it is not offered.
+start = _POP3.start

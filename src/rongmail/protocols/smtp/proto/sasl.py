@@ -5,8 +5,6 @@ their problems rendered as SMTP replies (501 bad base64 or syntax, 535 malformed
 
 from __future__ import annotations
 
-from typing import NoReturn
-
 from rongmail.protocols import sasl as core
 from rongmail.protocols.sasl import MECHANISMS, BearerCredentials, Credentials
 from rongmail.protocols.smtp import codes
@@ -24,7 +22,7 @@ __all__ = [
     "start",
 ]
 
-_REPLIES = {
+_REPLIES: dict[core.Reason, codes.Reply] = {
     "base64": codes.R501_BASE64,
     "utf8": codes.R501_BASE64,
     "syntax": codes.R501_SYNTAX,
@@ -32,37 +30,14 @@ _REPLIES = {
 }
 
 
-class _Replies:
-    """Mixed into each exchange: its problems become SMTP replies."""
-
-    def fail(self, e: core.SaslError) -> NoReturn:
-        raise ReplyError(_REPLIES[e.reason], detail=e.detail) from e
-
-
-def decode_b64(text: str) -> bytes:
-    try:
-        return core.decode_b64(text)
-    except core.SaslError as e:
-        _Replies().fail(e)
-
-
-class PlainExchange(_Replies, core.PlainExchange):
-    pass
-
-
-class LoginExchange(_Replies, core.LoginExchange):
-    pass
-
-
-class BearerExchange(_Replies, core.BearerExchange):
-    pass
-
-
+_SMTP = core.dialect(ReplyError, _REPLIES)
+PlainExchange, LoginExchange, BearerExchange = _SMTP.plain, _SMTP.login, _SMTP.bearer
 Exchange = core.Exchange
+decode_b64 = _SMTP.decode_b64
 
 
 def start(mechanism: str) -> Exchange:
-    exchange = core.start(mechanism, PlainExchange, LoginExchange, BearerExchange)
+    exchange = _SMTP.start(mechanism)
     if exchange is None:
         raise ReplyError(codes.R504_MECHANISM)
     return exchange
