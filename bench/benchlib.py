@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -128,6 +129,42 @@ def rss_kb(pid: int) -> int:
 
 # -- RongMail ------------------------------------------------------------------------------------
 _REFERENCE: str | None = None
+
+
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and its live descendants (from /proc/<n>/stat parent ids)."""
+    kids: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                kids.setdefault(ppid, []).append(int(d.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def tree_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds (user, system) used so far by ``pid``'s process tree: /proc/<pid>/stat
+    utime + stime of every live process in it, plus cutime + cstime (children that exited and
+    were reaped: Dovecot's per-connection processes after a LOGOUT)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    user, system = 0.0, 0.0
+    for p in tree_pids(pid):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            user += (int(f[11]) + int(f[13])) / tick  # fields 14, 16: utime, cutime
+            system += (int(f[12]) + int(f[14])) / tick  # fields 15, 17: stime, cstime
+    return user, system
+
+
+def self_cpu() -> float:
+    """CPU seconds (user + system) of this process: the benchmark's own client load."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
 
 
 def known_settings(env: dict[str, str]) -> dict[str, str]:

@@ -63,7 +63,10 @@ from benchlib import (  # noqa: E402
     percentile,
     ratio,
     rss_kb,
+    self_cpu,
     table,
+    tree_cpu,
+    tree_pids,
 )
 
 RM_ADDR = "127.0.0.52"
@@ -344,37 +347,8 @@ async def idle_connections(
     }
 
 
-def tree_pids(pid: int) -> list[int]:
-    """``pid`` and its live descendants (from /proc/<n>/stat parent ids)."""
-    kids: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                kids.setdefault(ppid, []).append(int(d.name))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(kids.get(p, []))
-    return out
-
-
 def tree_rss(pid: int) -> int:
     return sum(rss_kb(p) for p in tree_pids(pid))
-
-
-def tree_cpu(pid: int) -> tuple[float, float]:
-    """CPU seconds (user, system: /proc/<pid>/stat utime, stime) used so far by the live
-    processes of ``pid``'s tree: the serve process and its worker processes."""
-    tick = os.sysconf("SC_CLK_TCK")
-    user, system = 0.0, 0.0
-    for p in tree_pids(pid):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            user += int(f[11]) / tick  # field 14: utime
-            system += int(f[12]) / tick  # field 15: stime
-    return user, system
 
 
 def tree_pss(pid: int) -> int:
@@ -518,10 +492,12 @@ def main() -> int:
                     serve_pid = rm.pid()
                     for i in range(args.runs):
                         u0, s0 = tree_cpu(serve_pid) if serve_pid else (0.0, 0.0)
+                        c0 = self_cpu()
                         r = asyncio.run(run_load(RM_ADDR, port, rm.address, rm.password,
                                                  args.messages, args.clients, args.ops, i + 1,
                                                  args.time_limit))  # fmt: skip
                         u1, s1 = tree_cpu(serve_pid) if serve_pid else (0.0, 0.0)
+                        client = self_cpu() - c0
                         n = max(r["ops"], 1)
                         print(
                             f"run {i + 1} RongMail: {r['ops']} ops in {r['wall']:.1f}s = "
@@ -529,6 +505,8 @@ def main() -> int:
                             f"{1000 * (u1 - u0 + s1 - s0) / n:.3f} ms/op (user "
                             f"{1000 * (u1 - u0) / n:.3f}, sys {1000 * (s1 - s0) / n:.3f}; "
                             f"{100 * (u1 - u0 + s1 - s0) / r['wall']:.0f}% of a core), "
+                            f"client CPU {1000 * client / n:.3f} ms/op "
+                            f"({100 * client / r['wall']:.0f}% of a core), "
                             f"{len(r['errors'])} errors {r['errors'][:2]}",
                             flush=True,
                         )
@@ -578,7 +556,10 @@ def main() -> int:
                 print(f"Dovecot: imported {dv.count(user_dv)} in {time.monotonic() - t0:.1f}s",
                       flush=True)  # fmt: skip
                 runs = []
+                master = int((dv.base / "run" / "master.pid").read_text().strip())
                 for i in range(args.runs):
+                    u0, s0 = tree_cpu(master)
+                    c0 = self_cpu()
                     r = asyncio.run(
                         run_load(
                             DV_ADDR,
@@ -592,10 +573,16 @@ def main() -> int:
                             args.time_limit,
                         )
                     )
+                    u1, s1 = tree_cpu(master)
+                    client = self_cpu() - c0
+                    n = max(r["ops"], 1)
                     print(
                         f"run {i + 1} Dovecot: {r['ops']} ops in {r['wall']:.1f}s = "
-                        f"{r['ops'] / r['wall']:.0f} ops/s, {len(r['errors'])} errors "
-                        f"{r['errors'][:2]}",
+                        f"{r['ops'] / r['wall']:.0f} ops/s, server CPU "
+                        f"{1000 * (u1 - u0 + s1 - s0) / n:.3f} ms/op "
+                        f"({100 * (u1 - u0 + s1 - s0) / r['wall']:.0f}% of a core), client CPU "
+                        f"{1000 * client / n:.3f} ms/op ({100 * client / r['wall']:.0f}% of a "
+                        f"core), {len(r['errors'])} errors {r['errors'][:2]}",
                         flush=True,
                     )
                     runs.append(r)

@@ -67,6 +67,7 @@ from benchlib import (  # noqa: E402
     percentile,
     ratio,
     table,
+    tree_cpu,
 )
 
 RM_ADDR = "127.0.0.51"
@@ -94,6 +95,12 @@ class Result:
     config: str = "default"
     #: p50/p99 are over every transaction (LoadClient), not over a probe session's sample
     all_timed: bool = False
+    #: CPU seconds (utime + stime) of the server's process tree during the phase (RongMail only)
+    server_cpu: float = float("nan")
+
+    @property
+    def cpu_ms_per_msg(self) -> float:
+        return self.server_cpu * 1000 / self.delivered if self.delivered else float("nan")
 
     @property
     def rate(self) -> float:
@@ -493,10 +500,13 @@ def bench_rongmail(
             )
             return out, f"RongMail SMTP not available ({why})"
         count = rongmail_counter(rm)
+        serve_pid = rm.proc.pid if rm.proc else 0
         for r in range(runs):
             for ph in phases:
+                cpu0 = sum(tree_cpu(serve_pid)) if serve_pid else float("nan")
                 res = run_phase("RongMail", RM_ADDR, port, rm.address, ph, count, reuse=reuse,
                                 timeout=timeout, signed=signed)  # fmt: skip
+                res.server_cpu = (sum(tree_cpu(serve_pid)) if serve_pid else float("nan")) - cpu0
                 res.config = config
                 report(res, r)
                 out.append(res)
@@ -550,7 +560,10 @@ def report(res: Result, run: int) -> None:
         f"run {run + 1} [{res.config}] {res.target:<24} {res.phase.sessions:>2} sessions "
         f"{res.phase.messages} msgs: {res.delivered} delivered in {fmt(res.seconds, '.1f')}s "
         f"= {fmt(res.rate, '.0f')} msg/s (sent in {res.send_seconds:.1f}s; "
-        f"lat p50 {fmt(percentile(lat, 50), '.1f')} ms)"
+        f"lat p50 {fmt(percentile(lat, 50), '.1f')} ms"
+        + (f"; serve CPU {res.cpu_ms_per_msg:.2f} ms/msg" if res.server_cpu == res.server_cpu
+           else "")
+        + ")"
         + (f" ERROR {res.error}" if res.error else ""),
         flush=True,
     )

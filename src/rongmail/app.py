@@ -25,7 +25,7 @@ from rongmail.bus import Bus
 from rongmail.bus.follower import ChangeFollower, FollowedBus
 from rongmail.config import load
 from rongmail.config.settings import Settings
-from rongmail.core import procs
+from rongmail.core import heap, procs
 from rongmail.errors import ConfigError
 from rongmail.services.auth.authenticate import Authenticator
 from rongmail.services.dns import DnsResolver
@@ -433,6 +433,7 @@ async def serve(data_dir: Path, *, ready: Callable[[App, list[str]], None] | Non
                 workers - 1)
             supervisor.start()
             app.background.append(asyncio.create_task(supervisor.run()))
+        heap.settle()
         if ready:
             ready(app, lines)
         await stop.wait()
@@ -454,6 +455,7 @@ async def _serve_worker(app: App, role: procs.WorkerRole, stop: asyncio.Event) -
     lines = await start_listeners(app, worker=True)
     app.background.append(asyncio.create_task(
         run_scanner_probe(app.spam_scanners, every=app.settings.spam.probe_interval)))
+    heap.settle()
     log.info("worker %d (pid %d) serving: %s", role.index, os.getpid(), ", ".join(lines))
     await stop.wait()
     log.info("worker %d stopping: finishing in-flight writes", role.index)

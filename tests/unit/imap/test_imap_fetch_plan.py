@@ -46,3 +46,16 @@ def test_plan_matches_generic_rendering(names: tuple[str, ...], has_static: bool
         fast = b"* %d FETCH (%b)\r\n" % (msn, b" ".join([p(entry.uid, entry, loaded)
                                                          for p in plan]))
         assert fast == generic
+
+
+@pytest.mark.parametrize("condstore", [False, True])
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_flag_update_line_matches_generic_rendering(entry: MailboxEntry, condstore: bool) -> None:
+    """``flags_response`` (sent to every other session after a STORE) builds its line
+    directly; it must be what ``response.fetch`` renders for UID, FLAGS (and MODSEQ)."""
+    view = SimpleNamespace(entries={entry.uid: entry})
+    session: Any = SimpleNamespace(view=view, condstore=condstore, utf8=False)
+    items: list[tuple[str, object]] = [("UID", entry.uid), ("FLAGS", f._flags(entry))]
+    if condstore:
+        items.append(("MODSEQ", [entry.modseq]))
+    assert f.flags_response(session, 3, entry.uid) == r.fetch(3, items)

@@ -87,9 +87,15 @@ def registrable(host: str) -> str:
 
 
 def urls(text: str, html: str | None) -> list[str]:
-    found = _URL_RE.findall(text[:MAX_SCAN])
-    if html:
-        found += [htmllib.unescape(u) for u in _URL_RE.findall(html[:MAX_SCAN])]
+    """The distinct http(s) URLs of the text and HTML bodies (first :data:`MAX_SCAN`
+    characters each), with URLs nested in a redirector's query string.
+
+    Every match contains ``://``: a text without it is skipped by one ``str.find`` instead of
+    a regex attempt at each of its positions (``re.I``: ~40 µs per 5 KB)."""
+    text, html = text[:MAX_SCAN], (html or "")[:MAX_SCAN]
+    found = _URL_RE.findall(text) if "://" in text else []
+    if "://" in html:
+        found += [htmllib.unescape(u) for u in _URL_RE.findall(html)]
     seen: dict[str, None] = {}
     for u in found:
         seen.setdefault(u.rstrip(".,;:!?"), None)

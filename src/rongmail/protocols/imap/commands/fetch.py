@@ -70,13 +70,15 @@ def _flag_list(bits: int, keywords: frozenset[str]) -> r.Rendered:
 
 
 def flags_response(s: Session, msn: int, uid: int) -> bytes:
-    """``* msn FETCH (UID u FLAGS (...) [MODSEQ (m)])`` for a flag change."""
+    """``* msn FETCH (UID u FLAGS (...) [MODSEQ (m)])`` for a flag change: the bytes
+    ``response.fetch`` renders for those items, built directly (every other session on the
+    mailbox sends one per changed message)."""
     assert s.view is not None
     entry = s.view.entries[uid]
-    items: list[tuple[str, object]] = [("UID", uid), ("FLAGS", _flags(entry))]
+    flags = _flag_list(entry.flags, entry.keywords)
     if s.condstore:
-        items.append(("MODSEQ", [entry.modseq]))
-    return r.fetch(msn, items, utf8=s.utf8)
+        return b"* %d FETCH (UID %d FLAGS %b MODSEQ (%d))\r\n" % (msn, uid, flags, entry.modseq)
+    return b"* %d FETCH (UID %d FLAGS %b)\r\n" % (msn, uid, flags)
 
 
 class _Loaded:
@@ -237,29 +239,36 @@ async def fetch(s: Session, cmd: c.Fetch) -> Ok:
                         statics[uid] = cache.put(mailbox, uid, row)
                         threads[uid] = row.thread_id
         all_uids = view.uids  # read per batch: the view may copy it on write (set_flags)
+        n_all = len(all_uids)
+        entries = view.entries
+        lines: list[bytes] = []
         for uid in chunk:
-            entry = view.entries[uid]
+            entry = entries[uid]
             sm = statics.get(uid)
-            raw = None
-            if need_raw and sm is not None:
-                raw = await s.deps.reader.message_bytes(tenant, sm.blob_id, size_hint=entry.size)
-            loaded = _Loaded(sm, raw, threads.get(uid))
             # the sequence number: ``uids`` ascend (``view.resolve``), so each search starts
             # where the last ended; a miss searches the whole list again
             pos = bisect_left(all_uids, uid, pos)
-            if pos >= len(all_uids) or all_uids[pos] != uid:
+            if pos >= n_all or all_uids[pos] != uid:
                 pos = bisect_left(all_uids, uid)
-            if pos < len(all_uids) and all_uids[pos] == uid:
-                body = None
+                if pos >= n_all or all_uids[pos] != uid:
+                    continue
+            body = None
+            if reuse_key is not None and sm is not None:
+                body = sm.fetched(reuse_key, entry)
+            if body is None:
+                raw = None
+                if need_raw and sm is not None:
+                    raw = await s.deps.reader.message_bytes(tenant, sm.blob_id,
+                                                            size_hint=entry.size)
+                loaded = _Loaded(sm, raw, threads.get(uid))
+                body = b" ".join([f(uid, entry, loaded) for f in plan])
                 if reuse_key is not None and sm is not None:
-                    body = sm.fetched(reuse_key, entry)
-                if body is None:
-                    body = b" ".join([f(uid, entry, loaded) for f in plan])
-                    if reuse_key is not None and sm is not None:
-                        sm.keep_fetched(reuse_key, entry, body)
-                line = b"* %d FETCH (%b)\r\n" % (pos + 1, body)
-                buffered += len(line)
-                s.send(line)
+                    sm.keep_fetched(reuse_key, entry, body)
+            lines.append(b"* %d FETCH (%b)\r\n" % (pos + 1, body))
+        if lines:
+            out = b"".join(lines)
+            buffered += len(out)
+            s.send(out)
         if buffered >= FLUSH_BYTES:
             await s.flush()
             buffered = 0

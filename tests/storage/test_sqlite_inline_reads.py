@@ -1,0 +1,117 @@
+"""SQLite quick reads (store/sqlite/meta.py): a kind of read that recently took at most
+``INLINE_READ_MAX`` runs on the event-loop thread; the first read of a kind, and every kind
+that was just slow, runs on the reader pool; a loop-thread read sees committed writes and
+fails like a pooled one; only one thread uses the loop connection."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from rongmail.errors import AlreadyExists
+from rongmail.store.sql.q import Op, Q
+from rongmail.store.sqlite import meta as sqlite_meta
+from rongmail.store.sqlite.meta import SqliteMeta
+
+#: far above a point read's cost even on a loaded machine, so that what these tests check does
+#: not depend on the machine's speed
+LIMIT = 0.05
+
+
+def where_and_count() -> Op[tuple[int, int]]:
+    """A cheap point read: which thread ran it, and the row count of ``t``."""
+    rows = yield Q("SELECT COUNT(*) FROM t")
+    return threading.get_ident(), int(rows[0][0])
+
+
+def sometimes_slow(seconds: float) -> Op[int]:
+    """A read of a kind whose cost depends on its argument (a mailbox listing, say)."""
+    yield Q("SELECT COUNT(*) FROM t")
+    time.sleep(seconds)
+    return threading.get_ident()
+
+
+def failing_read() -> Op[None]:
+    yield Q("SELECT * FROM no_such_table")
+
+
+def make_table() -> Op[None]:
+    yield Q("CREATE TABLE IF NOT EXISTS t (x INTEGER PRIMARY KEY)")
+
+
+def insert(x: int) -> Op[None]:
+    yield Q("INSERT INTO t (x) VALUES (?)", (x,))
+
+
+@pytest.fixture
+async def meta(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(sqlite_meta, "INLINE_READ_MAX", LIMIT)
+    m = SqliteMeta(tmp_path / "meta.sqlite3")
+    await m.open()
+    await m.write(make_table())
+    yield m
+    await m.close()
+
+
+async def test_a_cheap_kind_moves_onto_the_loop_and_sees_commits(meta: SqliteMeta) -> None:
+    loop_thread = threading.get_ident()
+    first, n = await meta.read(where_and_count())
+    assert first != loop_thread, "a kind never seen runs on the pool (its cost is unknown)"
+    assert n == 0
+    second, _ = await meta.read(where_and_count())
+    assert second == loop_thread, "a kind measured cheap runs on the loop thread"
+    await meta.write(insert(1))
+    _, n = await meta.read(where_and_count())
+    assert n == 1, "a loop-thread read starts a new read transaction: it sees the commit"
+
+
+async def test_one_slow_read_sends_its_kind_back_to_the_pool(meta: SqliteMeta) -> None:
+    loop_thread = threading.get_ident()
+    await meta.read(sometimes_slow(0))
+    assert await meta.read(sometimes_slow(0)) == loop_thread
+    assert await meta.read(sometimes_slow(4 * LIMIT)) == loop_thread  # nothing could tell
+    assert await meta.read(sometimes_slow(0)) != loop_thread, "one slow read: back to the pool"
+    # cheap reads bring the figure down gradually, not at the first one
+    ran_on: list[int] = []
+    while len(ran_on) < 200 and loop_thread not in ran_on:
+        ran_on.append(await meta.read(sometimes_slow(0)))
+    assert ran_on[-1] == loop_thread, "after enough cheap reads the kind is quick again"
+    assert len(ran_on) > 5, ran_on
+    # another kind is unaffected by this kind's history
+    await meta.read(where_and_count())
+    assert (await meta.read(where_and_count()))[0] == loop_thread
+
+
+async def test_a_loop_thread_read_fails_like_a_pooled_one(meta: SqliteMeta) -> None:
+    for _ in range(2):  # the first on the pool, the second on the loop (its cost is known)
+        with pytest.raises(Exception, match="no such table"):
+            await meta.read(failing_read())
+    # the loop connection is left outside a transaction: the next read and writes work
+    assert (await meta.read(where_and_count()))[1] == 0
+    await meta.write(insert(1))
+    with pytest.raises(AlreadyExists):
+        await meta.write(insert(1))
+    assert (await meta.read(where_and_count()))[1] == 1
+
+
+async def test_only_one_thread_uses_the_loop_connection(meta: SqliteMeta) -> None:
+    """A second event loop in another thread (CLI helpers, tests) uses the pool."""
+    await meta.read(where_and_count())
+    loop_thread = threading.get_ident()
+    assert (await meta.read(where_and_count()))[0] == loop_thread
+    other: list[int] = []
+
+    def run_other_loop() -> None:
+        async def go() -> None:
+            other.append((await meta.read(where_and_count()))[0])
+
+        asyncio.run(go())
+
+    t = threading.Thread(target=run_other_loop)
+    t.start()
+    t.join(10)
+    assert other and other[0] not in (loop_thread, t.ident)
