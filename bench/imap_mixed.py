@@ -614,9 +614,9 @@ def main() -> int:
         rows: list[list[Any]] = []
         figs: dict[str, dict[str, Any]] = {}
         for name, runs in results.items():
-            r, f = summarize(name, runs)
-            rows += r
-            figs[name] = f
+            part, fig = summarize(name, runs)
+            rows += part
+            figs[name] = fig
         print(table(["system", "command", "count", "p50", "p99"], rows))
         for name, f in figs.items():
             print(f"{name}: {f['rate']:.0f} ops/s")
