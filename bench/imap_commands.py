@@ -130,13 +130,6 @@ def main() -> int:
 
             user, pw = "bench@peer.test", "secret-Bench-1"
             with DovecotServer(address=DV_ADDR, users={user: pw}) as dv:
-                if os.geteuid() == 0:
-                    import pwd
-
-                    nb = pwd.getpwnam("nobody")
-                    for r_, dirs, files in os.walk(md):
-                        for x in [r_, *[os.path.join(r_, f) for f in dirs + files]]:
-                            os.chown(x, nb.pw_uid, nb.pw_gid)
                 dv.import_maildir(user, md, layout_fs=False)
                 master = int((dv.base / "run" / "master.pid").read_text().strip())
                 for r in range(args.runs):

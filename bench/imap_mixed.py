@@ -544,13 +544,6 @@ def main() -> int:
                 login_performance_mode=args.dovecot_performance_mode,
                 extra=extra,
             ) as dv:
-                if os.geteuid() == 0:
-                    import pwd
-
-                    nb = pwd.getpwnam("nobody")
-                    for r_, dirs, files in os.walk(md):
-                        for x in [r_, *[os.path.join(r_, f) for f in dirs + files]]:
-                            os.chown(x, nb.pw_uid, nb.pw_gid)
                 t0 = time.monotonic()
                 dv.import_maildir(user_dv, md, layout_fs=False)
                 print(f"Dovecot: imported {dv.count(user_dv)} in {time.monotonic() - t0:.1f}s",

@@ -73,13 +73,6 @@ def to_maildir(tree: Path, dest: Path) -> int:
     return n
 
 
-def chown_tree(path: Path, uid: int, gid: int) -> None:
-    os.chown(path, uid, gid)
-    for r, dirs, files in os.walk(path):
-        for x in dirs + files:
-            os.chown(os.path.join(r, x), uid, gid)
-
-
 def run_rongmail(tree: Path, backend: str, tmpbase: Path) -> dict[str, float]:
     from benchlib import REPO
 
@@ -129,10 +122,6 @@ def run_dovecot(maildir: Path, expected: int) -> dict[str, float]:
 
     user = "bench@peer.test"
     with DovecotServer(address="127.0.0.42", users={user: "secret"}) as dv:
-        if os.geteuid() == 0:
-            import pwd
-            pw = pwd.getpwnam("nobody")
-            chown_tree(maildir, pw.pw_uid, pw.pw_gid)
         t0 = time.monotonic()
         dv.import_maildir(user, maildir, timeout=7200)
         wall = time.monotonic() - t0

@@ -64,6 +64,7 @@ class DovecotServer:
         self.extra = dict(extra or {})
         self.base = Path()
         self._started = False
+        self._mail_ids = (os.geteuid(), os.getegid())  # set by start(): who owns the mail
 
     # -- paths ----------------------------------------------------------------------------------
     @property
@@ -100,6 +101,7 @@ class DovecotServer:
             me = pwd.getpwuid(os.geteuid())
             mail_uid, mail_gid = me.pw_uid, me.pw_gid
             login_user = internal_user = me.pw_name
+        self._mail_ids = (mail_uid, mail_gid)
         for attr in ("imap_port", "lmtp_port") + (("pop3_port",) if self.pop3 else ()):
             if not getattr(self, attr):
                 setattr(self, attr, free_port(self.address))
@@ -291,7 +293,15 @@ service pop3-login {{
         dest_parent: str = "",
         timeout: float = 3600,
     ) -> None:
-        """``doveadm import`` every folder of a Maildir (``LAYOUT=fs`` keeps ``a/b`` names)."""
+        """``doveadm import`` every folder of a Maildir (``LAYOUT=fs`` keeps ``a/b`` names).
+        As root the Maildir is first given to the mail user (``nobody``), whom doveadm reads it
+        as."""
+        if os.geteuid() == 0:
+            uid, gid = self._mail_ids
+            os.chown(maildir, uid, gid)
+            for top, dirs, files in os.walk(maildir):
+                for name in dirs + files:
+                    os.chown(os.path.join(top, name), uid, gid)
         loc = f"maildir:{maildir}" + (":LAYOUT=fs" if layout_fs else "")
         self.doveadm("import", "-s", "-u", user, loc, dest_parent, "all", timeout=timeout)
 

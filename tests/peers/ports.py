@@ -11,13 +11,14 @@ port while one of them is starting its server.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import socket
 import tempfile
 import time
 from pathlib import Path
+
+from peers import cache_lock
 
 LEASE_SECONDS = 180.0
 _TABLE = Path(tempfile.gettempdir()) / "rongmail-test-ports.json"
@@ -41,26 +42,29 @@ def free_port(address: str = "127.0.0.1", *, udp: bool = False) -> int:
     """A TCP port (and the same UDP port with ``udp=True``) free on ``address`` and leased to
     the caller for ``LEASE_SECONDS``."""
     try:
-        lock = _LOCK.open("a")
-    except OSError:  # e.g. the table belongs to another user: the kernel's choice alone
+        with cache_lock(_LOCK):
+            return _lease(address, udp)
+    except PermissionError:  # the table belongs to another user: the kernel's choice alone
         port = _kernel_port(address, udp)
         if port is None:
             raise OSError(f"no free port on {address}") from None
         return port
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        now = time.time()
-        leases: dict[str, float] = {}
-        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-            leases = {k: float(v) for k, v in json.loads(_TABLE.read_text()).items() if v > now}
-        for _ in range(200):
-            port = _kernel_port(address, udp)
-            if port is not None and str(port) not in leases:
-                break
-        else:
-            raise OSError(f"no free port on {address}")
-        leases[str(port)] = now + LEASE_SECONDS
-        tmp = _TABLE.with_name(f"{_TABLE.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(leases))
-        os.replace(tmp, _TABLE)
+
+
+def _lease(address: str, udp: bool) -> int:
+    """Under the table's lock: a kernel port that no live lease holds, now leased."""
+    now = time.time()
+    leases: dict[str, float] = {}
+    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+        leases = {k: float(v) for k, v in json.loads(_TABLE.read_text()).items() if v > now}
+    for _ in range(200):
+        port = _kernel_port(address, udp)
+        if port is not None and str(port) not in leases:
+            break
+    else:
+        raise OSError(f"no free port on {address}")
+    leases[str(port)] = now + LEASE_SECONDS
+    tmp = _TABLE.with_name(f"{_TABLE.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(leases))
+    os.replace(tmp, _TABLE)
     return port
