@@ -25,7 +25,7 @@ from rongmail.bus import Bus
 from rongmail.bus.follower import ChangeFollower, FollowedBus
 from rongmail.config import load
 from rongmail.config.settings import Settings
-from rongmail.core import heap, procs
+from rongmail.core import heap, listen, procs
 from rongmail.errors import ConfigError
 from rongmail.services.auth.authenticate import Authenticator
 from rongmail.services.dns import DnsResolver
@@ -63,6 +63,9 @@ class App:
     spam_models: Any = None
     #: clamd/rspamd as ``ProbedEngine`` s, re-probed by ``workers.spam_scanners``
     spam_scanners: list[Any] = field(default_factory=list)
+    #: ``[server] workers`` > 1: the SMTP/IMAP/POP3 listening sockets every process accepts
+    #: from and the load board (bound by the primary, inherited by workers; ``core.listen``)
+    shared: listen.SharedListeners | None = None
 
     async def close(self) -> None:
         if self.scheduler is not None:
@@ -79,6 +82,8 @@ class App:
             # bounded: a peer that never answers a TLS close must not block the shutdown
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(s.wait_closed(), SHUTDOWN_GRACE)
+        if self.shared is not None:
+            self.shared.close()
         await self.ctx.meta.close()
 
 
@@ -188,10 +193,10 @@ async def start_listeners(app: App, *, worker: bool = False) -> list[str]:
 
     Each protocol is imported here, explicitly (this is the composition root). A ``worker``
     process (``[server] workers`` > 1) serves only SMTP, IMAP and POP3; with several processes
-    every listener binds with SO_REUSEPORT so they share the ports."""
+    those listeners serve ``app.shared`` (see :func:`bind_shared`)."""
     enabled = app.settings.listeners.enabled()
     started: list[str] = []
-    shared = app.settings.server.workers > 1
+    shared = app.shared
     http_names = [n for n in ("http", "https") if n in enabled and not worker]
     if http_names:
         from rongmail.protocols.http.server import HttpDeps, build_http_app, start_http
@@ -208,13 +213,13 @@ async def start_listeners(app: App, *, worker: bool = False) -> list[str]:
     smtp_listeners: dict[str, tuple[str, int]] = {
         n: enabled[n] for n in ("smtp", "submission", "submissions") if n in enabled}
     if smtp_listeners:
-        started += await _start_smtp(app, smtp_listeners, reuse_port=shared)
+        started += await _start_smtp(app, smtp_listeners, shared=shared)
     # -- IMAP (protocols/imap): "imap" with STARTTLS, "imaps" with implicit TLS --
     if "imap" in enabled or "imaps" in enabled:
         from rongmail.protocols.imap.server import start_imap
 
         imap = await start_imap(ctx=app.ctx, reader=app.reader, settings=app.settings,
-                                authenticator=app.auth, tls=app.tls, reuse_port=shared)
+                                authenticator=app.auth, tls=app.tls, shared=shared)
         app.servers.extend(imap)
         started += [f"{n} {enabled[n][0]}:{enabled[n][1]}" for n in ("imap", "imaps")
                     if n in enabled and (n == "imap" or app.tls is not None)]
@@ -229,7 +234,7 @@ async def start_listeners(app: App, *, worker: bool = False) -> list[str]:
             ctx=app.ctx, reader=app.reader, authenticator=app.auth,
             settings=app.settings.pop3,
             hostname=app.settings.server.hostname, listeners=pop3_listeners, tls=app.tls,
-            reuse_port=shared,
+            shared=shared,
         )
         app.servers.append(pop3)
         started += [f"{n} {h}:{p}" for n, (h, p) in pop3.addresses.items()]
@@ -237,8 +242,21 @@ async def start_listeners(app: App, *, worker: bool = False) -> list[str]:
     return started
 
 
+def bind_shared(app: App) -> listen.SharedListeners:
+    """The primary's listening sockets for the listeners every serving process shares (SMTP,
+    submission, IMAP, POP3; implicit-TLS ones only with a certificate, as
+    :func:`start_listeners` serves them) and the load board: a connection goes to a process
+    with spare capacity (``core.listen`` says why not SO_REUSEPORT)."""
+    enabled = app.settings.listeners.enabled()
+    names = ["smtp", "submission", "imap", "pop3"]
+    if app.tls is not None:
+        names += ["submissions", "imaps", "pop3s"]
+    return listen.SharedListeners.bind({n: enabled[n] for n in names if n in enabled},
+                                       app.settings.server.workers)
+
+
 async def _start_smtp(app: App, listeners: dict[str, tuple[str, int]], *,
-                      reuse_port: bool = False) -> list[str]:
+                      shared: listen.SharedListeners | None = None) -> list[str]:
     from rongmail.pipeline.authenticator import SmtpAuthenticator
     from rongmail.pipeline.delivery import ActionDelivery
     from rongmail.pipeline.directory import StoreDirectory
@@ -266,7 +284,7 @@ async def _start_smtp(app: App, listeners: dict[str, tuple[str, int]], *,
                 app.ctx, app.reader),
             authenticator=SmtpAuthenticator(app.auth),
         ),
-        hostname=hostname, listeners=listeners, tls=app.tls, reuse_port=reuse_port,
+        hostname=hostname, listeners=listeners, tls=app.tls, shared=shared,
     )
     app.servers.append(smtp)
     return [f"{n} {h}:{p}" for n, (h, p) in smtp.addresses.items()]
@@ -422,15 +440,18 @@ async def serve(data_dir: Path, *, ready: Callable[[App, list[str]], None] | Non
         if follows_changes(app.settings):
             await start_follower(app)
         if role is not None:
+            app.shared = listen.SharedListeners.inherited(os.environ)
             await _serve_worker(app, role, stop)
             return
+        workers = app.settings.server.workers
+        if workers > 1:
+            app.shared = bind_shared(app)
         lines = await start_listeners(app)
         start_workers(app)
-        workers = app.settings.server.workers
         if workers > 1:
             supervisor = procs.Supervisor(
                 [sys.executable, "-m", "rongmail", "serve", "--data-dir", str(data_dir)],
-                workers - 1)
+                workers - 1, shared=app.shared)
             supervisor.start()
             app.background.append(asyncio.create_task(supervisor.run()))
         heap.settle()

@@ -1,7 +1,9 @@
 """``[server] workers = 2`` end to end: a real ``rongmail serve`` with a worker process sharing
-the SMTP/IMAP ports (SO_REUSEPORT). Changes committed in one process reach IMAP IDLE sessions
-in the other (``bus.follower``); SIGTERM stops every process; SIGKILL of the primary leaves no
-orphan; SIGKILL mid-load loses no acknowledged message (RFC 5321 §6.1)."""
+the primary's SMTP/IMAP listening sockets (``core.listen``: one accept queue). A stopped process
+takes no connection, the other takes them all (a restarted worker too); changes committed in
+one process reach IMAP IDLE sessions in the other (``bus.follower``); SIGTERM stops every
+process; SIGKILL of the primary leaves no orphan; SIGKILL mid-load loses no acknowledged
+message (RFC 5321 §6.1)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import socket
 import ssl
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -78,6 +81,31 @@ def serving_pid(client: socket.socket, pids: list[int]) -> int:
     raise AssertionError("no serve process holds the connection")
 
 
+@contextmanager
+def only(serving: int, pids: list[int]) -> Iterator[None]:
+    """Stop (SIGSTOP) every serve process but ``serving`` for the duration."""
+    others = [p for p in pids if p != serving]
+    for pid in others:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in others:
+            os.kill(pid, signal.SIGCONT)
+
+
+def greeted_by(port: int, pids: list[int], count: int) -> set[int]:
+    """Open ``count`` SMTP connections one after another; the pids that greeted them (a
+    connection left in a stopped process's queue times out instead)."""
+    landed: set[int] = set()
+    for _ in range(count):
+        with socket.create_connection(("127.0.0.1", port), 10) as c:
+            c.settimeout(5)
+            assert c.recv(512).startswith(b"220"), "no greeting within 5 s"
+            landed.add(serving_pid(c, pids))
+    return landed
+
+
 @pytest.fixture
 def workers_server(tmp_path: Path) -> Iterator[RunningServer]:
     with run_server(tmp_path, wait_for=("http", "smtp", "imap"), extra_env=WORKERS) as srv:
@@ -121,23 +149,51 @@ def send_each_on_new_connection(port: int, count: int) -> None:
             )
 
 
+def test_a_stopped_process_takes_no_connection(workers_server: RunningServer) -> None:
+    """One accept queue shared by both processes: while one is stopped, the other greets every
+    new connection. (With SO_REUSEPORT each process had its own queue and the kernel sent about
+    half of the connections to the stopped one, where they waited.)"""
+    srv = workers_server
+    pids = [srv.proc.pid, *wait_workers(srv)]
+    assert len(pids) == 2
+    for serving in pids:
+        with only(serving, pids):
+            assert greeted_by(srv.ports["smtp"], pids, 10) == {serving}
+            m = imaplib.IMAP4("127.0.0.1", srv.ports["imap"], timeout=5)
+            try:
+                assert serving_pid(m.sock, pids) == serving
+            finally:
+                m.shutdown()
+
+
+def test_long_lived_sessions_are_spread_by_load(workers_server: RunningServer) -> None:
+    """IMAP sessions opened one after another and kept open end up evenly on both processes:
+    the one holding more leaves new connections to the other (``core.listen.LoadBoard``),
+    instead of the busier process, which polls without sleeping, winning every ``accept``."""
+    srv = workers_server
+    pids = [srv.proc.pid, *wait_workers(srv)]
+    held: list[imaplib.IMAP4] = []
+    try:
+        for _ in range(20):
+            held.append(imaplib.IMAP4("127.0.0.1", srv.ports["imap"], timeout=10))
+        per = [sum(1 for m in held if serving_pid(m.sock, pids) == pid) for pid in pids]
+        assert abs(per[0] - per[1]) <= 4, per
+    finally:
+        for m in held:
+            m.shutdown()
+
+
 def test_idle_sees_deliveries_from_every_process(workers_server: RunningServer) -> None:
     srv = workers_server
     pids = [srv.proc.pid, *wait_workers(srv)]
     assert len(pids) == 2
-    # SMTP connections are spread over both processes by the kernel; record where they land
-    landed: set[int] = set()
-    for _ in range(12):
-        with socket.create_connection(("127.0.0.1", srv.ports["smtp"]), 10) as c:
-            c.recv(512)
-            landed.add(serving_pid(c, pids))
-    assert landed == set(pids), "SO_REUSEPORT did not spread connections over the processes"
-
     m = imap_login(srv)
     try:
         start_idle(m)
         count = 20
-        send_each_on_new_connection(srv.ports["smtp"], count)
+        for serving in pids:  # half of the mail through each process
+            with only(serving, pids):
+                send_each_on_new_connection(srv.ports["smtp"], count // 2)
         sent_at = time.monotonic()
         seen = idle_read(m, sent_at + 1.0)
         exists = [int(n) for n in EXISTS.findall(seen)]
@@ -208,6 +264,12 @@ def test_dead_worker_is_restarted(tmp_path: Path) -> None:
                 break
             time.sleep(0.1)
         assert now and worker not in now
+        # the new worker serves the inherited sockets
+        wait_workers(srv, n=2)
+        (new,) = now
+        pids = [srv.proc.pid, new]
+        with only(new, pids):
+            assert greeted_by(srv.ports["smtp"], pids, 3) == {new}
 
 
 @pytest.mark.slow

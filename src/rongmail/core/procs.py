@@ -2,7 +2,8 @@
 
 The primary ``rongmail serve`` process starts ``count`` worker processes, each the same command
 with :data:`WORKER_ENV` = ``"<index>:<primary pid>"`` in its environment (``app.serve`` reads
-it with :func:`worker_role`). Invariants:
+it with :func:`worker_role`) and the primary's listening sockets inherited (``core.listen``:
+one accept queue per address, shared by every process). Invariants:
 
 * **Restarted.** A worker that exits while the primary runs is started again (after
   ``restart_delay``, doubled up to ``MAX_DELAY`` while it keeps dying within ``STABLE`` seconds).
@@ -26,6 +27,8 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from rongmail.core import listen
 
 log = logging.getLogger("rongmail.procs")
 
@@ -60,13 +63,21 @@ def die_with_parent(parent: int) -> None:
 
 
 class Supervisor:
-    """Starts, restarts and stops ``count`` worker processes running ``argv`` (module doc)."""
+    """Starts, restarts and stops ``count`` worker processes running ``argv`` (module doc);
+    each inherits the ``shared`` listening sockets and load board (kept open by the caller)."""
 
     def __init__(
-        self, argv: Sequence[str], count: int, *, restart_delay: float = 0.5, poll: float = 0.2
+        self,
+        argv: Sequence[str],
+        count: int,
+        *,
+        shared: listen.SharedListeners | None = None,
+        restart_delay: float = 0.5,
+        poll: float = 0.2,
     ) -> None:
         self.argv = list(argv)
         self.count = count
+        self.shared = shared
         self.restart_delay = restart_delay
         self.poll = poll
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
@@ -76,7 +87,12 @@ class Supervisor:
 
     def _spawn(self, index: int) -> None:
         env = {**os.environ, WORKER_ENV: f"{index}:{os.getpid()}"}
-        self.procs[index] = subprocess.Popen(self.argv, env=env)
+        fds: list[int] = []
+        if self.shared is not None:
+            extra, fds = self.shared.child_env(index)
+            env |= extra
+            self.shared.board.reset(index)
+        self.procs[index] = subprocess.Popen(self.argv, env=env, pass_fds=fds)
         self._started[index] = time.monotonic()
         log.info("worker %d started (pid %d)", index, self.procs[index].pid)
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, TypeAlias, cast
 if TYPE_CHECKING:
     from rongmail.config.pop3 import Pop3Settings
     from rongmail.config.smtp import SmtpSettings
+    from rongmail.core.listen import SharedListeners, SharedServer
 
 __all__ = ["HIGH_WATER", "BufferedConnection", "ConnectionLimits", "ListenerGroup"]
 
@@ -213,7 +214,7 @@ class ListenerGroup:
         self.limits = ConnectionLimits(settings, client_key)
         self.log = log
         self.protocol = protocol
-        self.servers: dict[str, asyncio.Server] = {}
+        self.servers: dict[str, list[asyncio.Server | SharedServer]] = {}
         self.connections: set[BufferedConnection] = set()
         self.closing = asyncio.Event()
         self._close_task: asyncio.Future[None] | None = None
@@ -222,8 +223,8 @@ class ListenerGroup:
     def addresses(self) -> dict[str, tuple[str, int]]:
         """Bound (host, port) per listener name; useful with port 0."""
         out: dict[str, tuple[str, int]] = {}
-        for name, srv in self.servers.items():
-            sock = srv.sockets[0].getsockname()
+        for name, servers in self.servers.items():
+            sock = servers[0].sockets[0].getsockname()
             out[name] = (str(sock[0]), int(sock[1]))
         return out
 
@@ -233,18 +234,18 @@ class ListenerGroup:
 
     async def bind(self, name: str, host: str, port: int,
                    connection: Callable[[], BufferedConnection], *,
-                   tls: ssl.SSLContext | None, reuse_port: bool) -> None:
-        """Listen as ``name`` on ``host:port``; ``tls`` given means implicit TLS (RFC 8314)."""
-        loop = asyncio.get_running_loop()
-        self.servers[name] = await loop.create_server(
-            connection,
-            host,
-            port,
-            ssl=tls,
-            ssl_handshake_timeout=self._settings.tls_handshake_timeout if tls else None,
-            reuse_address=True,
-            reuse_port=reuse_port,
-        )
+                   tls: ssl.SSLContext | None, shared: SharedListeners | None = None) -> None:
+        """Listen as ``name`` on ``host:port``, or on the listening sockets ``shared`` holds
+        for ``name`` (bound by the primary, shared by every serving process: ``core.listen``);
+        ``tls`` given means implicit TLS (RFC 8314)."""
+        handshake = self._settings.tls_handshake_timeout if tls else None
+        if shared is not None and name in shared.sockets:
+            self.servers[name] = list(await shared.serve(
+                name, connection, ssl=tls, ssl_handshake_timeout=handshake))
+        else:
+            self.servers[name] = [await asyncio.get_running_loop().create_server(
+                connection, host, port, ssl=tls, ssl_handshake_timeout=handshake,
+                reuse_address=True)]
         self.log.info("%s %s listening on %s:%s", self.protocol, name, host, port)
 
     # the close()/wait_closed() shape App.close() expects of every listener
@@ -261,8 +262,9 @@ class ListenerGroup:
     async def aclose(self, *, grace: float = 10.0) -> None:
         """Stop accepting, wake every waiting reader (the protocol answers and closes), give
         the connections ``grace`` seconds to end, then cancel the rest."""
-        for srv in self.servers.values():
-            srv.close()
+        for servers in self.servers.values():
+            for srv in servers:
+                srv.close()
         self.closing.set()
         tasks = {c.task for c in self.connections if c.task is not None}
         for conn in list(self.connections):
@@ -271,5 +273,6 @@ class ListenerGroup:
             _, pending = await asyncio.wait(tasks, timeout=grace)
             for task in pending:
                 task.cancel()
-        for srv in self.servers.values():
-            await srv.wait_closed()
+        for servers in self.servers.values():
+            for srv in servers:
+                await srv.wait_closed()

@@ -24,9 +24,11 @@ import contextlib
 import logging
 import ssl
 import zlib
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from rongmail.config.imap import ImapSettings
+from rongmail.core.listen import SharedListeners, SharedServer
 from rongmail.i18n import t
 
 from .base import ImapDeps, ImapOptions, PasswordAuthenticator, SessionRegistry, State
@@ -303,9 +305,10 @@ CLOSE_TIMEOUT = 2.0
 
 
 class Listener:
-    """An ``asyncio.Server`` whose ``close``/``wait_closed`` also end open sessions."""
+    """An ``asyncio.Server`` (or a shared one) whose ``close``/``wait_closed`` also end open
+    sessions."""
 
-    def __init__(self, server: asyncio.Server, imap: ImapServer) -> None:
+    def __init__(self, server: asyncio.Server | SharedServer, imap: ImapServer) -> None:
         self.server = server
         self.imap = imap
         self.sockets = server.sockets
@@ -353,12 +356,13 @@ async def start_imap(
     authenticator: PasswordAuthenticator,
     tls: ssl.SSLContext | None,
     options: ImapOptions | None = None,
-    reuse_port: bool = False,
+    shared: SharedListeners | None = None,
 ) -> list[Listener]:
     """Start the ``imap`` (STARTTLS) and ``imaps`` (implicit TLS) listeners that are enabled in
     ``settings.listeners``; ``imaps`` needs ``tls``. Returns the started servers (the caller
     closes them; ``wait_closed`` also ends open sessions). ``options`` overrides what :func:`options_from_settings` derives.
-    ``reuse_port``: bind with SO_REUSEPORT (``[server] workers`` > 1 share the ports)."""
+    ``shared``: listening sockets bound by the primary, used instead of binding
+    (``[server] workers`` > 1: every process accepts from the primary's, ``core.listen``)."""
     deps = ImapDeps(ctx, reader, authenticator, options or options_from_settings(settings), tls)
     server = ImapServer(deps)
     enabled = settings.listeners.enabled()
@@ -369,17 +373,32 @@ async def start_imap(
         async def plain(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
             await server.handle(r, w, implicit_tls=False)
 
-        servers.append(
-            Listener(await asyncio.start_server(
-                plain, host, port, limit=READ_CHUNK, reuse_port=reuse_port), server)
-        )
+        servers += [Listener(srv, server)
+                    for srv in await _listen(plain, host, port, shared, "imap", None)]
     if "imaps" in enabled and tls is not None:
         host, port = enabled["imaps"]
 
         async def secure(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
             await server.handle(r, w, implicit_tls=True)
 
-        listener = await asyncio.start_server(
-            secure, host, port, ssl=tls, limit=READ_CHUNK, reuse_port=reuse_port)
-        servers.append(Listener(listener, server))
+        servers += [Listener(srv, server)
+                    for srv in await _listen(secure, host, port, shared, "imaps", tls)]
     return servers
+
+
+async def _listen(
+    handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    host: str,
+    port: int,
+    shared: SharedListeners | None,
+    name: str,
+    tls: ssl.SSLContext | None,
+) -> list[asyncio.Server | SharedServer]:
+    """Serve ``handler`` on the shared sockets of ``name`` if there are any, else bind."""
+    if shared is None or name not in shared.sockets:
+        return [await asyncio.start_server(handler, host, port, ssl=tls, limit=READ_CHUNK)]
+
+    def streams() -> asyncio.BaseProtocol:  # what asyncio.start_server builds per connection
+        return asyncio.StreamReaderProtocol(asyncio.StreamReader(limit=READ_CHUNK), handler)
+
+    return list(await shared.serve(name, streams, ssl=tls))

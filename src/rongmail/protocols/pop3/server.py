@@ -29,6 +29,7 @@ from collections.abc import Mapping
 
 from rongmail.actions.context import ActionContext
 from rongmail.config.pop3 import Pop3Settings
+from rongmail.core.listen import SharedListeners
 from rongmail.protocols.listener import BufferedConnection, ListenerGroup
 from rongmail.store.reader import Reader
 
@@ -151,13 +152,14 @@ class Pop3Server(ListenerGroup):
         self.deps = deps
         self.tls = tls
 
-    async def listen(self, name: str, host: str, port: int, *, reuse_port: bool = False) -> None:
+    async def listen(self, name: str, host: str, port: int, *,
+                     shared: SharedListeners | None = None) -> None:
         implicit = LISTENER_NAMES[name]
         if implicit and self.tls is None:
             raise ValueError("the pop3s listener (implicit TLS) needs a TLS context")
         await self.bind(
             name, host, port, lambda: _Connection(self, implicit_tls=implicit),
-            tls=self.tls if implicit else None, reuse_port=reuse_port,
+            tls=self.tls if implicit else None, shared=shared,
         )
 
     async def aclose(self, *, grace: float = 5.0) -> None:
@@ -175,7 +177,7 @@ async def start_pop3(
     hostname: str,
     listeners: Mapping[str, tuple[str, int]],
     tls: ssl.SSLContext | None,
-    reuse_port: bool = False,
+    shared: SharedListeners | None = None,
 ) -> Pop3Server:
     """Start the POP3 listeners named in ``listeners`` and return the running server.
 
@@ -183,7 +185,8 @@ async def start_pop3(
     ``settings.listeners.enabled()``: ``pop3`` (STLS) and ``pop3s`` (implicit TLS); other names
     are ignored. ``tls`` enables STLS and is required for ``pop3s``. ``hostname`` is used when
     ``settings.hostname`` is empty. Stop with ``close()`` + ``await wait_closed()`` (or
-    ``await aclose()``). ``reuse_port``: bind with SO_REUSEPORT (``[server] workers`` > 1).
+    ``await aclose()``). ``shared``: listening sockets bound by the primary, used instead of
+    binding (``[server] workers`` > 1, ``core.listen``).
     """
     deps = Pop3Deps(
         ctx=ctx,
@@ -199,7 +202,7 @@ async def start_pop3(
     try:
         for name, (host, port) in listeners.items():
             if name in LISTENER_NAMES:
-                await server.listen(name, host, port, reuse_port=reuse_port)
+                await server.listen(name, host, port, shared=shared)
     except BaseException:
         await server.aclose(grace=0)
         raise

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rongmail.config.smtp import SmtpSettings
+from rongmail.core.listen import SharedListeners
 from rongmail.pipeline.envelope import Client, Listener
 from rongmail.protocols.listener import BufferedConnection, ListenerGroup
 from rongmail.protocols.smtp import codes
@@ -195,9 +196,10 @@ class SmtpServer(ListenerGroup):
         super().__init__(settings, log=log, protocol="smtp", client_key=client_key)
         self._ctx = _Ctx(settings, services, hostname, ssl_context)
 
-    async def listen(self, name: str, host: str, port: int, *, reuse_port: bool = False) -> None:
-        """Start listener ``name`` (a key of :data:`LISTENER_NAMES`) on ``host:port``;
-        ``reuse_port`` (SO_REUSEPORT) lets several serving processes share the port."""
+    async def listen(self, name: str, host: str, port: int, *,
+                     shared: SharedListeners | None = None) -> None:
+        """Start listener ``name`` (a key of :data:`LISTENER_NAMES`) on ``host:port``, or on
+        the sockets ``shared`` by several serving processes holds for it (``core.listen``)."""
         ctx = self._ctx
         kind = LISTENER_NAMES[name]
         implicit = kind is Listener.SUBMISSIONS
@@ -205,7 +207,7 @@ class SmtpServer(ListenerGroup):
             raise ValueError("the submissions listener (implicit TLS) needs a TLS context")
         await self.bind(
             name, host, port, lambda: _Connection(self, kind),
-            tls=ctx.ssl_context if implicit else None, reuse_port=reuse_port,
+            tls=ctx.ssl_context if implicit else None, shared=shared,
         )
 
 
@@ -216,7 +218,7 @@ async def start_smtp(
     hostname: str,
     listeners: Mapping[str, tuple[str, int]],
     tls: ssl.SSLContext | None,
-    reuse_port: bool = False,
+    shared: SharedListeners | None = None,
 ) -> SmtpServer:
     """Start the SMTP listeners named in ``listeners`` and return the running server.
 
@@ -224,7 +226,8 @@ async def start_smtp(
     ``submissions``) mapped to ``(host, port)``, e.g. ``settings.listeners.enabled()``; other
     names are ignored. ``tls`` enables STARTTLS; without it ``submissions`` (implicit TLS) is
     skipped with a warning. Stop with ``close()`` + ``await wait_closed()`` (or ``aclose``).
-    ``reuse_port``: bind with SO_REUSEPORT (``[server] workers`` > 1 share the ports).
+    ``shared``: listening sockets bound by the primary, used instead of binding
+    (``[server] workers`` > 1: every process accepts from the primary's, ``core.listen``).
     """
     server = SmtpServer(settings=settings, services=services, hostname=hostname, ssl_context=tls)
     try:
@@ -234,7 +237,7 @@ async def start_smtp(
             if LISTENER_NAMES[name] is Listener.SUBMISSIONS and tls is None:
                 log.warning("smtp %s skipped: no TLS certificate configured", name)
                 continue
-            await server.listen(name, host, port, reuse_port=reuse_port)
+            await server.listen(name, host, port, shared=shared)
     except BaseException:
         await server.aclose(grace=0)
         raise

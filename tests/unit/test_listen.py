@@ -1,0 +1,158 @@
+"""``core.listen``: the load board shared by serving processes, and the accept decision of a
+shared listening socket (real loopback sockets, one process; the cross-process behaviour is
+in ``tests/e2e/test_serve_workers.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import ssl
+import time
+
+import pytest
+
+from rongmail.core import listen
+from rongmail.core.listen import LoadBoard, SharedListeners, SharedServer
+
+
+def unmap(board: LoadBoard) -> None:
+    """Drop a second mapping of a board whose descriptor another object in this process owns."""
+    board._counts.release()
+    board._map.close()
+
+
+def test_board_is_shared_through_its_descriptor() -> None:
+    primary = LoadBoard.create(3)
+    worker = LoadBoard(primary.fd, 3, 2)  # what a worker maps from the inherited descriptor
+    try:
+        primary.add(1)
+        worker.add(5)
+        assert (primary.mine(), worker.mine()) == (1, 5)
+        # worker 2 holds 5; the primary 1 and worker 1 none: worker 2 leaves new ones to them
+        assert worker.should_defer()
+        assert not primary.should_defer()
+        primary.add(listen.SLACK + 1)  # the primary now holds SLACK more than worker 1 (0)
+        assert primary.should_defer()
+        primary.reset(2)  # worker 2 died: its count goes
+        assert worker.mine() == 0
+        with pytest.raises(ValueError):
+            LoadBoard(primary.fd, 3, 3)
+    finally:
+        unmap(worker)
+        primary.close()
+    primary.add(1)  # a connection ending after shutdown does not fail
+    assert not primary.should_defer()
+
+
+class _Board(LoadBoard):
+    """A one-process board whose verdict the test sets."""
+
+    def __init__(self, defer: bool) -> None:
+        fd = os.memfd_create("test-board", 0)
+        os.ftruncate(fd, 16)
+        super().__init__(fd, 2, 0)
+        self.defer = defer
+
+    def should_defer(self) -> bool:
+        return self.defer
+
+
+class _Echo(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(b"hi\n")
+
+    def data_received(self, data: bytes) -> None:
+        self.transport.write(data)
+
+
+async def _greeting(port: int, timeout: float = 2.0) -> tuple[bytes, float, socket.socket]:
+    loop = asyncio.get_running_loop()
+    t0 = time.monotonic()
+    client = socket.create_connection(("127.0.0.1", port))
+    client.setblocking(False)
+    data = await asyncio.wait_for(loop.sock_recv(client, 16), timeout)
+    return data, time.monotonic() - t0, client
+
+
+async def _wait_for(cond, timeout: float = 2.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.005)
+
+
+async def test_takes_a_connection_and_counts_it_until_it_ends() -> None:
+    (sock,) = listen.bind("127.0.0.1", 0)
+    board = _Board(defer=False)
+    server = SharedServer(sock, _Echo, board)
+    try:
+        data, took, client = await _greeting(sock.getsockname()[1])
+        assert data == b"hi\n" and took < 0.5
+        assert board.mine() == 1
+        client.close()
+        await _wait_for(lambda: board.mine() == 0)
+    finally:
+        await server.wait_closed()
+        board.close()
+
+
+async def test_a_loaded_process_leaves_a_connection_then_takes_it_after_max_defer() -> None:
+    """No other process takes it (as when the less loaded one is stopped): it waits at least
+    MAX_DEFER, then this process serves it anyway."""
+    (sock,) = listen.bind("127.0.0.1", 0)
+    board = _Board(defer=True)
+    server = SharedServer(sock, _Echo, board)
+    try:
+        data, took, client = await _greeting(sock.getsockname()[1])
+        assert data == b"hi\n"
+        assert listen.MAX_DEFER <= took < 1.0
+        client.close()
+        # a second connection later is deferred afresh, not taken at once
+        data, took, client = await _greeting(sock.getsockname()[1])
+        assert listen.MAX_DEFER <= took < 1.0
+        client.close()
+    finally:
+        await server.wait_closed()
+        board.close()
+
+
+async def test_a_failed_tls_handshake_is_not_counted() -> None:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)  # no certificate: handshakes fail
+    (sock,) = listen.bind("127.0.0.1", 0)
+    board = _Board(defer=False)
+    server = SharedServer(sock, _Echo, board, ssl=ctx, ssl_handshake_timeout=2)
+    try:
+        client = socket.create_connection(("127.0.0.1", sock.getsockname()[1]))
+        client.sendall(b"\x16\x03\x01\x00\x05garbage")
+        await _wait_for(lambda: board.mine() == 0)
+        await asyncio.sleep(0.05)
+        assert board.mine() == 0
+        client.close()
+    finally:
+        await server.wait_closed()
+        board.close()
+
+
+def test_inherited_rejects_what_is_not_a_listening_socket() -> None:
+    shared = SharedListeners.bind({"smtp": ("127.0.0.1", 0)}, 2)
+    plain = socket.socket()
+    try:
+        env, fds = shared.child_env(1)
+        value = env[listen.ENV]
+        assert shared.board.fd in fds and shared.sockets["smtp"][0].fileno() in fds
+        got = SharedListeners.inherited({listen.ENV: value})
+        assert got is not None and got.board.slot == 1
+        assert got.sockets["smtp"][0].getsockname() == shared.sockets["smtp"][0].getsockname()
+        got.sockets["smtp"][0].detach()  # same descriptor as ``shared``'s in this one process
+        unmap(got.board)
+        for bad in ("x", f"{shared.board.fd}:2:1;smtp=", f"{shared.board.fd}:2:1;smtp=abc",
+                    f"{shared.board.fd}:2:1;smtp={plain.fileno()}"):
+            with pytest.raises(ValueError):
+                SharedListeners.inherited({listen.ENV: bad})
+        assert SharedListeners.inherited({}) is None
+    finally:
+        plain.close()
+        shared.close()
