@@ -115,3 +115,38 @@ async def test_only_one_thread_uses_the_loop_connection(meta: SqliteMeta) -> Non
     t.start()
     t.join(10)
     assert other and other[0] not in (loop_thread, t.ident)
+
+
+def waits(seconds: float) -> Op[int]:
+    """A read that waits without using the CPU (as for the GIL, or a preempted thread)."""
+    yield Q("SELECT COUNT(*) FROM t")
+    time.sleep(seconds)
+    return threading.get_ident()
+
+
+def burns(seconds: float) -> Op[int]:
+    """A read that uses the CPU for ``seconds``."""
+    yield Q("SELECT COUNT(*) FROM t")
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+    return threading.get_ident()
+
+
+async def test_a_read_is_judged_by_its_cpu_time_unless_it_stalled(
+    meta: SqliteMeta, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Waiting shorter than INLINE_STALL (a GIL hand-over, a preemption) does not make a read
+    slow; using the CPU does; waiting longer does (the disk, a lock)."""
+    monkeypatch.setattr(sqlite_meta, "INLINE_READ_MAX", 0.001)
+    monkeypatch.setattr(sqlite_meta, "INLINE_STALL", 0.1)
+    loop_thread = threading.get_ident()
+    await meta.read(waits(0))
+    assert await meta.read(waits(0.01)) == loop_thread  # 10x the limit in wall time, no CPU
+    assert await meta.read(waits(0)) == loop_thread, "a short wait is not a slow read"
+    assert await meta.read(waits(0.3)) == loop_thread  # nothing could tell before
+    assert await meta.read(waits(0)) != loop_thread, "a stall is: back to the pool"
+    await meta.read(burns(0))
+    await meta.read(burns(0))
+    assert await meta.read(burns(0.01)) == loop_thread
+    assert await meta.read(burns(0)) != loop_thread, "CPU time over the limit: the pool"
