@@ -99,20 +99,53 @@ async def test_takes_a_connection_and_counts_it_until_it_ends() -> None:
         board.close()
 
 
-async def test_a_loaded_process_leaves_a_connection_then_takes_it_after_max_defer() -> None:
+async def test_a_burst_is_taken_until_the_process_is_over_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a real board of two processes, the other holding none: this one takes connections
+    of a burst while it holds fewer than SLACK more, then leaves the rest waiting (for the other
+    process) until MAX_DEFER has passed; then it takes the rest at once (the other process is
+    taken for stalled for STALE_PEERS)."""
+    monkeypatch.setattr(listen, "MAX_DEFER", 0.5)  # long enough to look at the board
+    (sock,) = listen.bind("127.0.0.1", 0)
+    board = LoadBoard.create(2)
+    server = SharedServer(sock, _Echo, board)
+    clients = [socket.create_connection(("127.0.0.1", sock.getsockname()[1])) for _ in range(6)]
+    try:
+        await asyncio.sleep(0.1)
+        assert board.mine() == listen.SLACK
+        t0 = time.monotonic()
+        await _wait_for(lambda: board.mine() == 6)  # nobody else took them: all served
+        assert time.monotonic() - t0 < 0.9, "the rest waited a deferral each"
+    finally:
+        for c in clients:
+            c.close()
+        await server.wait_closed()
+        board.close()
+
+
+async def test_a_loaded_process_leaves_a_connection_then_takes_it_after_max_defer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """No other process takes it (as when the less loaded one is stopped): it waits at least
-    MAX_DEFER, then this process serves it anyway."""
+    MAX_DEFER, then this process serves it, and those that follow within STALE_PEERS at once;
+    after that it defers again."""
+    monkeypatch.setattr(listen, "STALE_PEERS", 0.3)
     (sock,) = listen.bind("127.0.0.1", 0)
     board = _Board(defer=True)
     server = SharedServer(sock, _Echo, board)
+    port = sock.getsockname()[1]
     try:
-        data, took, client = await _greeting(sock.getsockname()[1])
+        data, took, client = await _greeting(port)
         assert data == b"hi\n"
         assert listen.MAX_DEFER <= took < 1.0
         client.close()
-        # a second connection later is deferred afresh, not taken at once
-        data, took, client = await _greeting(sock.getsockname()[1])
-        assert listen.MAX_DEFER <= took < 1.0
+        data, took, client = await _greeting(port)
+        assert took < listen.MAX_DEFER, "within STALE_PEERS: taken at once"
+        client.close()
+        await asyncio.sleep(0.4)
+        data, took, client = await _greeting(port)
+        assert listen.MAX_DEFER <= took < 1.0, "after STALE_PEERS: deferred again"
         client.close()
     finally:
         await server.wait_closed()

@@ -17,8 +17,9 @@ writes). Why not one shared queue alone: whoever calls ``accept`` first wins, an
 has to be woken (measured: 82 % of the same run's writes in one process). Hence the board:
 each process counts its open connections in a shared array, and a process holding at least
 :data:`SLACK` more than the least loaded one leaves a ready connection to the others for up to
-:data:`MAX_DEFER` seconds (re-checking every :data:`DEFER_POLL`), then takes it anyway, so a
-stalled or stopped process delays a new connection by at most that and never holds it.
+:data:`MAX_DEFER` seconds (re-checking every :data:`DEFER_POLL`), then takes it anyway, and
+every other one for the next :data:`STALE_PEERS` seconds: a stalled or stopped process delays
+one new connection by at most :data:`MAX_DEFER` per :data:`STALE_PEERS` and holds none.
 
 This is the model of Postfix's and Dovecot's ``master``, whose service processes share the
 listening sockets the master opened.
@@ -35,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import mmap
 import os
+import select
 import socket
 import ssl
 import time
@@ -51,8 +53,13 @@ BACKLOG = 100
 SLACK = 2
 #: ... but for at most this long (seconds): then take it (that process may be stalled)
 MAX_DEFER = 0.02
+#: after a deferral ran out, take connections without looking at the board for this long
+#: (seconds): a stalled process must not hold every new connection for MAX_DEFER
+STALE_PEERS = 0.5
 #: how often a deferring process looks again (seconds)
 DEFER_POLL = 0.002
+#: at most this many connections taken per readiness event
+ACCEPT_BATCH = 16
 
 _SLOT = 8  # bytes per process on the board: a signed 64-bit count
 
@@ -133,7 +140,9 @@ class SharedServer:
         self._clock = clock
         self._loop = asyncio.get_running_loop()
         self._deferring_since: float | None = None
-        self._last_deferral = 0.0
+        self._stale_until = 0.0
+        self._poll = select.poll()
+        self._poll.register(sock.fileno(), select.POLLIN)
         self._resume: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -141,37 +150,46 @@ class SharedServer:
 
     def _on_ready(self) -> None:
         now = self._clock()
-        if self._deferring_since is not None and now - self._last_deferral > 3 * DEFER_POLL:
-            self._deferring_since = None  # the last deferral ended with nothing left to take
-        if self._board.should_defer():
+        balance = now >= self._stale_until
+        if balance and self._board.should_defer():
             since = self._deferring_since
             if since is None or now - since < MAX_DEFER:
                 if since is None:
                     self._deferring_since = now
-                self._last_deferral = now
                 self._loop.remove_reader(self._sock.fileno())
                 self._resume = self._loop.call_later(DEFER_POLL, self._watch)
                 return
+            # nobody took it: the less loaded process is stalled or stopped (for now)
+            self._stale_until = now + STALE_PEERS
+            balance = False
         self._deferring_since = None
-        try:
-            conn, _ = self._sock.accept()
-        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
-            return  # another process took it, or the client gave up
-        except OSError as e:  # EMFILE and the like: asyncio's server backs off the same way
-            self._loop.call_exception_handler({"message": "accept failed", "exception": e})
-            self._loop.remove_reader(self._sock.fileno())
-            self._resume = self._loop.call_later(1.0, self._watch)
-            return
-        conn.setblocking(False)
-        self._board.add(1)
-        task = self._loop.create_task(self._connect(conn))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        for _ in range(ACCEPT_BATCH):  # a burst is taken a few at a time, as asyncio does
+            try:
+                conn, _ = self._sock.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return  # nothing (left) to take: another process took it, or the client left
+            except OSError as e:  # EMFILE and the like: back off, as asyncio's server does
+                self._loop.call_exception_handler({"message": "accept failed", "exception": e})
+                self._loop.remove_reader(self._sock.fileno())
+                self._resume = self._loop.call_later(1.0, self._watch)
+                return
+            conn.setblocking(False)
+            self._board.add(1)
+            task = self._loop.create_task(self._connect(conn))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            if balance and self._board.should_defer():
+                return  # now over the others: leave the rest to them (or to the next call)
 
     def _watch(self) -> None:
+        """Watch the socket again after a pause; a deferral whose connection another process
+        took (nothing is pending now) is over."""
         self._resume = None
-        if not self._closed:
-            self._loop.add_reader(self._sock.fileno(), self._on_ready)
+        if self._closed:
+            return
+        if not self._poll.poll(0):
+            self._deferring_since = None
+        self._loop.add_reader(self._sock.fileno(), self._on_ready)
 
     async def _connect(self, conn: socket.socket) -> None:
         board = self._board
