@@ -89,3 +89,39 @@ async def test_the_delivery_wrapper_listens_on_the_context_bus() -> None:
     reader.enable(9)
     Ctx.bus.publish([Change(9, 2, "VacationResponse", "updated", 9)])
     assert (await wrapper._vacations.get(9)).is_enabled
+
+
+async def test_no_reply_task_while_every_recipient_is_known_not_away() -> None:
+    """The wrapper starts its reply task only when some local recipient's VacationResponse
+    is not cached yet or is active: a cached inactive row answers without a task."""
+    from rongmail.pipeline.envelope import (
+        Client,
+        Envelope,
+        Listener,
+        Recipient,
+        RecipientKind,
+        Resolution,
+    )
+    from rongmail.pipeline.stage import ACCEPT
+
+    class Ctx:
+        bus = Bus()
+
+    class Inner:
+        async def deliver(self, env: object, verdict: object) -> str:
+            return "L1"
+
+    reader = FakeReader()
+    wrapper = VacationDelivery(cast(Any, Inner()), cast(Any, Ctx()), cast(Reader, reader))
+    rcpt = Recipient("u@x.test", Resolution(RecipientKind.LOCAL, account_ids=(9,), tenant_id=1))
+    env = Envelope(Client("192.0.2.1", 25, Listener.MX), mail_from="a@b.test", rcpts=(rcpt,),
+                   message=b"x")
+    assert not wrapper._surely_nobody_away(env)  # nothing cached yet
+    await wrapper._vacations.get(9)
+    assert wrapper._surely_nobody_away(env)
+    await wrapper.deliver(env, ACCEPT)
+    assert not wrapper._pending
+    reader.enable(9)
+    Ctx.bus.publish([Change(9, 2, "VacationResponse", "updated", 9)])
+    await wrapper._vacations.get(9)
+    assert not wrapper._surely_nobody_away(env)  # away now: the task must run

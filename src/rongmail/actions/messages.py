@@ -29,9 +29,15 @@ from rongmail.store.sql import directory as d
 from rongmail.store.sql import mail as ml
 from rongmail.store.sql.q import Op
 
+#: ``json.dumps(obj, ensure_ascii=False)`` builds this very encoder on every call; one shared
+#: instance (stateless between ``encode`` calls) gives the same text without that cost.
+_JSON = json.JSONEncoder(ensure_ascii=False)
+
 
 def _addr_json(addrs: list[Addr]) -> str:
-    return json.dumps([a.to_json() for a in addrs], ensure_ascii=False)
+    if not addrs:
+        return "[]"  # == json.dumps([]); most messages have no Cc, Bcc, Reply-To or Sender
+    return _JSON.encode([a.to_json() for a in addrs])
 
 
 def _addr_text(addrs: list[Addr]) -> str:
@@ -63,8 +69,8 @@ def new_message_record(
         preview=parsed.preview,
         has_attachment=parsed.has_attachment,
         header_size=parsed.header_size,
-        bodystructure=json.dumps(parsed.body.to_json(), ensure_ascii=False),
-        envelope=json.dumps(parsed.envelope.to_json(), ensure_ascii=False),
+        bodystructure=_JSON.encode(parsed.body.to_json()),
+        envelope=_JSON.encode(parsed.envelope.to_json()),
         search={
             "subject": index_tokens(parsed.subject),
             "from_": index_tokens(_addr_text(parsed.from_ + parsed.sender)),

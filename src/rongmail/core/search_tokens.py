@@ -26,6 +26,14 @@ from array import array
 _RUN = re.compile(r"[^\W_]+", re.UNICODE)
 _GAPS = re.compile(r"[\W_]+", re.UNICODE)  # the complement of _RUN
 _BOUNDARY = re.compile("\x00 \x00. ", re.DOTALL)
+_BOUNDARY_ASCII = re.compile(b"\x00 \x00. ", re.DOTALL)
+#: ``bytes.translate`` table of the ASCII path: letters and digits stay, every other byte
+#: becomes NUL. In ASCII, ``[^\W_]`` (what :data:`_RUN` matches) is exactly
+#: ``str.isalnum`` (``re``'s Unicode ``\w`` is ``isalnum()`` plus ``_``), so the runs are the
+#: same; bytes >= 0x80 never reach it (the path is taken for ASCII text only).
+_ASCII_GAPS_TO_NUL = bytes(c if chr(c).isalnum() else 0 for c in range(128)) + bytes(128)
+#: ``bytes.translate`` table of the "is not NUL" byte mask.
+_NONZERO_TO_FF = b"\x00" + b"\xff" * 255
 _SPACE = array("I", [0x20])
 _UTF32 = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"  # native, as array("I")
 if _SPACE.itemsize != 4:  # pragma: no cover - no such CPython platform is supported
@@ -44,10 +52,15 @@ def index_tokens(text: str) -> str:
     built with C-level string operations only, since it runs for every stored message: runs
     are joined by one NUL, every code point is paired with its successor by strided array
     writes (UTF-32), and the pairs that straddle a NUL are then cut out by one regex pass.
+    Text that is ASCII once normalized (most mail bodies) takes :func:`_index_tokens_ascii`,
+    the same construction on bytes.
     """
     if not text:
         return ""
-    joined = _GAPS.sub("\x00", _norm(text[:MAX_INDEXED_CHARS])).strip("\x00")
+    norm = _norm(text[:MAX_INDEXED_CHARS])
+    if norm.isascii():
+        return _index_tokens_ascii(norm)
+    joined = _GAPS.sub("\x00", norm).strip("\x00")
     m = len(joined)
     if m < 2:
         return joined
@@ -60,6 +73,57 @@ def index_tokens(text: str) -> str:
     out[n] = src[-1]
     # a run boundary "...x y..." became "x\0 \0y ": keep "x" (run-final unigram), drop "\0y"
     return _BOUNDARY.sub(" ", out.tobytes().decode(_UTF32))
+
+
+def _index_tokens_ascii(norm: str) -> str:
+    """:func:`index_tokens` of already normalized ASCII text, on bytes (one byte per code
+    point, so the UTF-32 round trip is not needed), by whichever of two equal constructions
+    is cheaper for the text: prose (many short runs, at least one separator per 8 bytes)
+    costs :func:`_ascii_tokens_masked` a fixed amount per byte, while few long runs make
+    :func:`_ascii_tokens_joined`'s per-run work small. Both give the same string."""
+    gaps_nul = norm.encode("ascii").translate(_ASCII_GAPS_TO_NUL)
+    if gaps_nul.count(0) * 8 > len(gaps_nul):
+        return _ascii_tokens_masked(gaps_nul)
+    return _ascii_tokens_joined(gaps_nul)
+
+
+def _ascii_tokens_joined(gaps_nul: bytes) -> str:
+    """Index tokens of ASCII text whose separators are already NUL (one ``translate``
+    instead of the Unicode ``_GAPS`` regex, which tests every character's category: ~10 ns
+    each, 60 µs for a 5 KB body): the runs are the non-empty pieces between NULs, paired as in
+    :func:`index_tokens` (strided writes, then one regex substitution per run boundary)."""
+    joined = b"\x00".join(filter(None, gaps_nul.split(b"\x00")))
+    m = len(joined)
+    if m < 2:
+        return joined.decode("ascii")
+    n = 3 * (m - 1)
+    out = bytearray(b" ") * (n + 1)
+    out[0:n:3] = joined[:-1]
+    out[1:n:3] = joined[1:]
+    out[n] = joined[-1]
+    return _BOUNDARY_ASCII.sub(b" ", out).decode("ascii")
+
+
+def _ascii_tokens_masked(gaps_nul: bytes) -> str:
+    r"""Index tokens of ASCII text whose separators are already NUL, with no per-run step.
+
+    Every position ``i`` of ``s`` becomes the three bytes ``" " s[i] f[i]``, where ``f[i]``
+    is the byte after ``s[i]`` when ``s[i]`` is not a separator, else NUL (so also NUL after
+    a run's last character and at the end); ``f`` is computed for all positions at once as
+    the bitwise AND of two big integers (``s`` shifted by one byte, and the "``s[i]`` is not
+    NUL" byte mask). That gives ``" xy"`` for a bigram, ``" x\0"`` for the last character of
+    a run (its unigram) and ``" \0\0"`` for a separator. ``" \0\0"`` can only match a whole
+    triple (a triple's first byte is always the space, and ``s`` and ``f`` hold no space), so
+    deleting it removes exactly the separators; deleting the remaining NULs leaves the
+    unigrams, and the leading space goes last."""
+    n = len(gaps_nul)
+    follow = int.from_bytes(gaps_nul[1:], "little") & int.from_bytes(
+        gaps_nul.translate(_NONZERO_TO_FF), "little"
+    )
+    out = bytearray(b" ") * (3 * n)
+    out[1::3] = gaps_nul
+    out[2::3] = follow.to_bytes(n, "little")
+    return out.replace(b" \x00\x00", b"").translate(None, b"\x00")[1:].decode("ascii")
 
 
 def index_tokens_reference(text: str) -> str:

@@ -725,13 +725,20 @@ def with_prepended_header(parsed: ParsedMessage, raw: bytes, block: bytes) -> Pa
         return None
     if not (raw.startswith(b"\r\n") or _FIELD.match(raw)):
         return None
-    head = parse_message(block + b"\r\n")
-    if head.defects or head.header_size != n + 2 or not head.headers:
+    # Only the block's header section matters (a full parse of ``block + CRLF`` would add an
+    # empty text/plain body and its MIME part, neither of which reaches the result), so it is
+    # read with the same header parser and decoded the same way ``_parse`` decodes headers.
+    ctx = _Ctx(block + b"\r\n")
+    try:
+        fields, body_start = _parse_header(ctx, 0, len(ctx.raw))
+    except Exception:  # noqa: BLE001 - parse_message would fall back: decline instead
         return None
-    if any(name.lower() in _INTERPRETED for name, _ in head.headers):
+    if ctx.defects or body_start != n + 2 or not fields:
+        return None
+    if any(name.lower() in _INTERPRETED for name, _ in fields):
         return None
     if (
-        len(head.headers) + len(parsed.headers) > MAX_HEADER_FIELDS
+        len(fields) + len(parsed.headers) > MAX_HEADER_FIELDS
         or parsed.header_size + n > MAX_HEADER_BYTES
     ):
         return None
@@ -739,7 +746,7 @@ def with_prepended_header(parsed: ParsedMessage, raw: bytes, block: bytes) -> Pa
         parsed,
         size=parsed.size + n,
         header_size=parsed.header_size + n,
-        headers=head.headers + parsed.headers,
+        headers=[(name, decode_header(v)) for name, v in fields] + parsed.headers,
         body=_shifted(parsed.body, n, top=True),
         attachments=[replace(a) for a in parsed.attachments],
         defects=[],

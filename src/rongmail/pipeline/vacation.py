@@ -131,6 +131,11 @@ class VacationCache:
         self._clock = clock
         self._rows: ExpiringLru[int, VacationRow] = ExpiringLru(size, clock=clock)
 
+    def cached(self, account_id: int) -> VacationRow | None:
+        """The account's row if it is cached and fresh (what :meth:`get` would return without
+        a read), else ``None``."""
+        return self._rows.get(account_id)
+
     async def get(self, account_id: int) -> VacationRow:
         hit = self._rows.get(account_id)
         if hit is not None:
@@ -166,11 +171,30 @@ class VacationDelivery:
 
     async def deliver(self, env: Envelope, verdict: Verdict) -> str:
         result = await self._inner.deliver(env, verdict)
-        if verdict.action is Action.ACCEPT and not result.startswith("H") and env.mail_from:
+        if (
+            verdict.action is Action.ACCEPT
+            and not result.startswith("H")
+            and env.mail_from
+            and not self._surely_nobody_away(env)
+        ):
             task = asyncio.ensure_future(self._respond(env))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
         return result
+
+    def _surely_nobody_away(self, env: Envelope) -> bool:
+        """Every local recipient account has a cached VacationResponse that is not active now:
+        :meth:`_respond` would read nothing and send nothing, so no task is started for it
+        (nearly every delivery; a task costs more CPU than these dictionary lookups)."""
+        now = int(time.time())
+        for rcpt in env.rcpts:
+            if not rcpt.is_local:
+                continue
+            for account_id in rcpt.resolution.account_ids:
+                v = self._vacations.cached(account_id)
+                if v is None or active(v, now):
+                    return False
+        return True
 
     async def _respond(self, env: Envelope) -> None:
         try:

@@ -85,3 +85,29 @@ def test_key_record_text(keys) -> None:
     line = rsa.zone_line()
     assert line.startswith("rsa1._domainkey.example.org. 3600 IN TXT (")
     assert all(len(part) <= 255 for part in line.split('"')[1::2])
+
+
+async def test_a_bad_key_is_permerror_every_time() -> None:
+    """The key check is memoized per record text: the answer (and its reason) repeats."""
+    key = generate_dkim_key("example.org", "bad", "rsa-sha256")
+    signed = await sign_dkim(MSG, [key.key]) + MSG
+    zone = MemoryTransport().add(key.record_name, "TXT", "v=DKIM1; k=rsa; p=AAAA")
+    first = await verify_dkim(DnsResolver(zone), signed)
+    again = await verify_dkim(DnsResolver(zone), signed)
+    assert first == again and first[0].result == "permerror"
+    assert first[0].reason.startswith("bad key: ")
+
+
+def test_split_header_section_answers_each_message() -> None:
+    """The last split is reused for the same bytes object only."""
+    from rongmail.services.mailauth.dkim import split_header_section
+
+    a = b"From: a@x.test\r\nSubject: one\r\n two\r\n\r\nbody"
+    b = b"To: b@x.test\n\nbody"
+    for _ in range(2):
+        assert split_header_section(a) == ((b"From", b" a@x.test"), (b"Subject", b" one\r\n two"))
+        assert split_header_section(b) == ((b"To", b" b@x.test"),)
+    buf = bytearray(a)
+    assert split_header_section(buf)[0] == (b"From", b" a@x.test")
+    buf[:4] = b"Tttt"
+    assert split_header_section(buf)[0] == (b"Tttt", b" a@x.test")  # mutable: never reused

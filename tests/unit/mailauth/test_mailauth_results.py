@@ -61,3 +61,20 @@ async def test_authenticator_spoof_is_rejected_and_quarantine_is_junk() -> None:
     soft = MSG.replace(b"corp.test", b"soft.test")
     v = await auth.check(soft, ip="203.0.113.9", helo="evil.test", mail_from="x@evil.test")
     assert v.disposition is Disposition.JUNK
+
+
+async def test_unsigned_unsealed_fast_path_equals_the_full_evaluation(monkeypatch) -> None:
+    """Without DKIM-Signature and ARC-Seal, ``check`` runs SPF alone; the verdict is what
+    running verify_dkim and verify_arc beside it gives (forced here by declaring the message
+    signed), and a DKIM-Signature still takes the full path."""
+    import rongmail.services.mailauth as ma
+
+    auth, _zone, signed = await make()
+    args = {"ip": "203.0.113.9", "helo": "evil.test", "mail_from": "x@corp.test"}
+    fast = await auth.check(MSG, **args)
+    monkeypatch.setattr(ma, "signature_key_names", lambda message: ["forced"])
+    full = await auth.check(MSG, **args)
+    assert fast == full and fast.dkim == () and fast.arc == ma.ArcResult("none", 0)
+    monkeypatch.undo()
+    v = await auth.check(signed, ip="192.0.2.7", helo="mail.corp.test", mail_from="b@corp.test")
+    assert [d.result for d in v.dkim] == ["pass"]

@@ -147,3 +147,20 @@ def test_gb2312_mail_is_decoded_for_patterns() -> None:
 
     assert "ZH_INVOICE" in names(content_tags(parse(raw), NOW))
     assert raw_message()  # helper sanity
+
+
+def test_content_text_is_recomputed_when_the_message_changes() -> None:
+    """content_text keeps its last answer only for the same message object with the same
+    subject and text: another message, or a changed one, is computed afresh."""
+    from rongmail.services.spam.rules import content_text, fold_case
+
+    m = msg(subject="Hello", body="First BODY")
+    want = ("Hello\n" + m.text_body, fold_case("Hello\n" + m.text_body))
+    assert content_text(m) == want and "First BODY" in want[0]
+    assert content_text(m) == want
+    m.subject = "Changed"
+    assert content_text(m)[0] == "Changed\n" + m.text_body
+    m.text_body = "Other"
+    assert content_text(m) == ("Changed\nOther", fold_case("Changed\nOther"))
+    other = msg(subject="Hello", body="Second body")
+    assert content_text(other)[0] == "Hello\n" + other.text_body

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from rongmail.actions.spam import SPAM_HEADER, do_set_spam_settings, drop_header, learnable
 from rongmail.pipeline.stage import Action, Checkpoint
 from rongmail.pipeline.stages.spam import QUARANTINE_TAG, SpamStage, header_value
@@ -120,3 +122,32 @@ async def test_memo_authenticator_evaluates_once(monkeypatch: object) -> None:
     await memo.check(b"m3", ip="1", helo="h", mail_from="f")
     await memo.check(b"m1", ip="1", helo="h", mail_from="f")  # evicted (bounded)
     assert len(calls) == 5
+
+
+async def test_memo_authenticator_key_and_settled_answers(monkeypatch: object) -> None:
+    """The memo key is SHA-256 of the NUL-joined inputs (also for the same message object
+    asked again, and for an equal copy of it); a settled evaluation is answered as awaiting it
+    would (its value, or its exception)."""
+    import hashlib
+
+    from rongmail.pipeline.stages.spam import MemoMailAuthenticator
+    from rongmail.services.mailauth import MailAuthenticator
+
+    async def fake(self: object, message: bytes, *, ip: str, helo: str,
+                   mail_from: str) -> object:
+        if message == b"bad":
+            raise RuntimeError("broken")
+        return ("verdict", message)
+
+    monkeypatch.setattr(MailAuthenticator, "check", fake)  # type: ignore[attr-defined]
+    memo = MemoMailAuthenticator(None, authserv_id="mx.test")  # type: ignore[arg-type]
+    message = b"From: a@b.test\r\n\r\nbody"
+    want = hashlib.sha256(b"\0".join((b"1.2.3.4", b"helo", b"f@b.test", message))).digest()
+    for m in (message, message, bytes(bytearray(message))):
+        assert memo._key(m, "1.2.3.4", "helo", "f@b.test") == want
+    assert memo._key(message, "1.2.3.5", "helo", "f@b.test") != want
+    first = await memo.check(message, ip="1", helo="h", mail_from="f")
+    assert await memo.check(message, ip="1", helo="h", mail_from="f") is first
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="broken"):
+            await memo.check(b"bad", ip="1", helo="h", mail_from="f")

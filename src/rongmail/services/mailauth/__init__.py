@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from rongmail.services.dns import DnsResolver
-from rongmail.services.mailauth.arc import ArcResult, verify_arc
+from rongmail.services.mailauth.arc import UNSEALED, ArcResult, is_sealed, verify_arc
 from rongmail.services.mailauth.dkim import (
     DkimKey,
     DkimResult,
@@ -32,6 +32,7 @@ from rongmail.services.mailauth.dkim import (
     GeneratedKey,
     generate_dkim_key,
     sign_dkim,
+    signature_key_names,
     verify_dkim,
 )
 from rongmail.services.mailauth.dmarc import (
@@ -87,19 +88,24 @@ class MailAuthenticator:
         self._rng = rng
 
     async def check(self, message: bytes, *, ip: str, helo: str, mail_from: str) -> AuthVerdict:
-        spf, dkim, arc = await asyncio.gather(
-            check_spf(
-                self.resolver,
-                ip=ip,
-                mail_from=mail_from,
-                helo=helo,
-                receiver=self.authserv_id,
-                timeout=self.spf_timeout,
-                cache=self.spf_cache,
-            ),
-            verify_dkim(self.resolver, message),
-            verify_arc(self.resolver, message),
+        spf_check = check_spf(
+            self.resolver,
+            ip=ip,
+            mail_from=mail_from,
+            helo=helo,
+            receiver=self.authserv_id,
+            timeout=self.spf_timeout,
+            cache=self.spf_cache,
         )
+        dkim: list[DkimResult]
+        if not signature_key_names(message) and not is_sealed(message):
+            # Unsigned and unsealed: verify_dkim would answer [] and verify_arc UNSEALED
+            # without awaiting anything, so SPF runs alone, with no tasks to run beside it.
+            spf, dkim, arc = await spf_check, [], UNSEALED
+        else:
+            spf, dkim, arc = await asyncio.gather(
+                spf_check, verify_dkim(self.resolver, message), verify_arc(self.resolver, message)
+            )
         dmarc = await check_dmarc(self.resolver, message, spf, dkim, rng=self._rng)
         header = build_authentication_results(
             self.authserv_id, spf=spf, dkim=dkim, dmarc=dmarc, arc=arc

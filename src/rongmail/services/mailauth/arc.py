@@ -41,6 +41,16 @@ class ArcResult:
     sealer: str = ""
 
 
+#: The result for a message without any ARC set.
+UNSEALED = ArcResult("none", 0)
+
+
+def is_sealed(message: bytes) -> bool:
+    """Whether the message has an ARC set; :func:`verify_arc` answers :data:`UNSEALED` at
+    once when it has none."""
+    return _count_instances(message)[0] != 0
+
+
 def _count_instances(message: bytes) -> tuple[int, str]:
     highest, sealer = 0, ""
     for name, value in split_header_section(message):
@@ -77,7 +87,7 @@ async def verify_arc(
     """Validate the ARC chain (RFC 8617 §5.2). ``none`` when the message has no ARC set."""
     instances, sealer = _count_instances(message)
     if instances == 0:
-        return ArcResult("none", 0)
+        return UNSEALED
     if instances > MAX_ARC_INSTANCES:
         return ArcResult("fail", instances, "too many ARC sets", sealer)
     lookup = await prefetch_keys(resolver, key_names(message, _ARC_HEADERS))

@@ -21,6 +21,7 @@ import base64
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import dkim
@@ -53,8 +54,29 @@ class DkimResult:
     reason: str = ""
 
 
-def split_header_section(message: bytes) -> list[tuple[bytes, bytes]]:
-    """Header fields as (name, raw value) pairs, unfolding nothing (RFC 5322 §2.2)."""
+#: The last :func:`split_header_section` answer, ``(message, fields)``.
+_LAST_SPLIT: tuple[bytes, tuple[tuple[bytes, bytes], ...]] | None = None
+
+
+def split_header_section(message: bytes) -> tuple[tuple[bytes, bytes], ...]:
+    """Header fields as (name, raw value) pairs, unfolding nothing (RFC 5322 §2.2).
+
+    One inbound message is split by DKIM (key names, then verification), ARC and DMARC
+    in turn; the last answer is kept (a tuple: nobody can change it) and given again for the
+    *same* ``message`` object. ``bytes`` are immutable and the entry holds a reference, so an
+    identical object is an identical input; the entry is replaced whole, so callers on
+    worker threads never see a torn one."""
+    global _LAST_SPLIT
+    last = _LAST_SPLIT
+    if last is not None and last[0] is message:
+        return last[1]
+    fields = _split_header_section(message)
+    if type(message) is bytes:  # never remember a mutable bytearray or memoryview
+        _LAST_SPLIT = (message, fields)
+    return fields
+
+
+def _split_header_section(message: bytes) -> tuple[tuple[bytes, bytes], ...]:
     end = message.find(b"\r\n\r\n")
     sep = b"\r\n"
     if end < 0 or (0 <= message.find(b"\n\n") < end):
@@ -68,7 +90,7 @@ def split_header_section(message: bytes) -> list[tuple[bytes, bytes]]:
         elif b":" in line:
             name, _, value = line.partition(b":")
             fields.append((name.strip(), value))
-    return fields
+    return tuple(fields)
 
 
 def signature_tags(value: bytes) -> dict[bytes, bytes] | None:
@@ -95,6 +117,12 @@ def key_names(message: bytes, header_names: Sequence[bytes]) -> list[str]:
         if qname not in names:
             names.append(qname)
     return names
+
+
+def signature_key_names(message: bytes) -> list[str]:
+    """The key names of the DKIM-Signatures :func:`verify_dkim` checks; empty exactly when
+    it answers ``[]`` at once (no signature pointing at a key)."""
+    return key_names(message, [b"DKIM-Signature"])[:MAX_SIGNATURES]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +156,20 @@ async def prefetch_keys(resolver: DnsResolver, names: Sequence[str]) -> KeyLooku
     return KeyLookup({n: txt for n, txt, _ in got}, frozenset(n for n, _, failed in got if failed))
 
 
+@lru_cache(maxsize=1024)
+def _key_problem(name: str, txt: str) -> str | None:
+    """Why dkimpy refuses the key record ``txt`` of ``name`` (the text of its
+    ``KeyFormatError`` or ``ValueError``), or ``None`` for a usable key.
+
+    A pure function of the two strings, memoized: parsing a key (base64, ASN.1 in pure
+    Python) costs about 50 µs, and a sender's key is the same for all of its messages."""
+    try:
+        dkim.evaluate_pk(name.encode(), txt.encode("ascii", "replace"))
+    except (dkim.KeyFormatError, ValueError) as e:
+        return str(e)
+    return None
+
+
 def _verify_one(
     message: bytes, idx: int, value: bytes, lookup: KeyLookup, minkey: int
 ) -> DkimResult:
@@ -150,10 +192,9 @@ def _verify_one(
     txt = lookup.records.get(name)
     if not txt:
         return res("permerror", "no key")
-    try:
-        dkim.evaluate_pk(name.encode(), txt.encode("ascii", "replace"))
-    except (dkim.KeyFormatError, ValueError) as e:
-        return res("permerror", f"bad key: {e}")
+    problem = _key_problem(name, txt)
+    if problem is not None:
+        return res("permerror", f"bad key: {problem}")
     try:
         ok = dkim.DKIM(message, minkey=minkey).verify(idx=idx, dnsfunc=lookup.dnsfunc)
     except dkim.ValidationError as e:
@@ -175,7 +216,7 @@ async def verify_dkim(
     resolver: DnsResolver, message: bytes, *, minkey: int = MIN_RSA_BITS
 ) -> list[DkimResult]:
     """Verify every DKIM-Signature (at most :data:`MAX_SIGNATURES`); ``[]`` means none."""
-    names = key_names(message, [b"DKIM-Signature"])[:MAX_SIGNATURES]
+    names = signature_key_names(message)
     if not names:
         return []
     lookup = await prefetch_keys(resolver, names)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.headerregistry import HeaderRegistry
 from email.utils import getaddresses
-from functools import cache
+from functools import cache, lru_cache
 
 from publicsuffixlist import PublicSuffixList
 
@@ -66,8 +66,12 @@ class DmarcRecordError(ValueError):
     """The text is not a usable DMARC record (treated as no policy, RFC 7489 §6.6.3)."""
 
 
+@lru_cache(maxsize=1024)
 def parse_record(text: str) -> DmarcRecord:
-    """Parse a DMARC TXT record (RFC 7489 §6.4 grammar, lenient on whitespace and case)."""
+    """Parse a DMARC TXT record (RFC 7489 §6.4 grammar, lenient on whitespace and case).
+
+    Memoized by the record text (a pure function with an immutable answer; errors are not
+    cached and raise again): a sender domain's record is parsed once, not per message."""
     parts = [p.strip() for p in text.split(";")]
     if not parts or parts[0].replace(" ", "") != "v=DMARC1":
         raise DmarcRecordError("not a DMARC1 record")
@@ -117,8 +121,10 @@ def _psl() -> PublicSuffixList:
     return PublicSuffixList()
 
 
+@lru_cache(maxsize=16384)
 def organizational_domain(domain: str) -> str:
-    """RFC 7489 §3.2: the public suffix plus one label; the domain itself if it is a suffix."""
+    """RFC 7489 §3.2: the public suffix plus one label; the domain itself if it is a suffix.
+    Memoized: a pure function of ``domain`` (the suffix list is loaded once)."""
     d = domain.lower().rstrip(".")
     return _psl().privatesuffix(d) or d
 

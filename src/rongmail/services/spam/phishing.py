@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 
 from rongmail.mime.model import ParsedMessage
 
@@ -56,8 +56,12 @@ def _confusables() -> tuple[dict[int, str], tuple[tuple[str, str], ...]]:
     )
 
 
+@lru_cache(maxsize=8192)
 def skeleton(domain: str) -> str:
-    """A form of ``domain`` under which visually confusable names compare equal."""
+    """A form of ``domain`` under which visually confusable names compare equal.
+
+    Pure (the confusables table is loaded once), so results are memoized: the tenant's own
+    domains and the usual senders are folded once per process instead of for every message."""
     table, seqs = _confusables()
     s = unicodedata.normalize("NFKC", domain).casefold().translate(table)
     s = "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
@@ -88,11 +92,15 @@ def damerau_levenshtein(a: str, b: str, limit: int = 3) -> int:
 _to_unicode = urlmod.to_unicode
 
 
+@lru_cache(maxsize=8192)
 def lookalike_of(domain: str, known: frozenset[str]) -> tuple[str, str] | None:
     """``(kind, known domain)`` when ``domain`` imitates one of ``known``, else ``None``.
 
     ``kind`` is ``"homograph"`` for a non-ASCII name with the same skeleton, ``"lookalike"``
     for ASCII confusables or a near edit. Subdomains of a known domain are not lookalikes.
+    A pure function of its arguments (the Public Suffix List and the confusables are fixed
+    for the process), memoized: repeat senders and link hosts of a tenant (whose ``known``
+    set is one object, see :func:`_known`) cost one dictionary lookup.
     """
     d = urlmod.registrable(_to_unicode(domain))
     if not d or d in known:
@@ -157,9 +165,15 @@ def impersonation_tags(msg: ParsedMessage, ctx: ScanContext) -> list[Tag]:
 
 
 def _known(ctx: ScanContext) -> frozenset[str]:
-    return frozenset(
-        urlmod.registrable(_to_unicode(d)) for d in ctx.tenant_domains | ctx.partner_domains
-    )
+    return _known_domains(ctx.tenant_domains, ctx.partner_domains)
+
+
+@lru_cache(maxsize=1024)
+def _known_domains(tenant: frozenset[str], partner: frozenset[str]) -> frozenset[str]:
+    """The registrable forms of a tenant's and its partners' domains. Memoized: the stage
+    passes the same cached frozensets for every message of a tenant (a frozenset caches its
+    hash, so a hit costs no re-hashing of the domains)."""
+    return frozenset(urlmod.registrable(_to_unicode(d)) for d in tenant | partner)
 
 
 def sender_domain_tags(msg: ParsedMessage, ctx: ScanContext) -> list[Tag]:

@@ -155,11 +155,28 @@ def content_matchers() -> dict[str, tuple[ContentMatcher, ...]]:
     return {name: tuple(ContentMatcher(p) for p in pats) for name, pats in content_rules().items()}
 
 
+#: The last :func:`content_text` answer: ``(msg, subject, text_body, text, folded)``.
+_LAST_CONTENT: tuple[ParsedMessage, str, str, str, str] | None = None
+
+
 def content_text(msg: ParsedMessage) -> tuple[str, str]:
     """What content patterns see: the subject and the first 20,000 characters of the plain
-    text, and that text case-folded (:func:`fold_case`)."""
+    text, and that text case-folded (:func:`fold_case`).
+
+    Two analyzers of one message ask for it (:func:`content_tags` and the phishing payment
+    check): the last answer is kept and given again while ``msg`` is the same object with the
+    very same ``subject`` and ``text_body`` strings (identity checks, so a message that was
+    changed in between, or another message, is computed afresh). The entry is one tuple,
+    replaced whole, so analyzers on several worker threads at once never see a torn entry;
+    holding ``msg`` keeps it alive, so its identity cannot be reused by another object."""
+    global _LAST_CONTENT
+    last = _LAST_CONTENT
+    if last is not None and last[0] is msg and last[1] is msg.subject and last[2] is msg.text_body:
+        return last[3], last[4]
     text = msg.subject + "\n" + msg.text_body[:_SCAN_CHARS]
-    return text, fold_case(text)
+    folded = fold_case(text)
+    _LAST_CONTENT = (msg, msg.subject, msg.text_body, text, folded)
+    return text, folded
 
 
 @cache

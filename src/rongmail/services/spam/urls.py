@@ -11,7 +11,7 @@ import html as htmllib
 import ipaddress
 import re
 import threading
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -74,9 +74,14 @@ def is_ip(host: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=16384)
 def registrable(host: str) -> str:
     """The registrable domain (``mail.example.com.cn`` -> ``example.com.cn``) by the Public
-    Suffix List; the host itself for IP addresses, bare suffixes and single labels."""
+    Suffix List; the host itself for IP addresses, bare suffixes and single labels.
+
+    Pure for the life of the process (the list is loaded once), so memoized: sender, tenant
+    and link hosts repeat from message to message, and each miss costs an ``ip_address``
+    attempt plus a suffix-list walk."""
     host = host.lower().rstrip(".")
     if not host or is_ip(host) or "." not in host:
         return host
