@@ -159,6 +159,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=os.environ.get("RONGMAIL_LOG", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The format shows no source location, thread or process: do not gather them for every
+    # record (the logging HOWTO's "Optimization" section; 9.2 -> 6.3 us per INFO record here,
+    # and every SMTP transaction logs two).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     data_dir = data_path(args)
 
     def ready(app: App, lines: list[str]) -> None:
