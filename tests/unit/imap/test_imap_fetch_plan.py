@@ -1,5 +1,6 @@
-"""FETCH's per-command rendering plan (commands/fetch.py ``_plan``) writes the same bytes as
-the generic path (``_item`` + ``response.fetch``) for every attribute it special-cases."""
+"""FETCH's rendering plan (commands/fetch.py ``_Plan``) writes the same bytes as the generic
+path (``_item`` + ``response.fetch``) for every attribute it special-cases, and answers the
+attributes RFC 9051 / RFC 7162 add to a request."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from rongmail.core.flags import DELETED, SEEN
 from rongmail.core.models import MailboxEntry
 from rongmail.protocols.imap.commands import fetch as f
 from rongmail.protocols.imap.proto import response as r
-from rongmail.protocols.imap.proto.fetch import FetchAtt
+from rongmail.protocols.imap.proto.fetch import FetchAtt, Section
 
 ENTRIES = [
     MailboxEntry(uid=7, message_id=41, flags=SEEN | DELETED, keywords=frozenset({"$Junk"}),
@@ -36,16 +37,50 @@ def _static(envelope: bool) -> Any:
 ])
 @pytest.mark.parametrize("has_static", [True, False])
 def test_plan_matches_generic_rendering(names: tuple[str, ...], has_static: bool) -> None:
-    session: Any = SimpleNamespace(zone=UTC)
-    atts = [FetchAtt(n) for n in names]
-    plan = f._plan(session, atts, True)
+    atts = tuple(FetchAtt(n) for n in names)
+    plan = f._Plan(atts, uid=False, condstore=False, may_set_seen=False, utf8=True, zone=UTC)
+    assert plan.atts == atts
     for msn, entry in enumerate(ENTRIES, 1):
         loaded = f._Loaded(_static(has_static), None)
-        generic = r.fetch(msn, [(a.response_name(), f._item(session, a, entry.uid, entry, loaded,
-                                                            True)) for a in atts], utf8=True)
+        generic = r.fetch(msn, [(a.response_name(), f._item(a, entry.uid, entry, loaded, True,
+                                                            UTC)) for a in atts], utf8=True)
         fast = b"* %d FETCH (%b)\r\n" % (msn, b" ".join([p(entry.uid, entry, loaded)
-                                                         for p in plan]))
+                                                         for p in plan.renderers]))
         assert fast == generic
+
+
+def _names(plan: Any) -> list[str]:
+    return [a.response_name() for a in plan.atts]
+
+
+def test_plan_adds_uid_modseq_and_flags() -> None:
+    """UID FETCH answers UID first (RFC 9051 §6.4.9), CONDSTORE adds MODSEQ (RFC 7162
+    §3.1.4.1), a body fetch that sets \\Seen adds FLAGS (RFC 9051 §6.4.5) — each once."""
+    body = (FetchAtt("BODY", section=Section()),)
+    plan = f._plan_for(body, True, True, True, False, UTC)
+    assert _names(plan) == ["UID", "BODY[]", "MODSEQ", "FLAGS"]
+    assert plan.sets_seen and plan.need_raw and plan.need_row and plan.reuse_key is None
+    # already asked for: not repeated; read-only (may_set_seen False): no \Seen, no FLAGS
+    asked = (FetchAtt("FLAGS"), FetchAtt("UID"), FetchAtt("MODSEQ"), *body)
+    assert _names(f._plan_for(asked, True, True, True, False, UTC)) == [
+        "FLAGS", "UID", "MODSEQ", "BODY[]"]
+    ro = f._plan_for(body, False, False, False, False, UTC)
+    assert _names(ro) == ["BODY[]"] and not ro.sets_seen
+    peek = f._plan_for((FetchAtt("BODY", section=Section(), peek=True),), False, False, True,
+                       False, UTC)
+    assert _names(peek) == ["BODY[]"] and not peek.sets_seen
+    # metadata only: no row, no bytes; rendered item lists reusable only for entry-only items
+    meta = f._plan_for((FetchAtt("FLAGS"),), False, False, True, False, UTC)
+    assert not meta.need_row and not meta.need_raw and meta.reuse_key is None
+    env = f._plan_for((FetchAtt("FLAGS"), FetchAtt("ENVELOPE")), False, False, True, True, UTC)
+    assert env.need_row and env.reuse_key == (True, ("FLAGS", "ENVELOPE"))
+    # equal requests share one plan; one naming many header fields is built, not kept
+    assert f._plan(body, True, True, True, False, UTC) is plan
+    many = (FetchAtt("BODY", section=Section(text="HEADER.FIELDS", fields=("X-" + "A" * 2000,)),
+                     peek=True),)
+    big = f._plan(many, False, False, True, False, UTC)
+    assert big is not f._plan(many, False, False, True, False, UTC)
+    assert _names(big) == [many[0].response_name()] and big.need_raw and not big.sets_seen
 
 
 @pytest.mark.parametrize("condstore", [False, True])

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rongmail.core.changes import Change
 from rongmail.core.models import Mailbox, MailboxEntry
+from rongmail.i18n import t
 from rongmail.mime.parse import parse_message
 from rongmail.protocols.imap.message import body_structure, envelope, find_part, section_bytes
 from rongmail.protocols.imap.names import MailboxTree, pattern_regex
@@ -243,3 +246,40 @@ def test_message_cache_keys_and_rendered_envelope() -> None:
     cache.put(mb, 8, replace(m, id=101))
     cache.put(mb, 9, replace(m, id=102))
     assert len(cache) == 2 and cache.get(mb, 7, 100) is None  # least recently used dropped
+    # the kept FETCH line: only for the same entry object and plan key; renumbered on demand
+    e, key = _entry(9), (False, ("FLAGS", "ENVELOPE"))
+    assert sm.fetched_line(key, e, 3) is None
+    sm.keep_fetched(key, e, b"FLAGS () ENVELOPE NIL", 3, b"* 3 FETCH (FLAGS () ENVELOPE NIL)\r\n")
+    assert sm.fetched_line((False, ("FLAGS", "ENVELOPE")), e, 3) == (
+        b"* 3 FETCH (FLAGS () ENVELOPE NIL)\r\n")
+    assert sm.fetched_line(key, e, 2) == b"* 2 FETCH (FLAGS () ENVELOPE NIL)\r\n"
+    assert sm.fetched_line(key, _entry(9), 2) is None  # an equal but new entry: re-render
+    assert sm.fetched_line((True, ("FLAGS", "ENVELOPE")), e, 2) is None  # another plan
+
+
+def test_status_lines_are_cached_per_language() -> None:
+    """The cached tagged/untagged status lines are the bytes ``response`` renders, in the
+    session's language (English until UTF-8 is enabled), for cached and uncached values."""
+    from types import SimpleNamespace
+
+    from rongmail.protocols.imap.proto import response as r
+    from rongmail.protocols.imap.session import Session
+
+    s: Any = Session.__new__(Session)
+    s.options = SimpleNamespace(locale="zh-CN")
+    s.enabled = set()
+    s.out = []
+    s.tagged("a1", "OK", "imap.ok.done", code="READ-WRITE", verb="SELECT")
+    s.untagged_status("OK", "imap.ok.uidnext", code="UIDNEXT 7")
+    s.tagged("a2", "NO", "imap.no.nonexistent", code="NONEXISTENT", name=["unhashable"])
+    s.tagged("a4", "NO", "imap.no.nonexistent", code="NONEXISTENT", name="x" * 500)
+    s.enabled.add("UTF8=ACCEPT")
+    s.tagged("a3", "OK", "imap.ok.done", verb="SELECT")
+    assert s.out == [
+        r.tagged("a1", "OK", t("imap.ok.done", "en", verb="SELECT"), code="READ-WRITE"),
+        r.untagged_status("OK", t("imap.ok.uidnext", "en"), code="UIDNEXT 7"),
+        r.tagged("a2", "NO", t("imap.no.nonexistent", "en", name=["unhashable"]),
+                 code="NONEXISTENT"),
+        r.tagged("a4", "NO", t("imap.no.nonexistent", "en", name="x" * 500), code="NONEXISTENT"),
+        r.tagged("a3", "OK", t("imap.ok.done", "zh-CN", verb="SELECT"), utf8=True),
+    ]

@@ -14,11 +14,11 @@ Invariants:
   message's data.
 * Only fields that never change after delivery are kept (blob id, header size, body
   structure and envelope JSON); flags, keywords, modseq, thread and mailbox memberships always
-  come from the view or the store. The one exception, the last rendered FETCH item list, is
-  keyed by the identity of the (immutable) view entry it was rendered from, so new flags or a
-  new modseq never meet old bytes.
-* Bounded (:data:`MAX_ENTRIES`, least recently used dropped first): one to two kilobytes
-  each (with the kept FETCH item list).
+  come from the view or the store. The one exception, the last rendered FETCH item list and
+  its response line, is keyed by the identity of the (immutable) view entry it was rendered
+  from, so new flags or a new modseq never meet old bytes.
+* Bounded (:data:`MAX_ENTRIES`, least recently used dropped first): one to three kilobytes
+  each (with the kept FETCH item list and line).
 """
 
 from __future__ import annotations
@@ -52,8 +52,9 @@ class StaticMessage:
         self._envelope = m.envelope_json
         self._tree: MimePart | None = None
         self._rendered: dict[bool, r.Rendered] | None = None
-        #: the last rendered FETCH item list: (plan key, the view entry it was built from, bytes)
-        self._fetched: tuple[object, MailboxEntry, bytes] | None = None
+        #: the last rendered FETCH item list: (plan key, the view entry it was built from,
+        #: the items' bytes, the sequence number and the ``* n FETCH (...)`` line built at it)
+        self._fetched: tuple[object, MailboxEntry, bytes, int, bytes] | None = None
 
     @property
     def tree(self) -> MimePart:
@@ -74,20 +75,30 @@ class StaticMessage:
         return out
 
 
-    def fetched(self, key: object, entry: MailboxEntry) -> bytes | None:
-        """The FETCH item list last kept for ``key`` and this very ``entry`` object, if any.
+    def fetched_line(self, key: object, entry: MailboxEntry, msn: int) -> bytes | None:
+        """The ``* msn FETCH (...)`` line of the item list last kept for ``key`` and this very
+        ``entry`` object, if any (the kept line when ``msn`` is the same, else one built from
+        the kept items and kept in its place).
 
         Sound because view entries are immutable and replaced on every change (a new object
-        for new flags or modseq), and ``key`` names attributes that depend only on the entry
-        and this immutable part (FETCH's plan decides which)."""
+        for new flags or modseq), ``key`` names attributes that depend only on the entry and
+        this immutable part (FETCH's plan decides which), and the line is a function of the
+        item list and ``msn`` alone."""
         got = self._fetched
-        if got is not None and got[1] is entry and got[0] == key:
-            return got[2]
-        return None
+        if got is None or got[1] is not entry or not (got[0] is key or got[0] == key):
+            return None
+        if got[3] == msn:
+            return got[4]
+        line = b"* %d FETCH (%b)\r\n" % (msn, got[2])
+        self._fetched = (got[0], entry, got[2], msn, line)
+        return line
 
-    def keep_fetched(self, key: object, entry: MailboxEntry, items: bytes) -> None:
-        """Remember one rendered FETCH item list (one per message: the latest wins)."""
-        self._fetched = (key, entry, items)
+    def keep_fetched(
+        self, key: object, entry: MailboxEntry, items: bytes, msn: int, line: bytes
+    ) -> None:
+        """Remember one rendered FETCH item list and its line at ``msn`` (one per message:
+        the latest wins)."""
+        self._fetched = (key, entry, items, msn, line)
 
 
 class MessageCache:

@@ -22,6 +22,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, tzinfo
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -90,7 +91,8 @@ class Session:
     # -- output ----------------------------------------------------------------------------
     @property
     def utf8(self) -> bool:
-        return bool(self.enabled & {"UTF8=ACCEPT", "IMAP4REV2"})
+        enabled = self.enabled
+        return "UTF8=ACCEPT" in enabled or "IMAP4REV2" in enabled
 
     @property
     def qresync(self) -> bool:
@@ -106,12 +108,29 @@ class Session:
         self.out.append(r.untagged(*parts, utf8=self.utf8))
 
     def untagged_status(self, status: str, key: str, *, code: str | None = None, **kw: Any) -> None:
-        self.out.append(r.untagged_status(status, self.text(key, **kw), code=code, utf8=self.utf8))
+        self.out.append(b"* " + self._status_text(status, key, code, kw))
 
     def tagged(
         self, tag: str, status: str, key: str, *, code: str | None = None, **kw: Any
     ) -> None:
-        self.out.append(r.tagged(tag, status, self.text(key, **kw), code=code, utf8=self.utf8))
+        self.out.append(tag.encode("ascii") + b" " + self._status_text(status, key, code, kw))
+
+    def _status_text(
+        self, status: str, key: str, code: str | None, params: dict[str, Any]
+    ) -> bytes:
+        """``status SP [code SP] text CRLF`` of a status response in this session's language
+        (the bytes ``response.tagged``/``untagged_status`` put after the tag or ``*``)."""
+        utf8 = self.utf8
+        locale = self.options.locale if utf8 else "en"
+        # only short server-side values are cached: a client-chosen mailbox name or a long
+        # MODIFIED set must not pin kilobytes per entry in a process-wide cache
+        if (code is None or len(code) <= _CACHED_VALUE_MAX) and all(
+            type(v) is int or (type(v) is str and len(v) <= _CACHED_VALUE_MAX)
+            for v in params.values()
+        ):
+            return _status_line(status, key, code, locale, utf8, tuple(params.items()))
+        text = t(key, locale, **params)
+        return r.untagged_status(status, text, code=code, utf8=utf8)[2:]
 
     def take_output(self) -> bytes:
         data = b"".join(self.out)
@@ -296,6 +315,32 @@ class Session:
         if self.subscription is not None:
             self.subscription.close()
             self.subscription = None
+
+
+#: Longest code or parameter value a cached status line may hold (see ``_status_text``).
+_CACHED_VALUE_MAX = 64
+
+
+@lru_cache(maxsize=2048)
+def _status_line(
+    status: str,
+    key: str,
+    code: str | None,
+    locale: str,
+    utf8: bool,
+    params: tuple[tuple[str, Any], ...],
+) -> bytes:
+    """The rendered ``status SP [code SP] text CRLF`` (see :meth:`Session._status_text`).
+
+    Cached because nearly every command ends with one of a few such lines (``OK [READ-WRITE]
+    SELECT completed``, ``OK FETCH completed``...) and the catalogue lookup, formatting and
+    rendering cost as much as a short command's own work. Sound because the result is a pure
+    function of the arguments: ``i18n.t`` reads catalogues loaded once per process, and
+    ``response.untagged_status`` is pure. Bounded: at most 2,048 lines of short values (codes
+    such as ``UIDNEXT n`` vary slowly), least recently used dropped first.
+    """
+    text = t(key, locale, **dict(params))
+    return r.untagged_status(status, text, code=code, utf8=utf8)[2:]
 
 
 def _zone(name: str) -> tzinfo:

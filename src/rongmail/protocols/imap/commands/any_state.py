@@ -8,13 +8,14 @@ for every following command.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from rongmail.protocols import sasl
 
 from ..base import Ok, State
 from ..proto import commands as c
-from ..proto.response import Atom
+from ..proto.response import Atom, untagged
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -23,13 +24,29 @@ if TYPE_CHECKING:
 ENABLEABLE = ("CONDSTORE", "QRESYNC", "UTF8=ACCEPT", "IMAP4REV2")
 
 
-def capabilities(s: Session) -> list[str]:
+def capabilities(s: Session) -> tuple[str, ...]:
+    """What this session may use now (RFC 9051 §6.1.1): it depends on the state, TLS,
+    compression and two options only, so the list is built once per combination."""
     opts = s.options
+    return _capabilities(
+        not_authenticated=s.state is State.NOT_AUTHENTICATED,
+        offer_starttls=not s.tls_active and s.deps.tls is not None,
+        auth_allowed=s.tls_active or opts.allow_plaintext_auth,
+        compressed=s.compressed,
+        max_append=opts.limits.max_append,
+    )
+
+
+@lru_cache(maxsize=64)
+def _capabilities(
+    *, not_authenticated: bool, offer_starttls: bool, auth_allowed: bool, compressed: bool,
+    max_append: int,
+) -> tuple[str, ...]:
     caps = ["IMAP4rev1", "IMAP4rev2"]
-    if s.state is State.NOT_AUTHENTICATED:
-        if not s.tls_active and s.deps.tls is not None:
+    if not_authenticated:
+        if offer_starttls:
             caps.append("STARTTLS")
-        if s.tls_active or opts.allow_plaintext_auth:
+        if auth_allowed:
             caps += [f"AUTH={m}" for m in sasl.MECHANISMS]
         else:
             caps.append("LOGINDISABLED")
@@ -39,16 +56,22 @@ def capabilities(s: Session) -> list[str]:
         "CHILDREN", "SPECIAL-USE", "CREATE-SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS",
         "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES", "SORT", "ESORT",
         "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "QUOTA", "QUOTA=RES-STORAGE",
-        f"APPENDLIMIT={opts.limits.max_append}", "UTF8=ACCEPT", "ACL", "RIGHTS=texk",
+        f"APPENDLIMIT={max_append}", "UTF8=ACCEPT", "ACL", "RIGHTS=texk",
         "MULTIAPPEND", "BINARY", "WITHIN", "OBJECTID",
     ]  # fmt: skip
-    if not s.compressed:
+    if not compressed:
         caps.append("COMPRESS=DEFLATE")
-    return caps
+    return tuple(caps)
+
+
+@lru_cache(maxsize=64)
+def _capability_line(caps: tuple[str, ...]) -> bytes:
+    """``* CAPABILITY ...``: atoms only, so the same bytes whatever the session's UTF-8 mode."""
+    return untagged(Atom("CAPABILITY"), *(Atom(x) for x in caps))
 
 
 async def capability(s: Session, cmd: c.Capability) -> Ok:
-    s.untagged(Atom("CAPABILITY"), *(Atom(x) for x in capabilities(s)))
+    s.send(_capability_line(capabilities(s)))
     return Ok()
 
 

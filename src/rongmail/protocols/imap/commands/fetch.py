@@ -16,22 +16,24 @@ Invariants:
   (RFC 9051 §6.4.5).
 * UID FETCH always returns UID; with CONDSTORE active every response has MODSEQ
   (RFC 7162 §3.1.4.1).
-* Each response line is built from a per-command plan (:func:`_plan`): one renderer per
-  attribute, chosen once, with the item name pre-encoded; the common attributes (UID, FLAGS,
-  ENVELOPE, RFC822.SIZE, MODSEQ, EMAILID) render straight to wire bytes, the rest through
-  :func:`_item` and the generic ``response.render`` — the bytes are the same either way.
+* Each response line is built from a plan (:class:`_Plan`, one per distinct request shape,
+  shared by all sessions): one renderer per attribute, chosen once, with the item name
+  pre-encoded; the common attributes (UID, FLAGS, ENVELOPE, RFC822.SIZE, MODSEQ, EMAILID)
+  render straight to wire bytes, the rest through :func:`_item` and the generic
+  ``response.render`` — the bytes are the same either way.
 * When every attribute is one of those (:data:`_FROM_ENTRY`: a function of the view entry and
-  the message's immutable part only), the rendered item list is kept on the cached message
-  with the entry object it came from (``StaticMessage.fetched``) and reused while the view
-  holds that same entry: repeated ``FETCH 1:* (FLAGS ENVELOPE)`` from many sessions renders
-  each message once per flag change, not once per command.
+  the message's immutable part only), the rendered item list and its response line are kept
+  on the cached message with the entry object they came from
+  (``StaticMessage.fetched_line``) and reused while the view holds that same entry: repeated
+  ``FETCH 1:* (FLAGS ENVELOPE)`` from many sessions renders each message once per flag
+  change, not once per command (the line again only when its sequence number differs).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -99,12 +101,88 @@ class _Loaded:
 _Renderer = Callable[[int, MailboxEntry, _Loaded], bytes]
 
 
-def _plan(s: Session, atts: list[FetchAtt], utf8: bool) -> list[_Renderer]:
-    """One renderer per attribute, in request order (see the module invariants)."""
-    return [_renderer(s, att, utf8) for att in atts]
+class _Plan:
+    """Everything FETCH decides from the request alone, built once per distinct request.
+
+    ``atts``: the attributes answered, in order (UID first for UID FETCH, MODSEQ appended
+    with CONDSTORE active, FLAGS appended when a non-PEEK body fetch sets ``\\Seen``);
+    ``renderers``: one per attribute (see the module invariants); ``reuse_key``: set when the
+    rendered item list may be kept on the cached message (every attribute is in
+    :data:`_FROM_ENTRY`). A pure function of :func:`_plan_for`'s arguments, so equal
+    requests share one plan: clients repeat a handful of attribute lists all day.
+    """
+
+    __slots__ = ("atts", "need_row", "need_raw", "need_thread", "sets_seen", "renderers",
+                 "reuse_key")  # fmt: skip
+
+    def __init__(
+        self,
+        attributes: tuple[FetchAtt, ...],
+        *,
+        uid: bool,
+        condstore: bool,
+        may_set_seen: bool,
+        utf8: bool,
+        zone: tzinfo,
+    ) -> None:
+        atts = list(attributes)
+        names = {a.name for a in atts}
+        if uid and "UID" not in names:
+            atts.insert(0, FetchAtt("UID"))
+        if condstore and "MODSEQ" not in names:
+            atts.append(FetchAtt("MODSEQ"))
+        self.need_row = not names <= _VIEW_ONLY
+        self.need_raw = bool(names & _RAW) or any(a.section is not None for a in atts)
+        self.sets_seen = may_set_seen and any(a.sets_seen for a in atts)
+        if self.sets_seen and "FLAGS" not in names:
+            atts.append(FetchAtt("FLAGS"))
+        self.need_thread = "THREADID" in names
+        self.atts = tuple(atts)
+        self.renderers = [_renderer(att, utf8, zone) for att in atts]
+        self.reuse_key = (
+            (utf8, tuple(a.response_name() for a in atts))
+            if self.need_row and all(a.name in _FROM_ENTRY and a.section is None for a in atts)
+            else None
+        )
 
 
-def _renderer(s: Session, att: FetchAtt, utf8: bool) -> _Renderer:
+#: Header field name characters beyond which a request's plan is built but not kept (the
+#: client chooses them: a cache entry must not pin a 64 KB command line).
+_PLAN_FIELDS_MAX = 1024
+
+
+def _plan(
+    attributes: tuple[FetchAtt, ...],
+    uid: bool,
+    condstore: bool,
+    may_set_seen: bool,
+    utf8: bool,
+    zone: tzinfo,
+) -> _Plan:
+    """The :class:`_Plan` of one request: the shared one unless it names unusually many
+    header fields (``BODY[HEADER.FIELDS (...)]``)."""
+    fields = sum(len(f) for a in attributes if a.section is not None for f in a.section.fields)
+    if fields <= _PLAN_FIELDS_MAX:
+        return _plan_for(attributes, uid, condstore, may_set_seen, utf8, zone)
+    return _Plan(attributes, uid=uid, condstore=condstore, may_set_seen=may_set_seen,
+                 utf8=utf8, zone=zone)  # fmt: skip
+
+
+@lru_cache(maxsize=256)
+def _plan_for(
+    attributes: tuple[FetchAtt, ...],
+    uid: bool,
+    condstore: bool,
+    may_set_seen: bool,
+    utf8: bool,
+    zone: tzinfo,
+) -> _Plan:
+    """The shared :class:`_Plan` of one request shape (bounded: least recently used go)."""
+    return _Plan(attributes, uid=uid, condstore=condstore, may_set_seen=may_set_seen,
+                 utf8=utf8, zone=zone)  # fmt: skip
+
+
+def _renderer(att: FetchAtt, utf8: bool, zone: tzinfo) -> _Renderer:
     p = att.response_name().encode("ascii") + b" "
     name = att.name
 
@@ -127,7 +205,7 @@ def _renderer(s: Session, att: FetchAtt, utf8: bool) -> _Renderer:
         return p + (b"NIL" if ld.static is None else ld.static.envelope(utf8=utf8))
 
     def generic(uid: int, e: MailboxEntry, ld: _Loaded) -> bytes:
-        return p + r.render(_item(s, att, uid, e, ld, utf8), utf8=utf8)
+        return p + r.render(_item(att, uid, e, ld, utf8, zone), utf8=utf8)
 
     fast = {"UID": uid_, "FLAGS": flags, "RFC822.SIZE": size, "MODSEQ": modseq,
             "EMAILID": emailid, "ENVELOPE": envelope}  # fmt: skip
@@ -135,7 +213,7 @@ def _renderer(s: Session, att: FetchAtt, utf8: bool) -> _Renderer:
 
 
 def _item(
-    s: Session, att: FetchAtt, uid: int, entry: MailboxEntry, loaded: _Loaded, utf8: bool
+    att: FetchAtt, uid: int, entry: MailboxEntry, loaded: _Loaded, utf8: bool, zone: tzinfo
 ) -> object:
     name = att.name
     if name == "UID":
@@ -143,7 +221,7 @@ def _item(
     if name == "FLAGS":
         return _flags(entry)
     if name == "INTERNALDATE":
-        return r.internal_date(datetime.fromtimestamp(entry.received_at, s.zone))
+        return r.internal_date(datetime.fromtimestamp(entry.received_at, zone))
     if name == "RFC822.SIZE":
         return entry.size
     if name == "MODSEQ":
@@ -186,8 +264,6 @@ async def fetch(s: Session, cmd: c.Fetch) -> Ok:
     view = s.view
     assert view is not None
     uids = view.resolve(cmd.sequence, uid=cmd.uid, saved=s.saved_search)
-    atts = list(cmd.attributes)
-    names = {a.name for a in atts}
     if cmd.changed_since is not None:
         s.condstore = True
         uids = [u for u in uids if view.entries[u].modseq > cmd.changed_since]
@@ -195,28 +271,18 @@ async def fetch(s: Session, cmd: c.Fetch) -> Ok:
             gone = view.missing(cmd.sequence)
             if gone.ranges:
                 s.untagged(Atom("VANISHED"), [Atom("EARLIER")], Atom(str(gone)))
-    if cmd.uid and "UID" not in names:
-        atts.insert(0, FetchAtt("UID"))
-    if s.condstore and "MODSEQ" not in names:
-        atts.append(FetchAtt("MODSEQ"))
-    need_row = not names <= _VIEW_ONLY
-    need_raw = bool(names & _RAW) or any(a.section is not None for a in atts)
-    if any(a.sets_seen for a in atts) and not view.readonly and "s" in view.rights:
+    utf8 = s.utf8
+    plan = _plan(cmd.attributes, cmd.uid, s.condstore,
+                 not view.readonly and "s" in view.rights, utf8, s.zone)  # fmt: skip
+    if plan.sets_seen:
         await _mark_seen(s, uids)
-        if "FLAGS" not in names:
-            atts.append(FetchAtt("FLAGS"))
-    need_thread = "THREADID" in names
+    need_row, need_raw, need_thread = plan.need_row, plan.need_raw, plan.need_thread
     tenant = s.tenant_id
     cache = s.deps.messages
     mailbox = view.mailbox
-    utf8 = s.utf8
-    plan = _plan(s, atts, utf8)
+    renderers = plan.renderers
     # the items depend on (entry, immutable part) only: rendered item lists may be reused
-    reuse_key = (
-        (utf8, tuple(a.response_name() for a in atts))
-        if need_row and all(a.name in _FROM_ENTRY and a.section is None for a in atts)
-        else None
-    )
+    reuse_key = plan.reuse_key
     buffered = 0
     pos = 0
     batch = BATCH if need_raw else 8 * BATCH  # rows only: fewer, larger store reads
@@ -252,19 +318,21 @@ async def fetch(s: Session, cmd: c.Fetch) -> Ok:
                 pos = bisect_left(all_uids, uid)
                 if pos >= n_all or all_uids[pos] != uid:
                     continue
-            body = None
             if reuse_key is not None and sm is not None:
-                body = sm.fetched(reuse_key, entry)
-            if body is None:
-                raw = None
-                if need_raw and sm is not None:
-                    raw = await s.deps.reader.message_bytes(tenant, sm.blob_id,
-                                                            size_hint=entry.size)
-                loaded = _Loaded(sm, raw, threads.get(uid))
-                body = b" ".join([f(uid, entry, loaded) for f in plan])
-                if reuse_key is not None and sm is not None:
-                    sm.keep_fetched(reuse_key, entry, body)
-            lines.append(b"* %d FETCH (%b)\r\n" % (pos + 1, body))
+                line = sm.fetched_line(reuse_key, entry, pos + 1)
+                if line is not None:
+                    lines.append(line)
+                    continue
+            raw = None
+            if need_raw and sm is not None:
+                raw = await s.deps.reader.message_bytes(tenant, sm.blob_id,
+                                                        size_hint=entry.size)
+            loaded = _Loaded(sm, raw, threads.get(uid))
+            body = b" ".join([f(uid, entry, loaded) for f in renderers])
+            line = b"* %d FETCH (%b)\r\n" % (pos + 1, body)
+            if reuse_key is not None and sm is not None:
+                sm.keep_fetched(reuse_key, entry, body, pos + 1, line)
+            lines.append(line)
         if lines:
             out = b"".join(lines)
             buffered += len(out)

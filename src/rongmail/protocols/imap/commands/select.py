@@ -13,6 +13,7 @@ nothing (no ``s``, ``w``, ``t`` or ``e``) is opened ``READ-ONLY``; CLOSE expunge
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from rongmail.actions import messages as msg
@@ -20,7 +21,7 @@ from rongmail.core.flags import SEEN
 
 from ..base import Ok, State
 from ..proto import commands as c
-from ..proto.response import Atom
+from ..proto.response import Atom, untagged
 from ..proto.sequence import SequenceSet
 from ..replies import BadCommand, NoCommand
 from ..view import SelectedView
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 KNOWN_KEYWORDS = ("$Forwarded", "$Junk", "$NotJunk")
+#: ``* FLAGS (...)`` (RFC 9051 §7.3.5): the same atoms for every mailbox and session.
+_FLAGS_LINE = untagged(Atom("FLAGS"), [Atom(f) for f in SYSTEM_FLAGS + KNOWN_KEYWORDS])
 
 
 async def select(s: Session, cmd: c.Select) -> Ok:
@@ -54,9 +57,9 @@ async def select(s: Session, cmd: c.Select) -> Ok:
     if cmd.condstore or cmd.qresync is not None:
         s.condstore = True
     rev2 = "IMAP4REV2" in s.enabled
-    s.untagged(Atom("FLAGS"), [Atom(f) for f in SYSTEM_FLAGS + KNOWN_KEYWORDS])
-    permanent = [] if readonly else _permanent(node.rights)
-    s.untagged_status("OK", "imap.ok.flags", code="PERMANENTFLAGS " + _list(permanent))
+    s.send(_FLAGS_LINE)
+    permanent = "()" if readonly else _permanent(node.rights)
+    s.untagged_status("OK", "imap.ok.flags", code="PERMANENTFLAGS " + permanent)
     s.untagged(view.exists, Atom("EXISTS"))
     if not rev2:
         s.untagged(0, Atom("RECENT"))
@@ -83,21 +86,19 @@ async def select(s: Session, cmd: c.Select) -> Ok:
     return Ok(code="READ-ONLY" if readonly else "READ-WRITE")
 
 
-def _list(atoms: list[Atom]) -> str:
-    return "(" + " ".join(atoms) + ")"
-
-
-def _permanent(rights: str) -> list[Atom]:
-    """PERMANENTFLAGS the user may change (RFC 4314 §4: ``s`` \\Seen, ``t`` \\Deleted,
-    ``w`` the other flags and keywords)."""
+@lru_cache(maxsize=64)
+def _permanent(rights: str) -> str:
+    """The PERMANENTFLAGS list the user may change (RFC 4314 §4: ``s`` \\Seen, ``t``
+    \\Deleted, ``w`` the other flags and keywords), e.g. ``(\\Seen \\*)``; a function of
+    the rights string alone, so built once per distinct rights."""
     out = []
     for flag in SYSTEM_FLAGS:
         right = {"\\Seen": "s", "\\Deleted": "t"}.get(flag, "w")
         if right in rights:
-            out.append(Atom(flag))
+            out.append(flag)
     if "w" in rights:
-        out += [Atom(f) for f in (*KNOWN_KEYWORDS, "\\*")]
-    return out
+        out += [*KNOWN_KEYWORDS, "\\*"]
+    return "(" + " ".join(out) + ")"
 
 
 async def close(s: Session, cmd: c.Close) -> Ok:
