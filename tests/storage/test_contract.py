@@ -104,6 +104,11 @@ async def test_flags_unchanged_since_and_counts(stack) -> None:  # type: ignore[
     assert failed == [r.message_id]
     counts = await stack.reader.mailbox_counts(a.id)
     assert counts[inbox.id].unseen == 0
+    # the flags-only read agrees with the whole row, and skips ids that are not the account's
+    (row,) = await stack.reader.messages(a.id, [r.message_id])
+    assert await stack.reader.message_flags(a.id, [r.message_id, 10**9]) == {
+        r.message_id: row.flags}
+    assert row.flags & fl.SEEN
 
 
 async def test_move_copy_expunge_keep_invariants(stack) -> None:  # type: ignore[no-untyped-def]

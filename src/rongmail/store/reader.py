@@ -133,6 +133,10 @@ class Reader:
     async def messages(self, account_id: int, message_ids: Sequence[int]) -> list[Message]:
         return await self.meta.read(ml.get_messages(account_id, message_ids))
 
+    async def message_flags(self, account_id: int, message_ids: Sequence[int]) -> dict[int, int]:
+        """Flags bits by message id (no whole rows)."""
+        return await self.meta.read(ml.message_flags(account_id, message_ids))
+
     async def thread_messages(
         self, account_id: int, thread_ids: Sequence[int]
     ) -> dict[int, list[int]]:

@@ -97,16 +97,16 @@ async def decisions(batch: Sequence[Change], reader: Reader, roles: RoleCache
         if key in added or key in removed or key in created_email:
             continue
         flag_only[key[0]].append(key[1])
-    for account_id in set(maybe_ham) | set(flag_only):
-        ids = maybe_ham.get(account_id, []) + flag_only.get(account_id, [])
+    for account_id, ids in maybe_ham.items():
         for m in await reader.messages(account_id, ids):
-            if m.id in maybe_ham.get(account_id, ()):
-                if "junk" in [await roles.role(x) for x in m.mailbox_ids]:
-                    out[account_id][m.id] = "ham"
-                continue
-            junk, notjunk = bool(m.flags & JUNK), bool(m.flags & NOTJUNK)
+            if "junk" in [await roles.role(x) for x in m.mailbox_ids]:
+                out[account_id][m.id] = "ham"
+    # flag changes (every \Seen a client sets lands here): the flags alone say it
+    for account_id, ids in flag_only.items():
+        for message_id, flags in (await reader.message_flags(account_id, ids)).items():
+            junk, notjunk = bool(flags & JUNK), bool(flags & NOTJUNK)
             if junk != notjunk:
-                out[account_id][m.id] = "spam" if junk else "ham"
+                out[account_id][message_id] = "spam" if junk else "ham"
     return {a: v for a, v in out.items() if v}
 
 

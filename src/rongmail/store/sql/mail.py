@@ -797,6 +797,20 @@ def get_messages(account_id: int, message_ids: Sequence[int]) -> Op[list[Message
     return out
 
 
+def message_flags(account_id: int, message_ids: Sequence[int]) -> Op[dict[int, int]]:
+    """``{message id: flags bits}`` (missing ids are skipped): what a caller that looks only
+    at flags needs, without building whole message rows."""
+    out: dict[int, int] = {}
+    ids = list(message_ids)
+    for i in range(0, len(ids), 500):
+        batch = ids[i:i + 500]
+        rows = yield Q(
+            f"SELECT id, flags FROM message WHERE account_id = ? AND id IN"
+            f" ({placeholders(len(batch))})", (account_id, *batch))
+        out.update((int(r[0]), int(r[1])) for r in rows)
+    return out
+
+
 def thread_message_ids(account_id: int, thread_ids: Sequence[int]) -> Op[dict[int, list[int]]]:
     """Message ids per thread, oldest first (JMAP Thread/get)."""
     if not thread_ids:
