@@ -117,11 +117,36 @@ async def test_memo_authenticator_evaluates_once(monkeypatch: object) -> None:
     a, b = await asyncio.gather(memo.check(b"m1", ip="1", helo="h", mail_from="f"),
                                 memo.check(b"m1", ip="1", helo="h", mail_from="f"))
     assert a == b and calls == [b"m1"]
+    await memo.check(b"m1", ip="1", helo="h", mail_from="f")  # both stages had it: afresh
+    assert len(calls) == 2
     await memo.check(b"m1", ip="2", helo="h", mail_from="f")  # other client: evaluated again
     await memo.check(b"m2", ip="1", helo="h", mail_from="f")
     await memo.check(b"m3", ip="1", helo="h", mail_from="f")
-    await memo.check(b"m1", ip="1", helo="h", mail_from="f")  # evicted (bounded)
+    await memo.check(b"m2", ip="1", helo="h", mail_from="f")  # its second caller: shared
     assert len(calls) == 5
+    await memo.check(b"m1", ip="2", helo="h", mail_from="f")  # evicted (bounded)
+    assert len(calls) == 6
+
+
+async def test_memo_authenticator_shares_only_within_its_ttl(monkeypatch: object) -> None:
+    """An evaluation no second stage asked for is not reused later (a resend of the same
+    message is checked afresh: DNS and key expiry may have changed)."""
+    from rongmail.pipeline.stages.spam import MemoMailAuthenticator
+    from rongmail.services.mailauth import MailAuthenticator
+
+    calls: list[bytes] = []
+
+    async def fake(self: object, message: bytes, *, ip: str, helo: str,
+                   mail_from: str) -> object:
+        calls.append(message)
+        return ("verdict", len(calls))
+
+    monkeypatch.setattr(MailAuthenticator, "check", fake)  # type: ignore[attr-defined]
+    memo = MemoMailAuthenticator(None, authserv_id="mx.test", ttl=0.05)  # type: ignore[arg-type]
+    first = await memo.check(b"m1", ip="1", helo="h", mail_from="f")
+    await asyncio.sleep(0.1)
+    assert await memo.check(b"m1", ip="1", helo="h", mail_from="f") != first
+    assert len(calls) == 2
 
 
 async def test_memo_authenticator_key_and_settled_answers(monkeypatch: object) -> None:

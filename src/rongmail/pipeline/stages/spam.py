@@ -116,12 +116,20 @@ class MemoMailAuthenticator(MailAuthenticator):
     """A :class:`MailAuthenticator` that shares one evaluation between the mailauth and spam
     stages: both call ``check`` for the same message in the same DATA run, and the second
     call awaits the first one's result (a bounded LRU keyed by a digest of the inputs), so DNS
-    lookups and DKIM verification run once per message."""
+    lookups and DKIM verification run once per message.
 
-    def __init__(self, *args: Any, memo_size: int = 256, **kwargs: Any) -> None:
+    Only within one transaction: an entry is dropped when its second caller takes it, and is
+    not reused after ``ttl`` seconds (a stage that did not ask). The same message sent again
+    later (a retry, a resend, the benchmark's round-robin of signed messages) is evaluated
+    afresh: DNS records, key expiry (``x=``) and SPF answers may have changed since."""
+
+    def __init__(self, *args: Any, memo_size: int = 256, ttl: float = 30.0,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._memo_size = memo_size
-        self._memo: OrderedDict[bytes, asyncio.Future[AuthVerdict]] = OrderedDict()
+        self._ttl = ttl
+        #: key -> (the evaluation, when it started (loop time))
+        self._memo: OrderedDict[bytes, tuple[asyncio.Future[AuthVerdict], float]] = OrderedDict()
         #: ``(message, ip, helo, mail_from, key)`` of the last call: the second stage passes
         #: the very same ``message`` object, whose digest is then not computed again.
         self._last: tuple[bytes, str, str, str, bytes] | None = None
@@ -149,18 +157,17 @@ class MemoMailAuthenticator(MailAuthenticator):
 
     async def check(self, message: bytes, *, ip: str, helo: str, mail_from: str) -> AuthVerdict:
         key = self._key(message, ip, helo, mail_from)
-        fut = self._memo.get(key)
-        if fut is None:
-            fut = asyncio.ensure_future(
-                super().check(message, ip=ip, helo=helo, mail_from=mail_from)
-            )
-            self._memo[key] = fut
-            while len(self._memo) > self._memo_size:
-                self._memo.popitem(last=False)
-        else:
-            self._memo.move_to_end(key)
+        now = asyncio.get_running_loop().time()
+        hit = self._memo.pop(key, None)  # a second caller takes the entry away
+        if hit is not None and now - hit[1] <= self._ttl:
+            fut = hit[0]
             if fut.done():  # the usual second caller: what awaiting shield(fut) would give
                 return fut.result()
+            return await asyncio.shield(fut)
+        fut = asyncio.ensure_future(super().check(message, ip=ip, helo=helo, mail_from=mail_from))
+        self._memo[key] = (fut, now)
+        while len(self._memo) > self._memo_size:
+            self._memo.popitem(last=False)
         return await asyncio.shield(fut)
 
 
