@@ -219,7 +219,13 @@ class RongMail:
         return self.data_dir / "meta.sqlite3"
 
     def serve(self, listeners: dict[str, tuple[str, int]], *, wait: float = 30.0) -> None:
-        """Start ``rongmail serve`` with only ``listeners`` enabled (the rest set to "")."""
+        """Start ``rongmail serve`` with only ``listeners`` enabled (the rest set to "").
+
+        Returns once the listeners answer and, with ``RONGMAIL_SERVER__WORKERS`` > 1, every
+        worker process logged that it serves: the primary answers first, and a load started
+        before the workers are up would put every long-lived session on the primary (the
+        workers would only get the connections opened later), measuring start-up, not the
+        configured server."""
         env = {**os.environ, **self.env}
         for name in LISTENER_NAMES:
             hp = listeners.get(name)
@@ -230,12 +236,13 @@ class RongMail:
                                      stdout=log, stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True)  # fmt: skip
         deadline = time.monotonic() + wait
+        workers = int(self.env.get("RONGMAIL_SERVER__WORKERS", "1") or 1)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return
-            if all(listening(h, p, 0.3) for h, p in listeners.values()):
-                return
-            if "serving" in self.log_text().lower() and time.monotonic() > deadline - wait + 5:
+            up = all(listening(h, p, 0.3) for h, p in listeners.values()) or (
+                "serving" in self.log_text().lower() and time.monotonic() > deadline - wait + 5)
+            if up and self.log_text().count(") serving: ") >= workers - 1:
                 return
             time.sleep(0.2)
 
