@@ -25,8 +25,9 @@ This is the model of Postfix's and Dovecot's ``master``, whose service processes
 listening sockets the master opened.
 
 Invariants: the sockets and the board are created in the primary before any worker starts;
-the sockets are listening and non-blocking; a restarted worker inherits the same sockets and
-resets its board slot; every address a host name resolves to gets its own socket, IPv6 ones
+the sockets are listening and non-blocking; a worker's board slot is :data:`RETIRED` until the
+worker maps the board and from its death until its restart does (a restarted worker inherits
+the same sockets); every address a host name resolves to gets its own socket, IPv6 ones
 IPv6-only, as ``asyncio``'s ``create_server`` would bind them. A connection counts on the
 board from ``accept`` until its protocol's ``connection_lost``.
 """
@@ -62,6 +63,8 @@ DEFER_POLL = 0.002
 ACCEPT_BATCH = 16
 
 _SLOT = 8  # bytes per process on the board: a signed 64-bit count
+#: the count of a process that does not serve: more than any process could hold
+RETIRED = 1 << 62
 
 
 class LoadBoard:
@@ -79,22 +82,29 @@ class LoadBoard:
         self.slot = slot
         self._map = mmap.mmap(fd, slots * _SLOT)
         self._counts = memoryview(self._map).cast("q")
-        self._counts[slot] = 0
+        self._counts[slot] = 0  # this process serves from now on
         self._closed = False
 
     @classmethod
     def create(cls, slots: int) -> LoadBoard:
+        """The primary's board: its own slot 0, the workers' slots :data:`RETIRED` until each
+        worker maps the board (nobody leaves connections to a process that does not serve)."""
         fd = os.memfd_create("rongmail-load", 0)  # close-on-exec; pass_fds keeps it for workers
         os.ftruncate(fd, slots * _SLOT)
-        return cls(fd, slots, 0)
+        board = cls(fd, slots, 0)
+        for i in range(1, slots):
+            board.retire(i)
+        return board
+
+    def retire(self, slot: int) -> None:
+        """Mark a process that does not serve (not started yet, or dead until restarted):
+        the others never defer to it."""
+        if not self._closed:
+            self._counts[slot] = RETIRED
 
     def add(self, delta: int) -> None:
         if not self._closed:  # connections may end after the board closed, at shutdown
             self._counts[self.slot] += delta
-
-    def reset(self, slot: int) -> None:
-        """Forget a dead process's connections (its restart starts from zero anyway)."""
-        self._counts[slot] = 0
 
     def mine(self) -> int:
         return int(self._counts[self.slot])

@@ -91,7 +91,6 @@ class Supervisor:
         if self.shared is not None:
             extra, fds = self.shared.child_env(index)
             env |= extra
-            self.shared.board.reset(index)
         self.procs[index] = subprocess.Popen(self.argv, env=env, pass_fds=fds)
         self._started[index] = time.monotonic()
         log.info("worker %d started (pid %d)", index, self.procs[index].pid)
@@ -107,6 +106,8 @@ class Supervisor:
             for index, proc in list(self.procs.items()):
                 if self._stopping or proc.poll() is None:
                     continue
+                if self.shared is not None:  # no connection waits for a dead process
+                    self.shared.board.retire(index)
                 lived = time.monotonic() - self._started[index]
                 delay = self._delay.get(index, self.restart_delay)
                 delay = min(delay * 2, MAX_DELAY) if lived < STABLE else self.restart_delay
