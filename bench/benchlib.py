@@ -161,6 +161,24 @@ def tree_cpu(pid: int) -> tuple[float, float]:
     return user, system
 
 
+def tree_cpu_ns(pid: int) -> float:
+    """CPU seconds used so far by ``pid``'s process tree, finer than :func:`tree_cpu`: the
+    scheduler's nanosecond run time of every live thread (``/proc/<n>/task/<t>/schedstat``,
+    first field) plus the CPU of children that exited and were reaped (``cutime + cstime``,
+    clock ticks: Dovecot's per-login processes after a LOGOUT). Threads that exited while their
+    process lives are not counted (neither server starts and ends threads per command)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in tree_pids(pid):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(f[13]) + int(f[14])) / tick  # fields 16, 17: cutime, cstime
+            for t in Path(f"/proc/{p}/task").iterdir():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    total += int((t / "schedstat").read_text().split()[0]) / 1e9
+    return total
+
+
 def self_cpu() -> float:
     """CPU seconds (user + system) of this process: the benchmark's own client load."""
     ru = resource.getrusage(resource.RUSAGE_SELF)

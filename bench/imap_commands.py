@@ -5,9 +5,12 @@ Where ``imap_mixed.py`` measures throughput under 20 concurrent clients, which o
 process model, this measures what each command costs the server: one client (Python's
 ``imaplib``) sends each command kind ``--count`` times in sequence against the same
 2,000-message INBOX (``imap_mixed.make_messages``, fixed seed), and the server's CPU time
-(utime + stime of its process tree from /proc, reaped children included, so Dovecot's
-per-login processes count) is divided by the number of commands. Clock ticks are 10 ms, so
-``--count`` should keep each kind above ~0.5 s of CPU.
+(``benchlib.tree_cpu_ns``: the nanosecond run time of every live thread of its process tree
+from ``/proc/<n>/task/<t>/schedstat``, plus reaped children's CPU, so Dovecot's per-login
+processes count) is divided by the number of commands. (Until session 5 this used utime +
+stime in 10 ms clock ticks. Finer counting did not make the figures steadier: on the shared
+2-core machine both servers' per-command CPU still moved by 20-30% from one run to the next,
+together, so compare the servers within one run, and changes with paired runs.)
 
 Kinds: ``NOOP``; ``FETCH n BODY[]`` of a random message (sets \\Seen, as in the mixed load);
 ``STORE n ±FLAGS (\\Seen)``; re-``SELECT INBOX``; LOGOUT + connect + LOGIN + SELECT;
@@ -33,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from benchlib import RongMail, free_port, median, table, tree_cpu  # noqa: E402
+from benchlib import RongMail, free_port, median, table, tree_cpu_ns  # noqa: E402
 from imap_mixed import make_messages, write_maildir  # noqa: E402
 
 RM_ADDR = "127.0.0.58"
@@ -86,13 +89,13 @@ def measure(driver: Driver, pid: int, count: int) -> dict[str, tuple[float, floa
         n = max(10, int(count * SCALE.get(kind, 1.0)))
         for _ in range(5):  # warm-up: caches, a first login
             driver.step(kind)
-        u0, s0 = tree_cpu(pid)
+        c0 = tree_cpu_ns(pid)
         t0 = time.perf_counter()
         for _ in range(n):
             driver.step(kind)
         wall = time.perf_counter() - t0
-        u1, s1 = tree_cpu(pid)
-        out[kind] = (1000 * (u1 - u0 + s1 - s0) / n, 1000 * wall / n)
+        c1 = tree_cpu_ns(pid)
+        out[kind] = (1000 * (c1 - c0) / n, 1000 * wall / n)
         print(f"  {kind:<14} {out[kind][0]:7.3f} ms CPU, {out[kind][1]:7.2f} ms wall "
               f"({n} commands)", flush=True)  # fmt: skip
     return out
