@@ -108,7 +108,7 @@ class _Plan:
     with CONDSTORE active, FLAGS appended when a non-PEEK body fetch sets ``\\Seen``);
     ``renderers``: one per attribute (see the module invariants); ``reuse_key``: set when the
     rendered item list may be kept on the cached message (every attribute is in
-    :data:`_FROM_ENTRY`). A pure function of :func:`_plan_for`'s arguments, so equal
+    :data:`_FROM_ENTRY`). A pure function of its arguments (``_plan_for`` caches it), so equal
     requests share one plan: clients repeat a handful of attribute lists all day.
     """
 
@@ -118,7 +118,6 @@ class _Plan:
     def __init__(
         self,
         attributes: tuple[FetchAtt, ...],
-        *,
         uid: bool,
         condstore: bool,
         may_set_seen: bool,
@@ -151,6 +150,10 @@ class _Plan:
 _PLAN_FIELDS_MAX = 1024
 
 
+#: The shared :class:`_Plan` of one request shape (bounded: least recently used go).
+_plan_for = lru_cache(maxsize=256)(_Plan)
+
+
 def _plan(
     attributes: tuple[FetchAtt, ...],
     uid: bool,
@@ -162,24 +165,8 @@ def _plan(
     """The :class:`_Plan` of one request: the shared one unless it names unusually many
     header fields (``BODY[HEADER.FIELDS (...)]``)."""
     fields = sum(len(f) for a in attributes if a.section is not None for f in a.section.fields)
-    if fields <= _PLAN_FIELDS_MAX:
-        return _plan_for(attributes, uid, condstore, may_set_seen, utf8, zone)
-    return _Plan(attributes, uid=uid, condstore=condstore, may_set_seen=may_set_seen,
-                 utf8=utf8, zone=zone)  # fmt: skip
-
-
-@lru_cache(maxsize=256)
-def _plan_for(
-    attributes: tuple[FetchAtt, ...],
-    uid: bool,
-    condstore: bool,
-    may_set_seen: bool,
-    utf8: bool,
-    zone: tzinfo,
-) -> _Plan:
-    """The shared :class:`_Plan` of one request shape (bounded: least recently used go)."""
-    return _Plan(attributes, uid=uid, condstore=condstore, may_set_seen=may_set_seen,
-                 utf8=utf8, zone=zone)  # fmt: skip
+    make = _plan_for if fields <= _PLAN_FIELDS_MAX else _Plan
+    return make(attributes, uid, condstore, may_set_seen, utf8, zone)
 
 
 def _renderer(att: FetchAtt, utf8: bool, zone: tzinfo) -> _Renderer:
