@@ -58,3 +58,31 @@ async def test_gc_keeps_blobs_held_by_the_outbound_queue(stack) -> None:  # type
         os.utime(p, (old, old))
     assert await collect(stack.ctx.meta, store, grace=3600) == 0
     assert all(p.exists() for p in files)
+
+
+@pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
+async def test_gc_stats_files_off_the_event_loop(stack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A pass over a big store takes seconds: every stat runs in a worker thread, never on the
+    loop that serves the sessions."""
+    import threading
+
+    from rongmail.workers import gc
+
+    t = await acc.do_create_tenant(stack.ctx, "demo")
+    await acc.do_create_domain(stack.ctx, t.id, "demo.test")
+    a = await acc.do_create_account(stack.ctx, "gc@demo.test", "Gc-pass-12345")
+    inbox = await stack.reader.mailbox_by_role(a.id, "inbox")
+    gone = await msg.do_append_message(stack.ctx, a.id, [inbox.id], b"Subject: g\r\n\r\ng\r\n")
+    await stack.ctx.blobs.put(a.tenant_id, b"an orphan")
+    await msg.do_destroy_messages(stack.ctx, a.id, [gone.message_id])
+    seen: list[int] = []
+    real = gc._old
+
+    def spy(path, grace, now):  # type: ignore[no-untyped-def]
+        seen.append(threading.get_ident())
+        return real(path, grace, now)
+
+    monkeypatch.setattr(gc, "_old", spy)
+    await gc.collect(stack.ctx.meta, stack.ctx.blobs, grace=3600)
+    assert len(seen) >= 2  # the unreferenced blob and the orphan walk
+    assert threading.get_ident() not in seen

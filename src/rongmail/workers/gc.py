@@ -6,6 +6,9 @@ all — and the outbound queue does not hold it either (``queue_message.blob_id`
 writers touch an existing file's mtime before committing, and GC only
 deletes files untouched for ``grace`` seconds, so GC can never remove a blob that an append in
 flight is about to reference (appends finish in seconds; the grace is an hour by default).
+
+Every file-system walk and ``stat`` runs in a worker thread: a pass over a large store takes
+seconds, and on the event loop it would stall every session of the process for that long.
 """
 
 from __future__ import annotations
@@ -39,10 +42,7 @@ async def collect(meta: MetaStore, store: FsBlobStore, *, grace: float = 3600.0,
         cands = await meta.read(sb.unreferenced())
         if not cands:
             break
-        by_tenant: dict[int, list[str]] = {}
-        for tenant, blob_id in cands:
-            if _old(store._path(tenant, blob_id), grace, now):
-                by_tenant.setdefault(tenant, []).append(blob_id)
+        by_tenant = await asyncio.to_thread(_old_by_tenant, store, cands, grace, now)
         if not by_tenant:
             break
         for tenant, ids in by_tenant.items():
@@ -60,20 +60,38 @@ async def collect(meta: MetaStore, store: FsBlobStore, *, grace: float = 3600.0,
     return removed
 
 
+def _old_by_tenant(store: FsBlobStore, cands: list[tuple[int, str]], grace: float,
+                   now: float) -> dict[int, list[str]]:
+    """The candidates whose files are older than the grace period, by tenant (blocking)."""
+    by_tenant: dict[int, list[str]] = {}
+    for tenant, blob_id in cands:
+        if _old(store._path(tenant, blob_id), grace, now):
+            by_tenant.setdefault(tenant, []).append(blob_id)
+    return by_tenant
+
+
+def _tenant_dirs(root: Path) -> list[tuple[int, Path]]:
+    if not root.is_dir():
+        return []
+    return [(int(d.name), d) for d in root.iterdir() if d.name.isdigit()]
+
+
+def _old_files(tenant_dir: Path, grace: float, now: float) -> list[Path]:
+    """Blob files of one tenant older than the grace period; removes stale ``.tmp`` files of
+    interrupted writes on the way (blocking: run in a thread)."""
+    batch: list[Path] = []
+    for p in tenant_dir.rglob("*"):
+        if p.is_file() and len(p.name) == 64 and _old(p, grace, now):
+            batch.append(p)
+        elif p.is_file() and p.name.endswith(".tmp") and _old(p, grace, now):
+            os.unlink(p)  # an interrupted write
+    return batch
+
+
 async def _orphans(meta: MetaStore, store: FsBlobStore, grace: float, now: float) -> int:
     removed = 0
-    if not store.root.is_dir():
-        return 0
-    for tenant_dir in store.root.iterdir():
-        if not tenant_dir.name.isdigit():
-            continue
-        tenant = int(tenant_dir.name)
-        batch: list[Path] = []
-        for p in tenant_dir.rglob("*"):
-            if p.is_file() and len(p.name) == 64 and _old(p, grace, now):
-                batch.append(p)
-            elif p.is_file() and p.name.endswith(".tmp") and _old(p, grace, now):
-                os.unlink(p)  # an interrupted write
+    for tenant, tenant_dir in await asyncio.to_thread(_tenant_dirs, store.root):
+        batch = await asyncio.to_thread(_old_files, tenant_dir, grace, now)
         for i in range(0, len(batch), 500):
             chunk = batch[i:i + 500]
             alive = await meta.read(sb.known(tenant, [p.name for p in chunk]))
@@ -84,7 +102,11 @@ async def _orphans(meta: MetaStore, store: FsBlobStore, grace: float, now: float
     return removed
 
 
-async def run_forever(meta: MetaStore, store: FsBlobStore, *, every: float = 3600.0) -> None:
+async def run_forever(meta: MetaStore, store: FsBlobStore, *, every: float = 3600.0,
+                      first: float = 300.0) -> None:
+    """A pass every ``every`` seconds, the first ``first`` seconds after start (not while the
+    server is starting and its caches are cold)."""
+    await asyncio.sleep(first)
     while True:
         try:
             n = await collect(meta, store)
