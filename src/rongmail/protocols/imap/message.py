@@ -13,6 +13,7 @@ yields ``None`` (rendered ``NIL``), never an error, as servers commonly do.
 
 from __future__ import annotations
 
+import re
 from email.utils import getaddresses
 from typing import Any
 
@@ -20,15 +21,51 @@ from rongmail.mime.model import MimePart
 from rongmail.mime.parse import decode_transfer
 
 from .proto.fetch import Section
+from .proto.response import string
 
-__all__ = ["binary_bytes", "body_structure", "envelope", "find_part", "partial", "section_bytes"]
+__all__ = ["binary_bytes", "body_structure", "envelope", "envelope_bytes", "find_part", "partial",
+           "section_bytes"]  # fmt: skip
 
 
 # -- ENVELOPE (RFC 9051 §7.5.2) ----------------------------------------------------------------
+# The common shapes of one address-list element, matched without ``email.utils``: an addr-spec
+# of dot-atoms (RFC 5322 §3.4.1) alone, or behind a display name of plain words (no quotes,
+# comments, groups or escapes). For these, ``getaddresses`` returns the words joined by one
+# space and the addr-spec as written; anything else takes ``getaddresses`` itself
+# (tests/unit/imap/test_envelope_fast.py compares the two).
+_WORD = r"[^\x00-\x20()<>@,;:\\\"\[\]\x7f]+"
+_DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_LABELS = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+_SIMPLE = re.compile(
+    rf"[ \t]*(?:((?:{_WORD}[ \t]+)*{_WORD})?[ \t]*<({_DOT_ATOM})@({_LABELS})>"
+    rf"|({_DOT_ATOM})@({_LABELS}))[ \t]*"
+)
+_FWS = re.compile(r"[ \t]+")
+
+
+def _simple_addresses(raw: str) -> list[tuple[str, str, str]] | None:
+    """(display name, local part, domain) of each element when every element has a simple
+    shape; ``None`` otherwise."""
+    out: list[tuple[str, str, str]] = []
+    for part in raw.split(","):
+        m = _SIMPLE.fullmatch(part)
+        if m is None:
+            return None
+        name, local, host, bare_local, bare_host = m.groups()
+        if local is None:
+            out.append(("", bare_local, bare_host))
+        else:
+            out.append((_FWS.sub(" ", name) if name else "", local, host))
+    return out
+
+
 def _addresses(raw: str | None) -> list[list[Any]] | None:
     """``address = "(" addr-name SP addr-adl SP addr-mailbox SP addr-host ")"``."""
     if not raw:
         return None
+    simple = _simple_addresses(raw)
+    if simple is not None:
+        return [[name or None, None, local, host] for name, local, host in simple]
     out: list[list[Any]] = []
     for name, email in getaddresses([raw]):
         if not email and not name:
@@ -58,6 +95,40 @@ def envelope(env: dict[str, Any]) -> list[Any]:
         env.get("in_reply_to"),
         env.get("message_id"),
     ]
+
+
+def _nstring(value: str | None, utf8: bool) -> bytes:
+    return b"NIL" if value is None else string(value, utf8=utf8)
+
+
+def _address_list(addresses: list[list[Any]] | None, utf8: bool) -> bytes:
+    if addresses is None:
+        return b"NIL"
+    return b"(" + b" ".join([
+        b"(%b NIL %b %b)" % (_nstring(name, utf8), _nstring(local, utf8), _nstring(host, utf8))
+        for name, _adl, local, host in addresses
+    ]) + b")"  # fmt: skip
+
+
+def envelope_bytes(env: dict[str, Any], *, utf8: bool) -> bytes:
+    """The wire form of :func:`envelope` (the bytes ``response.render`` makes of it), built
+    directly: a client's first ``FETCH 1:* (ENVELOPE)`` renders every message of the mailbox."""
+    from_ = _addresses(env.get("from_"))
+    f = _address_list(from_, utf8)
+    sender = _addresses(env.get("sender"))
+    reply_to = _addresses(env.get("reply_to"))
+    return b"(%b %b %b %b %b %b %b %b %b %b)" % (
+        _nstring(env.get("date"), utf8),
+        _nstring(env.get("subject"), utf8),
+        f,
+        f if sender is None else _address_list(sender, utf8),
+        f if reply_to is None else _address_list(reply_to, utf8),
+        _address_list(_addresses(env.get("to")), utf8),
+        _address_list(_addresses(env.get("cc")), utf8),
+        _address_list(_addresses(env.get("bcc")), utf8),
+        _nstring(env.get("in_reply_to"), utf8),
+        _nstring(env.get("message_id"), utf8),
+    )
 
 
 # -- BODYSTRUCTURE -----------------------------------------------------------------------------

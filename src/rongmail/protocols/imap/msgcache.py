@@ -30,7 +30,7 @@ from typing import Any
 from rongmail.core.models import Mailbox, MailboxEntry, Message
 from rongmail.mime.model import MimePart
 
-from .message import envelope
+from .message import envelope_bytes
 from .proto import response as r
 
 __all__ = ["MAX_ENTRIES", "MessageCache", "StaticMessage"]
@@ -71,7 +71,7 @@ class StaticMessage:
         out = rendered.get(utf8)
         if out is None:
             env: dict[str, Any] = json.loads(self._envelope)
-            out = rendered[utf8] = r.Rendered(r.render(envelope(env), utf8=utf8))
+            out = rendered[utf8] = r.Rendered(envelope_bytes(env, utf8=utf8))
         return out
 
 
