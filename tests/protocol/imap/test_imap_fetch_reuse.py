@@ -62,3 +62,64 @@ async def test_repeated_fetch_follows_flag_changes(imap: ImapEnv) -> None:
             c.logout()
 
     await imap.run(client)
+
+
+async def test_whole_mailbox_answers_equal_fresh_ones(imap: ImapEnv, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A kept whole-mailbox answer (``MessageCache.range_lines``) is reused only where the
+    session's view holds the same UIDs and entries: after flag changes by either session, an
+    expunge, a delivery and a UID FETCH, every answer equals the one rendered without it."""
+    from rongmail.protocols.imap.commands import fetch as fetch_mod
+    from rongmail.protocols.imap.msgcache import MessageCache
+
+    hits: list[int] = []
+    real = MessageCache.range_lines
+
+    def spy(self, *a):  # type: ignore[no-untyped-def]
+        got = real(self, *a)
+        if got is not None:
+            hits.append(len(got[1]))
+        return got
+
+    monkeypatch.setattr(MessageCache, "range_lines", spy)
+    for i in range(5):
+        await imap.deliver(mail(f"w{i}"))
+
+    def answer(c: imaplib.IMAP4, uid: bool = False) -> list[bytes]:
+        typ, data = c.uid("FETCH", "1:*", "(FLAGS ENVELOPE)") if uid else c.fetch(
+            "1:*", "(FLAGS ENVELOPE)")
+        assert typ == "OK", data
+        return [d[0] if isinstance(d, tuple) else d for d in data
+                if d and b"ENVELOPE" in (d[0] if isinstance(d, tuple) else d)]
+
+    def same(c: imaplib.IMAP4, uid: bool = False) -> list[bytes]:
+        fetch_mod.RANGE_MIN = 10**9  # rendered afresh
+        fresh = answer(c, uid)
+        fetch_mod.RANGE_MIN = 2
+        first, again = answer(c, uid), answer(c, uid)
+        assert first == fresh and again == fresh, (fresh, first, again)
+        return fresh
+
+    def client() -> None:
+        a, b = _login(imap), _login(imap)
+        same(a)
+        same(b)
+        a.store("2", "+FLAGS", "(\\Flagged)")
+        same(a)
+        b.noop()
+        assert b"\\Flagged" in same(b)[1]
+        b.store("1", "+FLAGS", "(\\Deleted)")
+        b.expunge()
+        assert len(same(b)) == 4
+        assert len(same(a)) == 5  # a has not been told of the expunge yet: its own numbering
+        a.noop()
+        assert len(same(a)) == 4
+        imap.deliver_from_thread(mail("w9"))
+        a.noop()
+        assert len(same(a)) == 5
+        same(a, uid=True)
+        for c in (a, b):
+            c.logout()
+
+    monkeypatch.setattr(fetch_mod, "RANGE_MIN", 2)
+    await imap.run(client)
+    assert any(n == 0 for n in hits) and any(n > 0 for n in hits), hits

@@ -19,12 +19,19 @@ Invariants:
   from, so new flags or a new modseq never meet old bytes.
 * Bounded (:data:`MAX_ENTRIES`, least recently used dropped first): one to three kilobytes
   each (with the kept FETCH item list and line).
+* Whole-mailbox answers (:meth:`MessageCache.range_lines`): the last answer to a fetch of
+  every message of a mailbox with one entry-only item list is kept as (UIDs, the view entry
+  objects, the lines). A later such fetch reuses line *i* when its view has the same UID list
+  (so the same sequence numbers) and the very same entry object at *i*; the other lines are
+  rendered again. Bounded by :data:`MAX_RANGE_LINES` lines in all.
 """
 
 from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from itertools import compress, count
+from operator import is_not
 from typing import Any
 
 from rongmail.core.models import Mailbox, MailboxEntry, Message
@@ -36,6 +43,9 @@ from .proto import response as r
 __all__ = ["MAX_ENTRIES", "MessageCache", "StaticMessage"]
 
 MAX_ENTRIES = 10_000
+#: Lines of kept whole-mailbox answers, all mailboxes together (references to bytes that
+#: mostly also sit in the messages' kept lines).
+MAX_RANGE_LINES = 60_000
 
 
 class StaticMessage:
@@ -104,9 +114,46 @@ class StaticMessage:
 class MessageCache:
     """LRU of :class:`StaticMessage` by (mailbox id, UIDVALIDITY, UID)."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(self, max_entries: int = MAX_ENTRIES,
+                 max_range_lines: int = MAX_RANGE_LINES) -> None:
         self.max_entries = max_entries
         self._entries: OrderedDict[tuple[int, int, int], StaticMessage] = OrderedDict()
+        self.max_range_lines = max_range_lines
+        #: (mailbox id, UIDVALIDITY, item-list key) -> (UIDs, entries, lines)
+        self._ranges: OrderedDict[
+            tuple[int, int, object], tuple[list[int], list[MailboxEntry], list[bytes]]
+        ] = OrderedDict()
+        self._range_lines = 0
+
+    def range_lines(
+        self, mailbox: Mailbox, key: object, uids: list[int], entries: list[MailboxEntry]
+    ) -> tuple[list[bytes], list[int]] | None:
+        """The kept answer for the whole of ``uids`` with item list ``key``, and the positions
+        whose entry is not the one it was rendered from (their lines are stale; the caller
+        renders them and keeps the result). ``None`` when no answer for this very UID list is
+        kept. The returned list is the caller's to change when any position is stale."""
+        got = self._ranges.get((mailbox.id, mailbox.uidvalidity, key))
+        if got is None or got[0] != uids:
+            return None
+        self._ranges.move_to_end((mailbox.id, mailbox.uidvalidity, key))
+        stale = list(compress(count(), map(is_not, entries, got[1])))
+        return (list(got[2]) if stale else got[2]), stale
+
+    def keep_range(self, mailbox: Mailbox, key: object, uids: list[int],
+                   entries: list[MailboxEntry], lines: list[bytes]) -> None:
+        """Keep a whole-mailbox answer: ``lines[i]`` was rendered from ``entries[i]`` at
+        sequence number ``i + 1`` for UID ``uids[i]``."""
+        if len(lines) > self.max_range_lines:
+            return
+        k = (mailbox.id, mailbox.uidvalidity, key)
+        old = self._ranges.pop(k, None)
+        if old is not None:
+            self._range_lines -= len(old[2])
+        self._ranges[k] = (uids, entries, lines)
+        self._range_lines += len(lines)
+        while self._range_lines > self.max_range_lines:
+            _, dropped = self._ranges.popitem(last=False)
+            self._range_lines -= len(dropped[2])
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -27,10 +27,17 @@ Invariants:
   (``StaticMessage.fetched_line``) and reused while the view holds that same entry: repeated
   ``FETCH 1:* (FLAGS ENVELOPE)`` from many sessions renders each message once per flag
   change, not once per command (the line again only when its sequence number differs).
+* A fetch of the whole mailbox with such an item list goes further: the last answer of any
+  session is kept whole (``MessageCache.range_lines``) and reused line by line where the
+  view holds the same UID list and entry objects, so a resync of 10,000 messages costs a
+  comparison of two lists and the changed lines, not 10,000 lookups (28 -> 6-13 ms here).
+* A long answer yields to the event loop after each batch, so the other sessions' short
+  commands do not wait for all of it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from bisect import bisect_left
 from collections.abc import Callable
 from datetime import datetime, tzinfo
@@ -53,6 +60,8 @@ if TYPE_CHECKING:
     from ..session import Session
 
 BATCH = 64
+#: Whole-mailbox answers at least this long are kept for reuse (``MessageCache.range_lines``).
+RANGE_MIN = 256
 #: Output buffered before the handler lets the shell write it (bounded memory, few syscalls).
 FLUSH_BYTES = 256 * 1024
 _VIEW_ONLY = frozenset({"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ", "EMAILID"})
@@ -263,63 +272,39 @@ async def fetch(s: Session, cmd: c.Fetch) -> Ok:
                  not view.readonly and "s" in view.rights, utf8, s.zone)  # fmt: skip
     if plan.sets_seen:
         await _mark_seen(s, uids)
-    need_row, need_raw, need_thread = plan.need_row, plan.need_raw, plan.need_thread
-    tenant = s.tenant_id
     cache = s.deps.messages
     mailbox = view.mailbox
-    renderers = plan.renderers
-    # the items depend on (entry, immutable part) only: rendered item lists may be reused
     reuse_key = plan.reuse_key
+    # A whole-mailbox fetch of entry-only items (``FETCH 1:* (FLAGS ENVELOPE)``, a client's
+    # resync): the last such answer of any session, kept by the message cache, is reused line
+    # by line where the view holds the same entry objects (see ``MessageCache.range_lines``)
+    entries_now: list[MailboxEntry] | None = None
+    if reuse_key is not None and len(uids) >= RANGE_MIN and len(uids) == len(view.uids):
+        entries_now = list(map(view.entries.__getitem__, uids))
+        kept = cache.range_lines(mailbox, reuse_key, uids, entries_now)
+        if kept is not None:
+            lines, changed = kept
+            if changed:
+                fresh: list[bytes] = []
+                for i in range(0, len(changed), BATCH * 8):
+                    part = [uids[k] for k in changed[i : i + BATCH * 8]]
+                    fresh.extend(await _batch_lines(s, plan, part))
+                if len(fresh) == len(changed):
+                    for k, line in zip(changed, fresh, strict=True):
+                        lines[k] = line
+                    cache.keep_range(mailbox, reuse_key, uids, entries_now, lines)
+                else:  # a row vanished under us: answer the slow way
+                    lines = []
+            if lines:
+                await _send_lines(s, lines)
+                return Ok()
+    collected: list[bytes] | None = [] if entries_now is not None else None
     buffered = 0
-    pos = 0
-    batch = BATCH if need_raw else 8 * BATCH  # rows only: fewer, larger store reads
+    batch = BATCH if plan.need_raw else 8 * BATCH  # rows only: fewer, larger store reads
     for i in range(0, len(uids), batch):
-        chunk = [u for u in uids[i : i + batch] if u in view.entries]
-        statics: dict[int, StaticMessage] = {}
-        threads: dict[int, int] = {}
-        if need_row:
-            if need_thread:
-                missing = chunk
-            else:
-                statics, missing = cache.get_many(
-                    mailbox, [(u, view.entries[u].message_id) for u in chunk])
-            if missing:
-                ids = [view.entries[u].message_id for u in missing]
-                rows = {m.id: m for m in await s.deps.reader.messages(mailbox.account_id, ids)}
-                for uid in missing:
-                    row = rows.get(view.entries[uid].message_id)
-                    if row is not None:
-                        statics[uid] = cache.put(mailbox, uid, row)
-                        threads[uid] = row.thread_id
-        all_uids = view.uids  # read per batch: the view may copy it on write (set_flags)
-        n_all = len(all_uids)
-        entries = view.entries
-        lines: list[bytes] = []
-        for uid in chunk:
-            entry = entries[uid]
-            sm = statics.get(uid)
-            # the sequence number: ``uids`` ascend (``view.resolve``), so each search starts
-            # where the last ended; a miss searches the whole list again
-            pos = bisect_left(all_uids, uid, pos)
-            if pos >= n_all or all_uids[pos] != uid:
-                pos = bisect_left(all_uids, uid)
-                if pos >= n_all or all_uids[pos] != uid:
-                    continue
-            if reuse_key is not None and sm is not None:
-                line = sm.fetched_line(reuse_key, entry, pos + 1)
-                if line is not None:
-                    lines.append(line)
-                    continue
-            raw = None
-            if need_raw and sm is not None:
-                raw = await s.deps.reader.message_bytes(tenant, sm.blob_id,
-                                                        size_hint=entry.size)
-            loaded = _Loaded(sm, raw, threads.get(uid))
-            body = b" ".join([f(uid, entry, loaded) for f in renderers])
-            line = b"* %d FETCH (%b)\r\n" % (pos + 1, body)
-            if reuse_key is not None and sm is not None:
-                sm.keep_fetched(reuse_key, entry, body, pos + 1, line)
-            lines.append(line)
+        lines = await _batch_lines(s, plan, uids[i : i + batch])
+        if collected is not None:
+            collected.extend(lines)
         if lines:
             out = b"".join(lines)
             buffered += len(out)
@@ -327,7 +312,81 @@ async def fetch(s: Session, cmd: c.Fetch) -> Ok:
         if buffered >= FLUSH_BYTES:
             await s.flush()
             buffered = 0
+        if i + batch < len(uids):
+            await asyncio.sleep(0)  # a long answer takes turns with the other sessions
+    if collected is not None and entries_now is not None and len(collected) == len(uids):
+        cache.keep_range(mailbox, reuse_key, uids, entries_now, collected)
     return Ok()
+
+
+async def _send_lines(s: Session, lines: list[bytes]) -> None:
+    """Hand ``lines`` to the shell in parts of about :data:`FLUSH_BYTES`."""
+    step = max(1, FLUSH_BYTES // max(1, len(lines[0])))
+    for i in range(0, len(lines), step):
+        s.send(b"".join(lines[i : i + step]))
+        if i + step < len(lines):
+            await s.flush()
+
+
+async def _batch_lines(s: Session, plan: _Plan, chunk_uids: list[int]) -> list[bytes]:
+    """The ``* n FETCH (...)`` lines of ``chunk_uids`` (ascending UIDs of the view), reading
+    the rows and blobs they need; a UID the view no longer holds is skipped."""
+    view = s.view
+    assert view is not None
+    need_row, need_raw, need_thread = plan.need_row, plan.need_raw, plan.need_thread
+    tenant = s.tenant_id
+    cache = s.deps.messages
+    mailbox = view.mailbox
+    renderers = plan.renderers
+    # the items depend on (entry, immutable part) only: rendered item lists may be reused
+    reuse_key = plan.reuse_key
+    pos = 0
+    chunk = [u for u in chunk_uids if u in view.entries]
+    statics: dict[int, StaticMessage] = {}
+    threads: dict[int, int] = {}
+    if need_row:
+        if need_thread:
+            missing = chunk
+        else:
+            statics, missing = cache.get_many(
+                mailbox, [(u, view.entries[u].message_id) for u in chunk])
+        if missing:
+            ids = [view.entries[u].message_id for u in missing]
+            rows = {m.id: m for m in await s.deps.reader.messages(mailbox.account_id, ids)}
+            for uid in missing:
+                row = rows.get(view.entries[uid].message_id)
+                if row is not None:
+                    statics[uid] = cache.put(mailbox, uid, row)
+                    threads[uid] = row.thread_id
+    all_uids = view.uids  # read per batch: the view may copy it on write (set_flags)
+    n_all = len(all_uids)
+    entries = view.entries
+    lines: list[bytes] = []
+    for uid in chunk:
+        entry = entries[uid]
+        sm = statics.get(uid)
+        # the sequence number: ``uids`` ascend (``view.resolve``), so each search starts
+        # where the last ended; a miss searches the whole list again
+        pos = bisect_left(all_uids, uid, pos)
+        if pos >= n_all or all_uids[pos] != uid:
+            pos = bisect_left(all_uids, uid)
+            if pos >= n_all or all_uids[pos] != uid:
+                continue
+        if reuse_key is not None and sm is not None:
+            line = sm.fetched_line(reuse_key, entry, pos + 1)
+            if line is not None:
+                lines.append(line)
+                continue
+        raw = None
+        if need_raw and sm is not None:
+            raw = await s.deps.reader.message_bytes(tenant, sm.blob_id, size_hint=entry.size)
+        loaded = _Loaded(sm, raw, threads.get(uid))
+        body = b" ".join([f(uid, entry, loaded) for f in renderers])
+        line = b"* %d FETCH (%b)\r\n" % (pos + 1, body)
+        if reuse_key is not None and sm is not None:
+            sm.keep_fetched(reuse_key, entry, body, pos + 1, line)
+        lines.append(line)
+    return lines
 
 
 async def _mark_seen(s: Session, uids: list[int]) -> None:
