@@ -208,3 +208,33 @@ async def test_append_too_big_and_trycreate(imap: ImapEnv) -> None:
         c.logout()
 
     await imap.run(client)
+
+
+async def test_select_unseen_code_follows_flag_changes(imap: ImapEnv) -> None:
+    """IMAP4rev1 SELECT's ``[UNSEEN n]`` (RFC 3501 §6.3.1) is the first unseen message of the
+    mailbox as it is now, after another session's flag changes, and absent when all is seen."""
+    for i in range(3):
+        await imap.deliver(mail(f"u{i}"))
+
+    def unseen(c: imaplib.IMAP4) -> list[bytes]:
+        typ, _ = c.select("INBOX")
+        assert typ == "OK"
+        return c.untagged_responses.pop("UNSEEN", [])
+
+    def client() -> None:
+        a, b = imaplib.IMAP4(imap.host, imap.port), imaplib.IMAP4(imap.host, imap.port)
+        for c in (a, b):
+            c.login(USER, PASSWORD)
+        assert unseen(a) == [b"1"]
+        assert unseen(a) == [b"1"]  # unchanged mailbox: the same answer
+        b.select("INBOX")
+        b.store("1", "+FLAGS", "(\\Seen)")
+        assert unseen(a) == [b"2"]
+        b.store("2:3", "+FLAGS", "(\\Seen)")
+        assert unseen(a) == []
+        b.store("2", "-FLAGS", "(\\Seen)")
+        assert unseen(a) == [b"2"]
+        for c in (a, b):
+            c.logout()
+
+    await imap.run(client)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from rongmail.core.changes import EMAIL, MAILBOX_MESSAGE, Change
+from rongmail.core.flags import SEEN
 from rongmail.core.models import Mailbox, MailboxEntry
 
 from .names import OWNER_RIGHTS
@@ -103,6 +104,19 @@ class Listing:
     modseq: int
     uids: list[int]
     entries: dict[int, MailboxEntry]
+    #: derived values computed on first use (:meth:`first_unseen`)
+    _memo: dict[str, int | None] = field(default_factory=dict, compare=False, repr=False)
+
+    def first_unseen(self) -> int | None:
+        """The sequence number of the first message without ``\\Seen`` (IMAP4rev1 SELECT's
+        ``UNSEEN`` code, RFC 3501 §6.3.1), found once per listing: in a mailbox where all is
+        read it is a scan of every entry, and every re-SELECT of the unchanged mailbox would
+        repeat it."""
+        if "unseen" not in self._memo:
+            entries = self.entries
+            self._memo["unseen"] = next(
+                (i + 1 for i, u in enumerate(self.uids) if not entries[u].flags & SEEN), None)
+        return self._memo["unseen"]
 
     @staticmethod
     def of(modseq: int, entries: list[MailboxEntry]) -> Listing:

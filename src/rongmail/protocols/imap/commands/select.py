@@ -17,7 +17,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from rongmail.actions import messages as msg
-from rongmail.core.flags import SEEN
 
 from ..base import Ok, State
 from ..proto import commands as c
@@ -63,9 +62,7 @@ async def select(s: Session, cmd: c.Select) -> Ok:
     s.untagged(view.exists, Atom("EXISTS"))
     if not rev2:
         s.untagged(0, Atom("RECENT"))
-        first_unseen = next(
-            (i + 1 for i, u in enumerate(view.uids) if not view.entries[u].flags & SEEN), None
-        )
+        first_unseen = listing.first_unseen()  # the view is the listing until it changes
         if first_unseen is not None:
             s.untagged_status("OK", "imap.ok.unseen", code=f"UNSEEN {first_unseen}")
     s.untagged_status("OK", "imap.ok.uidvalidity", code=f"UIDVALIDITY {mb.uidvalidity}")
