@@ -113,3 +113,12 @@ def test_stale_models_are_refused_for_a_fresh_start() -> None:
     with pytest.raises(ValueError):
         ContentModel.from_bytes(bytes(future))
     assert struct.unpack_from("<4sBBB", data) == (b"RMLR", 2, 16, F.FEATURE_SET)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 5000])
+def test_sorted_unique_equals_numpy_unique(n: int) -> None:
+    rng = np.random.default_rng(n)
+    a = rng.integers(0, 1 << 12, n).astype(np.uint32)  # many repeats
+    got = F.sorted_unique(a)
+    assert got.dtype == np.uint32
+    assert np.array_equal(got, np.unique(a))

@@ -47,6 +47,7 @@ __all__ = [
     "extract",
     "header_tokens",
     "osb_hashes",
+    "sorted_unique",
     "text_ngrams",
     "token_hashes",
     "words",
@@ -174,6 +175,23 @@ def _struct_tokens(msg: ParsedMessage) -> list[str]:
     return toks
 
 
+def sorted_unique(idx: Indices) -> Indices:
+    """The sorted distinct values of ``idx``: ``np.unique(idx)``, by a sort and a neighbour test.
+
+    Same result, but ``np.unique`` on the ~7,000 indices of a message costs about 1.3 ms with
+    NumPy 2.4 (it hashes before sorting) against 0.09 ms for this (``bench/spam_eval.py``
+    measured the filter's median CPU time per message falling accordingly, see
+    ``docs/spam-filtering.md``).
+    """
+    s = np.sort(idx)
+    if s.size < 2:
+        return s
+    keep = np.empty(s.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
+
 def extract(msg: ParsedMessage, bits: int = 20) -> Indices:
     """Unique, sorted feature indices of ``msg`` for a model with ``2**bits`` weights."""
     hdr = "\n".join(f"{k.lower()}:{v[:HEADER_VALUE_CHARS]}" for k, v in msg.headers[:MAX_HEADERS])
@@ -190,4 +208,4 @@ def extract(msg: ParsedMessage, bits: int = 20) -> Indices:
             bits,
         ),  # fmt: skip
     ]
-    return np.unique(np.concatenate(feats))
+    return sorted_unique(np.concatenate(feats))
