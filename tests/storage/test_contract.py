@@ -108,6 +108,12 @@ async def test_flags_unchanged_since_and_counts(stack) -> None:  # type: ignore[
     (row,) = await stack.reader.messages(a.id, [r.message_id])
     assert await stack.reader.message_flags(a.id, [r.message_id, 10**9]) == {
         r.message_id: row.flags}
+    # so does IMAP FETCH's read of the fixed parts
+    (parts,) = await stack.reader.message_parts(a.id, [r.message_id, 10**9])
+    assert (parts.id, parts.thread_id, parts.blob_id, parts.header_size, parts.bodystructure_json,
+            parts.envelope_json) == (row.id, row.thread_id, row.blob_id, row.header_size,
+                                     row.bodystructure_json, row.envelope_json)
+    assert await stack.reader.message_parts(a.id + 1000, [r.message_id]) == []
     assert row.flags & fl.SEEN
 
 

@@ -137,6 +137,20 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageParts:
+    """What IMAP FETCH reads of a message row: the parts fixed at delivery (blob, header size,
+    stored structure and envelope JSON) and the thread id. The same values as the
+    :class:`Message` fields of those names, without building a whole row."""
+
+    id: int
+    thread_id: int
+    blob_id: str
+    header_size: int
+    bodystructure_json: str = field(repr=False)
+    envelope_json: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class MailboxEntry:
     """One message as seen in one mailbox (IMAP's view): UID, flags, MODSEQ."""
 

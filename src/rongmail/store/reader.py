@@ -17,6 +17,7 @@ from rongmail.core.models import (
     MailboxCounts,
     MailboxEntry,
     Message,
+    MessageParts,
     Tenant,
 )
 from rongmail.core.search_tokens import fts5_query, tsquery
@@ -132,6 +133,11 @@ class Reader:
 
     async def messages(self, account_id: int, message_ids: Sequence[int]) -> list[Message]:
         return await self.meta.read(ml.get_messages(account_id, message_ids))
+
+    async def message_parts(self, account_id: int, message_ids: Sequence[int]
+                            ) -> list[MessageParts]:
+        """What IMAP FETCH needs of each message row (no whole rows)."""
+        return await self.meta.read(ml.message_parts(account_id, message_ids))
 
     async def message_flags(self, account_id: int, message_ids: Sequence[int]) -> dict[int, int]:
         """Flags bits by message id (no whole rows)."""

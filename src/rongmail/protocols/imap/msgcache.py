@@ -34,7 +34,7 @@ from itertools import compress, count
 from operator import is_not
 from typing import Any
 
-from rongmail.core.models import Mailbox, MailboxEntry, Message
+from rongmail.core.models import Mailbox, MailboxEntry, Message, MessageParts
 from rongmail.mime.model import MimePart
 
 from .message import envelope_bytes
@@ -54,7 +54,7 @@ class StaticMessage:
     __slots__ = ("message_id", "blob_id", "header_size", "_bodystructure", "_envelope",
                  "_tree", "_rendered", "_fetched")  # fmt: skip
 
-    def __init__(self, m: Message) -> None:
+    def __init__(self, m: Message | MessageParts) -> None:
         self.message_id = m.id
         self.blob_id = m.blob_id
         self.header_size = m.header_size
@@ -185,7 +185,7 @@ class MessageCache:
                 found[uid] = sm
         return found, missing
 
-    def put(self, mailbox: Mailbox, uid: int, message: Message) -> StaticMessage:
+    def put(self, mailbox: Mailbox, uid: int, message: Message | MessageParts) -> StaticMessage:
         key = (mailbox.id, mailbox.uidvalidity, uid)
         sm = self._entries.get(key)
         if sm is None or sm.message_id != message.id:

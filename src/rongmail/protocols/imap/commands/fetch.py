@@ -352,7 +352,7 @@ async def _batch_lines(s: Session, plan: _Plan, chunk_uids: list[int]) -> list[b
                 mailbox, [(u, view.entries[u].message_id) for u in chunk])
         if missing:
             ids = [view.entries[u].message_id for u in missing]
-            rows = {m.id: m for m in await s.deps.reader.messages(mailbox.account_id, ids)}
+            rows = {m.id: m for m in await s.deps.reader.message_parts(mailbox.account_id, ids)}
             for uid in missing:
                 row = rows.get(view.entries[uid].message_id)
                 if row is not None:
