@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from rongmail.actions.context import ActionContext
 from rongmail.core.changes import Change
@@ -116,8 +117,14 @@ def _check_size(ctx: ActionContext, raw: bytes) -> None:
 async def do_deliver(
     ctx: ActionContext, raw: bytes, targets: Sequence[Target], *,
     received_at: int | None = None, parsed: ParsedMessage | None = None,
+    extra: Op[Any] | None = None,
 ) -> list[AppendResult]:
     """Store one message for several recipients in ONE transaction (one fsync for all).
+
+    ``extra``: bookkeeping that commits with the delivery, run in the same transaction after
+    the copies are stored (inbound SMTP counts a clean message's sender there,
+    :func:`rongmail.actions.spam.note_received_from`, instead of in a write of its own); it
+    must not publish changes (its return value is dropped), and if it fails nothing is stored.
 
     Returns one result per target, in order. Raises (storing nothing) on any failure.
     """
@@ -170,6 +177,8 @@ async def do_deliver(
                                                 t.flags, t.keywords)
             results.append(r)
             changes.extend(c)
+        if extra is not None:
+            yield from extra
         return results, changes
 
     results, changes = await ctx.meta.write(op())

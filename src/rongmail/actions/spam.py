@@ -14,7 +14,8 @@ quarantine, learning feedback, quarantine digests and outbound-abuse alerts.
 * :func:`do_note_received_from` counts a sender whose clean mail reached an Inbox as one of the
   tenant's correspondents (``spam_contact``; sent mail is counted by
   :func:`rongmail.actions.queue.do_enqueue_message`), for first-contact rules; a relaxed
-  (committed, not fsynced) write.
+  (committed, not fsynced) write. :func:`note_received_from` is the same count as an op that
+  inbound local delivery commits in its own transaction (``pipeline.delivery``).
 * :func:`do_learn_messages` is the learner worker's write: it trains the tenant model on user
   actions and records what it learned per message (``spam_learned``) so repeated moves are
   idempotent.
@@ -48,6 +49,7 @@ from rongmail.services.spam import Verdict as SpamVerdict
 from rongmail.services.spam.classifier import StaleModel
 from rongmail.store.sql import directory as d
 from rongmail.store.sql import spam as ss
+from rongmail.store.sql.q import Op
 
 log = logging.getLogger(__name__)
 
@@ -153,28 +155,39 @@ async def do_set_spam_settings(
 # -- correspondents ---------------------------------------------------------------------------
 
 
+def note_received_from(tenant_id: int, address: str, *, now: int | None = None) -> Op[None] | None:
+    """The write op counting one clean message received from ``address`` (address key only:
+    one sender at a domain says nothing about the others), or ``None`` when ``address`` has no
+    key (null or malformed). For callers that commit it inside another transaction:
+    ``pipeline.delivery`` passes it to :func:`rongmail.actions.messages.do_deliver` as
+    ``extra``, so a clean inbound message and its sender's count commit together, with no
+    write (nor commit) of their own."""
+    from rongmail.services.spam.contacts import contact_keys
+
+    keys = contact_keys(address)[:1]
+    if not keys:
+        return None
+    return ss.note_contacts(
+        tenant_id, keys, sent=0, received=1, now=int(time.time()) if now is None else now
+    )
+
+
 async def do_note_received_from(
     ctx: ActionContext, tenant_id: int, address: str, *, now: int | None = None
 ) -> None:
-    """Count one clean message received from ``address`` (address key only: one sender at a
-    domain says nothing about the others).
+    """Count one clean message received from ``address`` (:func:`note_received_from`) on its
+    own.
 
     A *relaxed* write (``durable=False``, see :class:`rongmail.store.ports.MetaStore`): the
     count is committed and visible when this returns and survives a process kill, but an OS
     crash or power loss before the next durable commit may lose the last counts. That is an
     accepted trade: the counts only feed first-contact scoring (a lost count makes the
     sender's next message look like a first contact once more, never loses mail), and it
-    spares every clean inbound message a second fsync after its delivery's own."""
-    from rongmail.services.spam.contacts import contact_keys
-
-    keys = contact_keys(address)[:1]
-    if keys:
-        await ctx.meta.write(
-            ss.note_contacts(
-                tenant_id, keys, sent=0, received=1, now=int(time.time()) if now is None else now
-            ),
-            durable=False,
-        )
+    spares the caller an fsync. Inbound SMTP does not use it for local delivery (the count
+    rides in the delivery's own transaction, see :func:`note_received_from`)."""
+    op = note_received_from(tenant_id, address, now=now)
+    if op is not None:
+        await ctx.meta.write(op, durable=False)
 
 
 # -- models -----------------------------------------------------------------------------------

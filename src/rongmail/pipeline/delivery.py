@@ -16,18 +16,37 @@ in front of the stored copy for local delivery, where ``do_deliver`` has no meta
 the stored copy's parse is derived from the session's parse of the message
 (:func:`rongmail.mime.parse.with_prepended_header`), so it is not parsed twice.
 Both actions fsync before returning, so the SMTP 250 that follows is durable (RFC 5321 §6.1).
+
+Sender bookkeeping (first-contact rules, issue 9): when the inbound verdict is clean
+(``spam.deliver``, accepted, not an authenticated submission) the From address (else the
+envelope sender) is counted as a correspondent of the first local recipient's tenant. On
+direct local delivery the count is part of the delivery's own transaction
+(:func:`rongmail.actions.spam.note_received_from` as ``do_deliver``'s ``extra``): no second
+write, commit or task per message. On the queue path it is a separate relaxed write in the
+background (:func:`rongmail.actions.spam.do_note_received_from`) that never fails or delays the
+reply.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from email.header import decode_header, make_header
+from email.utils import parseaddr
+
 from rongmail.actions.context import ActionContext
 from rongmail.actions.messages import Target, do_deliver
 from rongmail.actions.queue import EnvelopeRecipient, do_enqueue_message
+from rongmail.actions.spam import do_note_received_from, note_received_from
 from rongmail.errors import ValidationError
 from rongmail.mime.parse import with_prepended_header
 from rongmail.pipeline.envelope import Envelope, Recipient
 from rongmail.pipeline.stage import Action, Verdict
+from rongmail.pipeline.stages.spam import CLEAN_TAG
+from rongmail.pipeline.stages.submission import header_fields
 from rongmail.store.reader import Reader
+
+log = logging.getLogger(__name__)
 
 
 def _header_block(env: Envelope, verdict: Verdict) -> bytes:
@@ -43,10 +62,43 @@ def _notify(rcpt: Recipient) -> str | None:
     return ",".join(sorted(rcpt.notify)) if rcpt.notify else "NEVER"
 
 
+def _from_address(env: Envelope, message: bytes) -> str:
+    """The first address of the message's From header field, or ``""``: from the session's
+    parse when there is one (no second look at the header), else from the raw header."""
+    if env.parsed is not None:
+        return next((a.email for a in env.parsed.from_ if a.email), "")
+    for name, value in header_fields(message):
+        if name == b"from":
+            text = value.decode("utf-8", "replace")
+            try:
+                text = str(make_header(decode_header(text)))[:500]
+            except (ValueError, LookupError):
+                text = text[:500]
+            return parseaddr(text)[1]
+    return ""
+
+
+def _sender_to_note(env: Envelope, verdict: Verdict, message: bytes) -> tuple[int, str] | None:
+    """(tenant, address) to count as a known correspondent after this delivery, or ``None``
+    (see module doc: clean inbound mail only)."""
+    if env.auth is not None or CLEAN_TAG not in verdict.tags or verdict.action is not Action.ACCEPT:
+        return None
+    tenant = next(
+        (r.resolution.tenant_id for r in env.rcpts
+         if r.is_local and r.resolution.tenant_id is not None),
+        None,
+    )
+    address = _from_address(env, message) or env.mail_from or ""
+    if tenant is None or not address:
+        return None
+    return tenant, address
+
+
 class ActionDelivery:
     def __init__(self, ctx: ActionContext, reader: Reader) -> None:
         self._ctx = ctx
         self._reader = reader
+        self._pending: set[asyncio.Future[None]] = set()  # queue-path sender notes in flight
 
     async def deliver(self, env: Envelope, verdict: Verdict) -> str:
         message = env.message
@@ -55,6 +107,7 @@ class ActionDelivery:
         role = "junk" if verdict.action is Action.JUNK else "inbox"
         prepend = _header_block(env, verdict)
         direct = all(r.is_local and not r.resolution.external for r in env.rcpts)
+        sender = _sender_to_note(env, verdict, message)
         if direct:
             accounts: list[int] = []
             for rcpt in env.rcpts:
@@ -66,7 +119,9 @@ class ActionDelivery:
                 if env.parsed is not None
                 else None
             )
-            results = await do_deliver(self._ctx, prepend + message, targets, parsed=parsed)
+            extra = note_received_from(*sender) if sender is not None else None
+            results = await do_deliver(self._ctx, prepend + message, targets, parsed=parsed,
+                                       extra=extra)
             return f"L{results[0].message_id}" if results else "L0"
         queue_id = await do_enqueue_message(
             self._ctx,
@@ -90,7 +145,18 @@ class ActionDelivery:
             account_id=env.auth.account_id if env.auth else None,
             prepend=prepend,
         )
+        if sender is not None:
+            # bookkeeping only: its own write must not hold the 250 for one more commit
+            task = asyncio.ensure_future(self._note_sender(env, *sender))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
         return f"Q{queue_id}"
+
+    async def _note_sender(self, env: Envelope, tenant: int, address: str) -> None:
+        try:
+            await do_note_received_from(self._ctx, tenant, address)
+        except Exception:  # noqa: BLE001 - the message is queued; bookkeeping must not fail it
+            log.exception("counting the sender of session %s failed", env.session_id)
 
     async def _tenant(self, env: Envelope) -> int:
         """Whose queue: the sender's tenant when authenticated, else the first local

@@ -9,36 +9,33 @@ When the DATA verdict carries
 * ``outbound.hold`` (submission, from :mod:`rongmail.pipeline.stages.outbound`): the message
   is held, not queued, and the tenant's admins are alerted;
 
-otherwise the inner delivery runs unchanged; when the inbound verdict was clean
-(``spam.deliver``) the From address is then counted as a correspondent of the tenant
-(:func:`rongmail.actions.spam.do_note_received_from`), so later mail from it is no first
-contact. Holding is one action
+otherwise the inner delivery runs unchanged (when the inbound verdict was clean,
+``spam.deliver``, :class:`~rongmail.pipeline.delivery.ActionDelivery` counts the From address
+as a correspondent of the tenant, so later mail from it is no first contact). Holding is one
+action
 (:func:`rongmail.actions.spam.do_quarantine_message`: blob fsynced, then one transaction), so
 the ``250`` that follows is as durable as a delivery. Release goes through the quarantine API.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from email.header import decode_header, make_header
-from email.utils import parseaddr
 
 from rongmail.actions.context import ActionContext
 from rongmail.actions.spam import (
     SPAM_HEADER,
     HeldMessage,
     do_alert_outbound_abuse,
-    do_note_received_from,
     do_quarantine_message,
 )
 from rongmail.errors import ValidationError
 from rongmail.pipeline.envelope import Envelope
 from rongmail.pipeline.ports import Delivery
-from rongmail.pipeline.stage import Action, Verdict
+from rongmail.pipeline.stage import Verdict
 from rongmail.pipeline.stages.outbound import HOLD_TAG, hold_reason
-from rongmail.pipeline.stages.spam import CLEAN_TAG, QUARANTINE_TAG
+from rongmail.pipeline.stages.spam import QUARANTINE_TAG
 from rongmail.pipeline.stages.submission import header_fields
 
 log = logging.getLogger(__name__)
@@ -90,7 +87,6 @@ class QuarantineDelivery:
         self._inner = inner
         self._ctx = ctx
         self._alert = alert
-        self._pending: set[asyncio.Future[None]] = set()  # sender notes in flight
 
     async def deliver(self, env: Envelope, verdict: Verdict) -> str:
         message = env.message
@@ -98,13 +94,7 @@ class QuarantineDelivery:
             raise ValidationError(what="message")
         outbound = HOLD_TAG in verdict.tags and env.auth is not None
         if not outbound and QUARANTINE_TAG not in verdict.tags:
-            result = await self._inner.deliver(env, verdict)
-            if env.auth is None and CLEAN_TAG in verdict.tags and verdict.action is Action.ACCEPT:
-                # bookkeeping only: its own write must not hold the 250 for one more commit
-                task = asyncio.ensure_future(self._note_sender(env, message))
-                self._pending.add(task)
-                task.add_done_callback(self._pending.discard)
-            return result
+            return await self._inner.deliver(env, verdict)
         raw = env.trace + b"".join(f"{n}: {v}\r\n".encode() for n, v in verdict.headers) + message
         rcpts = tuple(r.address for r in env.rcpts)
         common = {"mail_from": env.mail_from or "", "rcpts": rcpts,
@@ -133,14 +123,3 @@ class QuarantineDelivery:
         ids = await do_quarantine_message(self._ctx, raw, held)
         log.info("quarantined session=%s ids=%s", env.session_id, ids)
         return f"H{ids[0]}"
-
-    async def _note_sender(self, env: Envelope, message: bytes) -> None:
-        tenant = next((r.resolution.tenant_id for r in env.rcpts
-                       if r.is_local and r.resolution.tenant_id is not None), None)
-        address = parseaddr(_decoded(message, b"from"))[1] or env.mail_from or ""
-        if tenant is None or not address:
-            return
-        try:
-            await do_note_received_from(self._ctx, tenant, address)
-        except Exception:  # noqa: BLE001 - the message is delivered; bookkeeping must not fail it
-            log.exception("counting the sender of session %s failed", env.session_id)
