@@ -469,6 +469,7 @@ async def serve(data_dir: Path, *, ready: Callable[[App, list[str]], None] | Non
             supervisor.start()
             app.background.append(asyncio.create_task(supervisor.run()))
         heap.settle()
+        app.background.append(asyncio.create_task(heap.trim_forever()))
         if ready:
             ready(app, lines)
         await stop.wait()
@@ -491,6 +492,7 @@ async def _serve_worker(app: App, role: procs.WorkerRole, stop: asyncio.Event) -
     app.background.append(asyncio.create_task(
         run_scanner_probe(app.spam_scanners, every=app.settings.spam.probe_interval)))
     heap.settle()
+    app.background.append(asyncio.create_task(heap.trim_forever()))
     log.info("worker %d (pid %d) serving: %s", role.index, os.getpid(), ", ".join(lines))
     await stop.wait()
     log.info("worker %d stopping: finishing in-flight writes", role.index)
