@@ -183,9 +183,13 @@ class FsBlobStore:
         digits is no blob (it never reaches the file system). Built from one string: every
         FETCH of a body passes here, and four ``/`` joins plus a per-character check cost
         10 us against 2.8 us."""
+        return Path(self._file(tenant_id, blob_id))
+
+    def _file(self, tenant_id: int, blob_id: str) -> str:
+        """:meth:`_path` as a string (the read path skips building a ``Path``)."""
         if not _BLOB_ID.fullmatch(blob_id):
             raise NotFound(what="blob")
-        return Path(f"{self._root}/{tenant_id}/{blob_id[:2]}/{blob_id[2:4]}/{blob_id}")
+        return f"{self._root}/{tenant_id}/{blob_id[:2]}/{blob_id[2:4]}/{blob_id}"
 
     def put_sync(self, tenant_id: int, data: bytes, *, fsync: bool | None = None) -> str:
         """Write a blob; ``fsync=False`` defers durability to the caller (bulk import
@@ -234,9 +238,12 @@ class FsBlobStore:
         return bid
 
     def get_sync(self, tenant_id: int, blob_id: str) -> bytes:
-        path = self._path(tenant_id, blob_id)
+        path = self._file(tenant_id, blob_id)
         try:
-            raw = path.read_bytes()
+            # an unbuffered FileIO sized by fstat: 4.8 us for 5 KB against 14 us for
+            # ``Path.read_bytes`` (every FETCH of a body passes here)
+            with open(path, "rb", buffering=0) as f:
+                raw = f.read()
         except FileNotFoundError as e:
             raise NotFound(what="blob") from e
         if raw[:4] != MAGIC:
