@@ -22,6 +22,7 @@ from pathlib import Path
 from rongmail.store.fs.blobs import FsBlobStore
 from rongmail.store.ports import MetaStore
 from rongmail.store.sql import blobs as sb
+from rongmail.store.sql.q import batches
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,7 @@ async def _orphans(meta: MetaStore, store: FsBlobStore, grace: float, now: float
     removed = 0
     for tenant, tenant_dir in await asyncio.to_thread(_tenant_dirs, store.root):
         batch = await asyncio.to_thread(_old_files, tenant_dir, grace, now)
-        for i in range(0, len(batch), 500):
-            chunk = batch[i:i + 500]
+        for chunk in batches(batch):
             alive = await meta.read(sb.known(tenant, [p.name for p in chunk]))
             for p in chunk:
                 if p.name not in alive:

@@ -28,7 +28,7 @@ from rongmail.store.sql.mail import (
     log,
     query_mailbox,
 )
-from rongmail.store.sql.q import Op, Q, Row, one, placeholders
+from rongmail.store.sql.q import Op, Q, Row, batches, one, placeholders
 
 IDENTITY = "Identity"
 EMAIL_SUBMISSION = "EmailSubmission"
@@ -380,8 +380,7 @@ def message_versions(account_id: int, message_ids: Sequence[int]
     modseq = yield from account_modseq(account_id)
     out: dict[int, int] = {}
     ids = list(message_ids)
-    for i in range(0, len(ids), 500):
-        batch = ids[i:i + 500]
+    for batch in batches(ids):
         rows = yield Q(f"SELECT id, modseq FROM message WHERE account_id = ? AND id IN"
                        f" ({placeholders(len(batch))})", (account_id, *batch))
         out.update((int(r[0]), int(r[1])) for r in rows)

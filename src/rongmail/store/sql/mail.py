@@ -31,7 +31,7 @@ from rongmail.core.models import (
     MessageParts,
 )
 from rongmail.errors import AlreadyExists, NotFound, QuotaExceeded, ValidationError
-from rongmail.store.sql.q import Op, Q, QMany, one, placeholders
+from rongmail.store.sql.q import Op, Q, QMany, batches, one, placeholders
 
 MAILBOX_COLS = (
     "id, account_id, parent_id, name, role, uidvalidity, uidnext, highestmodseq, subscribed,"
@@ -487,8 +487,7 @@ def _remove_memberships(
     changes: list[Change] = []
     released: list[tuple[int, str]] = []
     gone_msgs: list[int] = []
-    for i in range(0, len(uids), 500):
-        batch = uids[i:i + 500]
+    for batch in batches(uids):
         rows = yield Q(
             f"DELETE FROM mailbox_message WHERE mailbox_id = ? AND uid IN"
             f" ({placeholders(len(batch))}) RETURNING uid, message_id",
@@ -500,8 +499,7 @@ def _remove_memberships(
             gone_msgs.append(mid)
     changes.append(Change(account_id, modseq, ch.MAILBOX, "updated", mailbox_id))
     # messages still elsewhere are "updated" (mailboxIds changed); orphans are destroyed
-    for i in range(0, len(gone_msgs), 500):
-        batch = gone_msgs[i:i + 500]
+    for batch in batches(gone_msgs):
         rows = yield Q(
             f"SELECT m.id, m.thread_id, m.blob_id, m.size, a.tenant_id,"
             f" (SELECT COUNT(*) FROM mailbox_message x WHERE x.message_id = m.id)"
@@ -561,8 +559,7 @@ def expunge(
 def _clear_deleted(account_id: int, message_ids: list[int], modseq: int) -> Op[list[Change]]:
     """Clear ``\\Deleted`` on those of ``message_ids`` still in a mailbox. No bump, no log."""
     rows: list[Any] = []
-    for i in range(0, len(message_ids), 500):
-        batch = message_ids[i:i + 500]
+    for batch in batches(message_ids):
         rows.extend((yield Q(
             f"SELECT mm.mailbox_id, mm.uid, mm.message_id FROM mailbox_message mm"
             f" JOIN message m ON m.id = mm.message_id WHERE (m.flags & 8) <> 0 AND"
@@ -588,8 +585,7 @@ def remove_from_mailbox(
     if not uids:
         return [], [], []
     present: list[int] = []
-    for i in range(0, len(uids), 500):
-        batch = uids[i:i + 500]
+    for batch in batches(uids):
         rows = yield Q(
             f"SELECT uid FROM mailbox_message WHERE mailbox_id = ? AND uid IN"
             f" ({placeholders(len(batch))})", (mailbox_id, *batch))
@@ -672,8 +668,7 @@ def set_flags(
     )
     ids = [t[0] for t in todo]
     mb_rows = []
-    for i in range(0, len(ids), 500):
-        batch = ids[i:i + 500]
+    for batch in batches(ids):
         mb_rows.extend((yield Q(
             f"SELECT mailbox_id, uid, message_id FROM mailbox_message WHERE message_id IN"
             f" ({placeholders(len(batch))})", tuple(batch))))
@@ -775,8 +770,7 @@ def mailbox_entries_of(
     Absent ones are skipped."""
     found: dict[int, MailboxEntry] = {}
     for column, keys in (("mm.uid", list(uids)), ("mm.message_id", list(message_ids))):
-        for i in range(0, len(keys), 500):
-            batch = keys[i:i + 500]
+        for batch in batches(keys):
             rows = yield Q(f"{_ENTRY_SQL} AND {column} IN ({placeholders(len(batch))})",
                            (mailbox_id, *batch))
             found.update((e.uid, e) for e in _entries(rows))
@@ -787,8 +781,7 @@ def get_messages(account_id: int, message_ids: Sequence[int]) -> Op[list[Message
     """Messages by id (missing ids are skipped), each with its mailbox ids."""
     out: list[Message] = []
     ids = list(message_ids)
-    for i in range(0, len(ids), 500):
-        batch = ids[i:i + 500]
+    for batch in batches(ids):
         rows = yield Q(
             f"SELECT {MESSAGE_COLS} FROM message m WHERE m.account_id = ? AND m.id IN"
             f" ({placeholders(len(batch))})", (account_id, *batch))
@@ -810,8 +803,7 @@ def message_parts(account_id: int, message_ids: Sequence[int]) -> Op[list[Messag
     decoded from JSON (a first ``FETCH 1:* (ENVELOPE)`` of a big mailbox reads every row)."""
     out: list[MessageParts] = []
     ids = list(message_ids)
-    for i in range(0, len(ids), 500):
-        batch = ids[i:i + 500]
+    for batch in batches(ids):
         rows = yield Q(
             "SELECT id, thread_id, blob_id, header_size, bodystructure, envelope FROM message"
             f" WHERE account_id = ? AND id IN ({placeholders(len(batch))})",
@@ -825,8 +817,7 @@ def message_flags(account_id: int, message_ids: Sequence[int]) -> Op[dict[int, i
     at flags needs, without building whole message rows."""
     out: dict[int, int] = {}
     ids = list(message_ids)
-    for i in range(0, len(ids), 500):
-        batch = ids[i:i + 500]
+    for batch in batches(ids):
         rows = yield Q(
             f"SELECT id, flags FROM message WHERE account_id = ? AND id IN"
             f" ({placeholders(len(batch))})", (account_id, *batch))

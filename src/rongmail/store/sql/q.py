@@ -11,7 +11,7 @@ dialects differ (it may use ``?`` or ``$n``; both work). Literal ``?`` character
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -52,6 +52,17 @@ def scalar(rows: list[Row], default: Any = None) -> Any:
 
 def placeholders(n: int) -> str:
     return ",".join("?" * n)
+
+
+#: Values bound in one ``IN (...)`` list: below SQLite's default limit of 999 host parameters,
+#: with room for the query's other parameters.
+IN_BATCH = 500
+
+
+def batches(values: Sequence[T], size: int = IN_BATCH) -> Iterator[Sequence[T]]:
+    """``values`` in consecutive slices of at most ``size`` (one ``IN (...)`` list each)."""
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
 
 
 def const(value: T) -> Op[T]:
