@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from email.header import decode_header, make_header
-from email.utils import parseaddr
 
 from rongmail.actions.context import ActionContext
 from rongmail.actions.messages import Target, do_deliver
@@ -43,7 +41,7 @@ from rongmail.mime.parse import with_prepended_header
 from rongmail.pipeline.envelope import Envelope, Recipient
 from rongmail.pipeline.stage import Action, Verdict
 from rongmail.pipeline.stages.spam import CLEAN_TAG
-from rongmail.pipeline.stages.submission import header_fields
+from rongmail.pipeline.stages.submission import from_addresses
 from rongmail.store.reader import Reader
 
 log = logging.getLogger(__name__)
@@ -67,15 +65,7 @@ def _from_address(env: Envelope, message: bytes) -> str:
     parse when there is one (no second look at the header), else from the raw header."""
     if env.parsed is not None:
         return next((a.email for a in env.parsed.from_ if a.email), "")
-    for name, value in header_fields(message):
-        if name == b"from":
-            text = value.decode("utf-8", "replace")
-            try:
-                text = str(make_header(decode_header(text)))[:500]
-            except (ValueError, LookupError):
-                text = text[:500]
-            return parseaddr(text)[1]
-    return ""
+    return next(iter(from_addresses(message)), "")
 
 
 def _sender_to_note(env: Envelope, verdict: Verdict, message: bytes) -> tuple[int, str] | None:
