@@ -8,7 +8,7 @@ object in the same transaction. ``type`` names the JMAP data type (``Email``, ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 Action = Literal["created", "updated", "destroyed"]
@@ -29,3 +29,8 @@ class Change:
     object_id: int
     mailbox_id: int | None = None
     uid: int | None = None
+    #: On an ``Email updated`` published by a flag change of this process: the system-flag
+    #: bits (``core.flags``) that changed, old XOR new. ``None`` where unknown: any other
+    #: write, and every change read back from the change log (it is not stored). Not part of
+    #: a change's identity (equality, hash): a published change and its read-back twin match.
+    flags_changed: int | None = field(default=None, compare=False)

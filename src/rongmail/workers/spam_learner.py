@@ -12,7 +12,9 @@ decision. From one committed batch of one account:
   ``MailboxMessage destroyed`` from the junk mailbox in the batch, or still a member of it:
   IMAP COPY then EXPUNGE);
 * **keywords**: an ``Email updated`` with no membership created/destroyed in the batch whose
-  message now carries ``$Junk`` (spam) or ``$NotJunk`` (ham), not both.
+  message now carries ``$Junk`` (spam) or ``$NotJunk`` (ham), not both. Where the change
+  says which flags changed (``Change.flags_changed``, set by this process's flag writes) and
+  neither of those two is among them, the message is not read.
 
 The write (training plus the ``spam_learned`` record that makes repeats idempotent) is
 :func:`rongmail.actions.spam.do_learn_messages`; models are saved by
@@ -38,6 +40,7 @@ from rongmail.store.reader import Reader
 log = logging.getLogger(__name__)
 
 _NOT_HAM_ROLES = frozenset({"junk", "trash", "sent", "drafts"})
+_JUNK_BITS = JUNK | NOTJUNK
 
 
 class RoleCache:
@@ -69,7 +72,10 @@ async def decisions(batch: Sequence[Change], reader: Reader, roles: RoleCache
         if c.type == ch.EMAIL and c.action == "created":
             created_email.add(key)
         elif c.type == ch.EMAIL and c.action == "updated":
-            updated.add(key)
+            # a flag change that left $Junk and $NotJunk alone (every \Seen a client sets)
+            # says nothing: no need to read the message's flags
+            if c.flags_changed is None or c.flags_changed & _JUNK_BITS:
+                updated.add(key)
         elif c.type == ch.MAILBOX_MESSAGE and c.mailbox_id is not None:
             if c.action == "created":
                 added[key].append(c.mailbox_id)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from rongmail.actions.messages import Target, do_deliver, do_move_messages, do_set_flags
 from rongmail.actions.spam import SpamModels
-from rongmail.core.flags import JUNK, NOTJUNK
+from rongmail.core import changes as ch
+from rongmail.core.flags import JUNK, NOTJUNK, SEEN
 from rongmail.store.sql import spam as ss
-from rongmail.workers.spam_learner import run_spam_learner
+from rongmail.store.sql.mail import set_flags
+from rongmail.workers.spam_learner import RoleCache, decisions, run_spam_learner
 
 from .conftest import World
 from .samples import ham, spam
@@ -62,6 +65,44 @@ async def test_moves_and_keywords_train_the_model(world: World) -> None:
         assert labels == {a.message_id: "spam", c.message_id: "ham"}
     finally:
         task.cancel()
+
+
+class _CountingReader:
+    """The world's reader, counting ``message_flags`` reads."""
+
+    def __init__(self, reader: object) -> None:
+        self._reader = reader
+        self.flag_reads = 0
+
+    async def message_flags(self, account_id: int, ids: list[int]) -> dict[int, int]:
+        self.flag_reads += 1
+        return await self._reader.message_flags(account_id, ids)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._reader, name)
+
+
+async def test_flag_changes_that_leave_junk_alone_are_not_read(world: World) -> None:
+    uid = world.user.id
+    [m] = await do_deliver(world.ctx, ham(n=7), [Target(uid)])
+    reader = _CountingReader(world.reader)
+    roles = RoleCache(world.reader)  # type: ignore[arg-type]
+    # \Seen only: the change says which bits changed, and neither junk bit is among them
+    _, _, seen = await world.ctx.meta.write(set_flags(uid, [m.message_id], add=SEEN))
+    [email] = [c for c in seen if c.type == ch.EMAIL]
+    assert email.flags_changed == SEEN
+    assert await decisions(seen, reader, roles) == {}  # type: ignore[arg-type]
+    assert reader.flag_reads == 0
+    # $Junk: read, and learned as spam
+    _, _, junk = await world.ctx.meta.write(set_flags(uid, [m.message_id], add=JUNK))
+    assert [c.flags_changed for c in junk if c.type == ch.EMAIL] == [JUNK]
+    assert await decisions(junk, reader, roles) == {uid: {m.message_id: "spam"}}  # type: ignore[arg-type]
+    assert reader.flag_reads == 1
+    # read back from the change log (another process's write) the hint is gone: read
+    unknown = [replace(c, flags_changed=None) for c in seen]
+    assert unknown == seen  # not part of a change's identity
+    assert await decisions(unknown, reader, roles) == {uid: {m.message_id: "spam"}}  # type: ignore[arg-type]
+    assert reader.flag_reads == 2
 
 
 async def test_model_persists_across_restarts(world: World) -> None:

@@ -672,7 +672,8 @@ def set_flags(
         mb_rows.extend((yield Q(
             f"SELECT mailbox_id, uid, message_id FROM mailbox_message WHERE message_id IN"
             f" ({placeholders(len(batch))})", tuple(batch))))
-    changes = [Change(account_id, modseq, ch.EMAIL, "updated", mid) for mid in ids]
+    changes = [Change(account_id, modseq, ch.EMAIL, "updated", mid,
+                      flags_changed=current[mid][0] ^ nf) for mid, nf, _ in todo]
     changes.extend(Change(account_id, modseq, ch.MAILBOX_MESSAGE, "updated", mid, mbid, uid)
                    for mbid, uid, mid in mb_rows)
     mbids = sorted({r[0] for r in mb_rows})
