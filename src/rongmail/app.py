@@ -294,10 +294,12 @@ async def _start_smtp(app: App, listeners: dict[str, tuple[str, int]], *,
 def warm_up_inbound() -> None:
     """Load now what the first inbound message would otherwise load lazily: the Public Suffix
     List of the spam stage (``services.spam.urls``) and of DMARC (``services.mailauth.dmarc``),
-    each parsed once per process (about 45 ms of CPU each). Done at start (before
-    ``heap.settle`` freezes the start-up heap), every serving process pays it outside any
-    session, instead of the first sessions of each process waiting for it."""
+    each parsed once per process (about 45 ms of CPU each), and the content classifier with
+    NumPy (about 0.2 s; only processes that serve SMTP load it, see ``services.spam``). Done at
+    start (before ``heap.settle`` freezes the start-up heap), every serving process pays it
+    outside any session, instead of the first sessions of each process waiting for it."""
     from rongmail.services.mailauth.dmarc import organizational_domain
+    from rongmail.services.spam import classifier  # noqa: F401 - loaded for the first message
     from rongmail.services.spam.urls import registrable
 
     registrable("mail.example.com")

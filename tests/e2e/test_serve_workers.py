@@ -276,6 +276,37 @@ def test_dead_worker_is_restarted(tmp_path: Path) -> None:
             assert greeted_by(srv.ports["smtp"], pids, 3) == {new}
 
 
+def mapped(pid: int, library: str) -> bool:
+    """Whether process ``pid`` has loaded a shared library whose path contains ``library``."""
+    return library in Path(f"/proc/{pid}/maps").read_text()
+
+
+#: NumPy's core extension (the spam content classifier) and PyNaCl's libsodium binding (DKIM
+#: Ed25519, loaded with the rest of ``services.mailauth``)
+NUMPY, NACL = "_multiarray_umath", "_sodium"
+
+
+def test_only_processes_receiving_mail_load_the_filters(tmp_path: Path) -> None:
+    """The spam classifier (NumPy: ~12 MB and an OpenBLAS thread per process) is loaded at
+    start by every process that receives mail over SMTP, so no first message waits for it, and
+    by none that serves only IMAP/POP3/HTTP; a worker without SMTP does not load the mail
+    authentication libraries either (the primary does: its outbound queue signs mail)."""
+    no_smtp = {**WORKERS, **{f"RONGMAIL_LISTENERS__{name.upper()}": ""
+                             for name in ("smtp", "submission", "submissions")}}
+    with run_server(tmp_path / "imap", wait_for=("http", "imap"), extra_env=no_smtp) as srv:
+        (worker,) = wait_workers(srv)
+        srv.add_user("user@corp.test", PASSWORD)
+        m = imap_login(srv)  # sessions work, in whichever process took them
+        m.select("INBOX")
+        m.logout()
+        assert not mapped(srv.proc.pid, NUMPY) and not mapped(worker, NUMPY)
+        assert not mapped(worker, NACL)
+    with run_server(tmp_path / "smtp", wait_for=("smtp", "imap"), extra_env=WORKERS) as srv:
+        (worker,) = wait_workers(srv)
+        assert mapped(srv.proc.pid, NUMPY) and mapped(worker, NUMPY)
+        assert mapped(worker, NACL)
+
+
 @pytest.mark.slow
 async def test_sigkill_mid_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
     from rongmail.app import open_app

@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid, parseaddr
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from rongmail.actions.context import ActionContext
 from rongmail.actions.messages import Target, do_deliver
@@ -44,12 +45,14 @@ from rongmail.actions.queue import EnvelopeRecipient, do_enqueue_message
 from rongmail.errors import Conflict, NotFound, ValidationError
 from rongmail.i18n import t
 from rongmail.mime.parse import parse_message
-from rongmail.services.spam import ContentModel, Thresholds
+from rongmail.services.spam import Thresholds
 from rongmail.services.spam import Verdict as SpamVerdict
-from rongmail.services.spam.classifier import StaleModel
 from rongmail.store.sql import directory as d
 from rongmail.store.sql import spam as ss
 from rongmail.store.sql.q import Op
+
+if TYPE_CHECKING:
+    from rongmail.services.spam.classifier import ContentModel
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +196,15 @@ async def do_note_received_from(
 # -- models -----------------------------------------------------------------------------------
 
 
+def _classifier() -> ModuleType:
+    """The content classifier, imported on first use: it loads NumPy, which a process that
+    neither filters inbound mail nor learns never needs (``services.spam``); a process serving
+    SMTP loads it at start (``app.warm_up_inbound``)."""
+    from rongmail.services.spam import classifier
+
+    return classifier
+
+
 async def do_save_spam_model(ctx: ActionContext, tenant_id: int, model: ContentModel) -> int:
     """Serialize (off the loop) and store a tenant's model; returns the stored size."""
     data = await asyncio.to_thread(model.to_bytes)
@@ -230,11 +242,13 @@ class SpamModels:
             if m is not None:
                 return m
             data = await self._ctx.meta.read(ss.get_model(tenant_id))
+            # a first import takes ~0.2 s of CPU: not on the event loop
+            classifier = await asyncio.to_thread(_classifier)
             m = None
             if data is not None:
                 try:
-                    m = await asyncio.to_thread(ContentModel.from_bytes, data)
-                except StaleModel:
+                    m = await asyncio.to_thread(classifier.ContentModel.from_bytes, data)
+                except classifier.StaleModel:
                     # Weights learned on another feature set index other features: a clean
                     # restart is the only correct reading (services/spam/classifier.py).
                     log.warning(
@@ -243,7 +257,7 @@ class SpamModels:
                 except ValueError:
                     log.warning("spam model of tenant %d unreadable; starting empty", tenant_id)
             if m is None:
-                m = ContentModel(bits=self._bits)
+                m = classifier.ContentModel(bits=self._bits)
             await self._evict()
             self._models[tenant_id] = m
             return m

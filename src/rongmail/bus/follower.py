@@ -12,9 +12,11 @@ Invariants:
 * **At most once per process.** A change committed here is published by its action *and* read
   back by the follower; :class:`FollowedBus` drops whichever copy comes second (a change is the
   whole row, ``(account_id, modseq, type, action, object_id, mailbox_id, uid)``, unique because
-  each write op bumps its account's ``modseq``). The memory is bounded (``remember``); a copy
-  arriving after its twin was forgotten would be delivered twice, which subscribers tolerate
-  (they re-read the store), never lost.
+  each write op bumps its account's ``modseq``). The memory is bounded: a change is forgotten
+  ``window`` seconds after it was first seen (its twin comes within a poll or two of the
+  commit), and at most ``remember`` are kept; a copy arriving after its twin was forgotten
+  would be delivered twice, which subscribers tolerate (they re-read the store), never lost.
+  (Without the window a busy node kept all 100,000: about 30 MB in every serving process.)
 * **Per-account modseq order.** Subscribers rely on seeing an account's changes in commit
   order (an IMAP view appends only UIDs above its last one, RFC 9051 §2.3.1.1). A local commit
   is published at once while another process's earlier commit reaches the follower up to one
@@ -51,10 +53,21 @@ class FollowedBus(Bus):
     """A :class:`~rongmail.bus.Bus` for followed change logs: each change at most once, and per
     account in ``modseq`` order (see module doc)."""
 
-    def __init__(self, remember: int = 100_000, hold: float = 0.25) -> None:
+    def __init__(
+        self,
+        remember: int = 100_000,
+        hold: float = 0.25,
+        *,
+        window: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
-        self._seen: OrderedDict[Change, None] = OrderedDict()
+        #: change -> when it was first seen (``clock``), oldest first
+        self._seen: OrderedDict[Change, float] = OrderedDict()
         self._remember = remember
+        self.window = window
+        self._clock = clock
+        self._sweep_timer: asyncio.TimerHandle | None = None
         self.hold = hold
         #: account -> the next modseq to deliver (unknown until the account is first seen)
         self._next: dict[int, int] = {}
@@ -66,14 +79,14 @@ class FollowedBus(Bus):
 
     def publish(self, changes: list[Change]) -> None:
         accounts: dict[int, None] = {}
+        now = self._clock()
         for c in changes:
             if c in self._seen:
                 continue
-            self._seen[c] = None
+            self._seen[c] = now
             self._pending.setdefault(c.account_id, {}).setdefault(c.modseq, []).append(c)
             accounts[c.account_id] = None
-        while len(self._seen) > self._remember:
-            self._seen.popitem(last=False)
+        self._forget(now)
         out: list[Change] = []
         gap = False
         for account in accounts:
@@ -84,6 +97,27 @@ class FollowedBus(Bus):
         super().publish(out)
         if gap and self.on_gap is not None:
             self.on_gap()
+
+    def _forget(self, now: float) -> None:
+        """Drop what is over ``remember`` or older than ``window``; while anything is left,
+        a timer comes back when the oldest expires (a quiet node frees it too)."""
+        seen = self._seen
+        while len(seen) > self._remember:
+            seen.popitem(last=False)
+        horizon = now - self.window
+        while seen and next(iter(seen.values())) <= horizon:
+            seen.popitem(last=False)
+        if seen and self._sweep_timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop (a synchronous caller): the next publish sweeps
+                return
+            delay = next(iter(seen.values())) + self.window - now
+            self._sweep_timer = loop.call_later(max(delay, 0.0), self._sweep)
+
+    def _sweep(self) -> None:
+        self._sweep_timer = None
+        self._forget(self._clock())
 
     def _ready(self, account: int) -> list[Change]:
         """Take the held changes of ``account`` that are now in order."""

@@ -85,5 +85,11 @@ def encode_keywords(keywords: frozenset[str] | set[str]) -> str:
     return " ".join(sorted(keywords))
 
 
+#: The keywords of a message without any: one shared object. ``frozenset()`` is not a singleton
+#: (216 bytes each since Python 3.10), and nearly every listed message has no keyword: a
+#: 10,000-message IMAP listing held 2 MB of empty sets.
+NO_KEYWORDS: frozenset[str] = frozenset()
+
+
 def decode_keywords(s: str | None) -> frozenset[str]:
-    return frozenset(s.split()) if s else frozenset()
+    return frozenset(s.split()) if s else NO_KEYWORDS

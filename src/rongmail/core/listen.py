@@ -202,32 +202,20 @@ class SharedServer:
         self._loop.add_reader(self._sock.fileno(), self._on_ready)
 
     async def _connect(self, conn: socket.socket) -> None:
-        board = self._board
-        counted = True
-
-        def release() -> None:
-            nonlocal counted
-            if counted:
-                counted = False
-                board.add(-1)
+        counted = _Counted(self._board)
 
         def factory() -> asyncio.BaseProtocol:
             """The protocol, with its ``connection_lost`` taking the connection off the board."""
             protocol = self._factory()
-            lost = protocol.connection_lost
-
-            def connection_lost(exc: Exception | None) -> None:
-                release()
-                lost(exc)
-
-            protocol.connection_lost = connection_lost  # type: ignore[method-assign]
+            counted.lost = protocol.connection_lost
+            protocol.connection_lost = counted  # type: ignore[method-assign]
             return protocol
 
         try:
             await self._loop.connect_accepted_socket(
                 factory, conn, ssl=self._ssl, ssl_handshake_timeout=self._handshake)
         except Exception:  # a failed TLS handshake, a client that went away: not served
-            release()
+            counted.release()
             conn.close()
 
     def close(self) -> None:
@@ -242,6 +230,31 @@ class SharedServer:
     async def wait_closed(self) -> None:
         self.close()
         await asyncio.sleep(0)
+
+
+class _Counted:
+    """A connection on the board: its protocol's ``connection_lost``, which takes it off the
+    board (once) and then runs the protocol's own. One small object per open connection (it
+    lives as long as the connection: closures and cells cost several times as much)."""
+
+    __slots__ = ("_board", "lost")
+
+    def __init__(self, board: LoadBoard) -> None:
+        self._board: LoadBoard | None = board
+        self.lost: Callable[[Exception | None], None] | None = None
+
+    def release(self) -> None:
+        board, self._board = self._board, None
+        if board is not None:
+            board.add(-1)
+
+    def __call__(self, exc: Exception | None) -> None:
+        self.release()
+        # dropped once called: the protocol holds this object and this its bound method, a
+        # reference cycle that would otherwise wait for a full garbage collection
+        lost, self.lost = self.lost, None
+        if lost is not None:
+            lost(exc)
 
 
 class SharedListeners:

@@ -185,3 +185,31 @@ async def test_login_timeout_says_bye(imap: ImapEnv) -> None:
 
     line = await imap.run(client)
     assert line.startswith(b"* BYE")
+
+
+async def test_an_ended_session_is_freed_without_the_cycle_collector(imap: ImapEnv) -> None:
+    """A closed connection's Session (and its view) goes with its last reference: no cycle
+    through the shell's flush callback waits for a full garbage collection."""
+    import asyncio
+    import gc
+    import weakref
+
+    server = imap.extra["server"]
+    c = await imap.run(lambda: imaplib.IMAP4(imap.host, imap.port))
+    await imap.run(lambda: c.login(USER, PASSWORD))
+    await imap.run(lambda: c.select("INBOX"))
+    [session] = list(server.sessions)
+    ref = weakref.ref(session)
+    view = weakref.ref(session.view)
+    del session
+    gc.disable()
+    try:
+        await imap.run(c.logout)
+        for _ in range(100):
+            if not server.sessions:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # the connection task finishes
+        assert ref() is None and view() is None
+    finally:
+        gc.enable()

@@ -131,3 +131,29 @@ async def test_dedup_memory_is_bounded() -> None:
     for i in range(100):
         bus.publish([ch(1, i)])
     assert len(bus._seen) == 10
+
+
+async def test_dedup_memory_expires_after_the_window() -> None:
+    """A change is remembered for ``window`` seconds (its twin comes within a poll or two),
+    then forgotten even if nothing else is published: a quiet node does not keep them."""
+    clock = Clock()
+    bus = FollowedBus(window=5.0, clock=clock)
+    sub = bus.subscribe(1)
+    bus.publish([ch(1, 1)])
+    clock.now = 3.0
+    bus.publish([ch(1, 2)])
+    bus.publish([ch(1, 1), ch(1, 2)])  # the follower's copies, within the window: dropped
+    assert drain(sub) == [[ch(1, 1)], [ch(1, 2)]]
+    clock.now = 5.0
+    bus.publish([ch(1, 3)])
+    assert list(bus._seen) == [ch(1, 2), ch(1, 3)]  # the first one is 5 s old
+    clock.now = 100.0
+    bus._sweep_timer.cancel()  # type: ignore[union-attr]
+    bus._sweep()  # what the timer runs
+    assert not bus._seen and bus._sweep_timer is None
+    # with the event loop's timer and no further publish
+    real = FollowedBus(window=0.05)
+    real.publish([ch(2, 1), ch(2, 2)])
+    assert len(real._seen) == 2
+    await asyncio.sleep(0.2)
+    assert not real._seen

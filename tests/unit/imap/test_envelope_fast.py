@@ -12,8 +12,8 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import sys
-from pathlib import Path
 from email.utils import getaddresses
+from pathlib import Path
 from typing import Any
 
 import pytest

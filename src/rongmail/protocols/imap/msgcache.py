@@ -17,13 +17,24 @@ Invariants:
   come from the view or the store. The one exception, the last rendered FETCH item list and
   its response line, is keyed by the identity of the (immutable) view entry it was rendered
   from, so new flags or a new modseq never meet old bytes.
-* Bounded (:data:`MAX_ENTRIES`, least recently used dropped first): one to three kilobytes
-  each (with the kept FETCH item list and line).
+* Bounded by count (:data:`MAX_ENTRIES`) and by bytes (:data:`MAX_BYTES`), least recently
+  used dropped first. An entry's bytes are estimated when it is added, from its stored JSON
+  (:func:`entry_cost`: the structure, and the envelope three times: its JSON, its rendered
+  form and the kept FETCH line that holds it), so a mailbox of messages with huge envelopes or
+  hundreds of parts holds fewer entries instead of more memory. A typical entry is 1.5–2 KB
+  (10,000 generated 2–8 KB messages: 19 MB by the estimate).
+* Nothing is kept twice: the kept FETCH line stands for its item list (sliced out of it when the
+  sequence number changed), and an envelope whose rendering is plain ASCII (the usual case:
+  non-ASCII header text is stored as RFC 2047 encoded words) is the same in both UTF-8 modes
+  (``response.string`` quotes ASCII alike), so one rendering serves both and the envelope JSON
+  is dropped.
 * Whole-mailbox answers (:meth:`MessageCache.range_lines`): the last answer to a fetch of
   every message of a mailbox with one entry-only item list is kept as (UIDs, the view entry
   objects, the lines). A later such fetch reuses line *i* when its view has the same UID list
   (so the same sequence numbers) and the very same entry object at *i*; the other lines are
-  rendered again. Bounded by :data:`MAX_RANGE_LINES` lines in all.
+  rendered again. Bounded by :data:`MAX_RANGE_LINES` lines and :data:`MAX_RANGE_BYTES` bytes
+  (the lines' lengths, although they are mostly the same objects as the entries' kept lines)
+  in all.
 """
 
 from __future__ import annotations
@@ -40,31 +51,49 @@ from rongmail.mime.model import MimePart
 from .message import envelope_bytes
 from .proto import response as r
 
-__all__ = ["MAX_ENTRIES", "MessageCache", "StaticMessage"]
+__all__ = ["MAX_BYTES", "MAX_ENTRIES", "MessageCache", "StaticMessage", "entry_cost"]
 
 MAX_ENTRIES = 10_000
+#: Estimated bytes of all entries together (:func:`entry_cost`), per serving process.
+MAX_BYTES = 32 << 20
 #: Lines of kept whole-mailbox answers, all mailboxes together (references to bytes that
 #: mostly also sit in the messages' kept lines).
 MAX_RANGE_LINES = 60_000
+#: Bytes of those lines, all mailboxes together.
+MAX_RANGE_BYTES = 32 << 20
+#: Per-entry bytes besides the stored strings: the objects, the LRU slot and its key.
+ENTRY_OVERHEAD = 400
+
+
+def entry_cost(m: Message | MessageParts) -> int:
+    """Estimated bytes an entry for ``m`` holds once used: its objects, blob id and structure
+    JSON, and the envelope three times (JSON, rendering, kept FETCH line)."""
+    return (ENTRY_OVERHEAD + len(m.blob_id) + len(m.bodystructure_json)
+            + 3 * len(m.envelope_json))
 
 
 class StaticMessage:
     """The immutable part of one message, with lazily built derived forms."""
 
-    __slots__ = ("message_id", "blob_id", "header_size", "_bodystructure", "_envelope",
-                 "_tree", "_rendered", "_fetched")  # fmt: skip
+    __slots__ = ("message_id", "blob_id", "header_size", "cost", "_bodystructure",
+                 "_envelope", "_tree", "_env7", "_env8", "_fetched")  # fmt: skip
 
     def __init__(self, m: Message | MessageParts) -> None:
         self.message_id = m.id
         self.blob_id = m.blob_id
         self.header_size = m.header_size
+        #: estimated bytes (:func:`entry_cost`), counted by the cache while the entry is in it
+        self.cost = entry_cost(m)
         self._bodystructure = m.bodystructure_json
-        self._envelope = m.envelope_json
+        #: the envelope JSON; ``None`` once one rendering serves both UTF-8 modes
+        self._envelope: str | None = m.envelope_json
         self._tree: MimePart | None = None
-        self._rendered: dict[bool, r.Rendered] | None = None
-        #: the last rendered FETCH item list: (plan key, the view entry it was built from,
-        #: the items' bytes, the sequence number and the ``* n FETCH (...)`` line built at it)
-        self._fetched: tuple[object, MailboxEntry, bytes, int, bytes] | None = None
+        #: the rendered ENVELOPE without and with UTF-8 (RFC 6855)
+        self._env7: r.Rendered | None = None
+        self._env8: r.Rendered | None = None
+        #: the last rendered FETCH item list: (plan key, the view entry it was built from, the
+        #: sequence number and the ``* n FETCH (items)`` line built at it)
+        self._fetched: tuple[object, MailboxEntry, int, bytes] | None = None
 
     @property
     def tree(self) -> MimePart:
@@ -74,16 +103,22 @@ class StaticMessage:
         return self._tree
 
     def envelope(self, *, utf8: bool) -> r.Rendered:
-        """The ENVELOPE value, rendered once per ``utf8`` mode (RFC 6855 changes quoting)."""
-        rendered = self._rendered
-        if rendered is None:
-            rendered = self._rendered = {}
-        out = rendered.get(utf8)
+        """The ENVELOPE value, rendered once per ``utf8`` mode (RFC 6855 changes quoting), or
+        once for both when the rendering is plain ASCII (then no value had a non-ASCII byte,
+        and ``response.string`` quotes or literalizes ASCII alike in both modes)."""
+        out = self._env8 if utf8 else self._env7
         if out is None:
+            assert self._envelope is not None  # dropped only once both modes are set
             env: dict[str, Any] = json.loads(self._envelope)
-            out = rendered[utf8] = r.Rendered(envelope_bytes(env, utf8=utf8))
+            out = r.Rendered(envelope_bytes(env, utf8=utf8))
+            if out.isascii():
+                self._env7 = self._env8 = out
+                self._envelope = None
+            elif utf8:
+                self._env8 = out
+            else:
+                self._env7 = out
         return out
-
 
     def fetched_line(self, key: object, entry: MailboxEntry, msn: int) -> bytes | None:
         """The ``* msn FETCH (...)`` line of the item list last kept for ``key`` and this very
@@ -97,33 +132,41 @@ class StaticMessage:
         got = self._fetched
         if got is None or got[1] is not entry or not (got[0] is key or got[0] == key):
             return None
-        if got[3] == msn:
-            return got[4]
-        line = b"* %d FETCH (%b)\r\n" % (msn, got[2])
-        self._fetched = (got[0], entry, got[2], msn, line)
+        if got[2] == msn:
+            return got[3]
+        # the items are the kept line between "* <old msn> FETCH (" and ")\r\n"
+        items = got[3][len(b"* %d FETCH (" % got[2]) : -3]
+        line = b"* %d FETCH (%b)\r\n" % (msn, items)
+        self._fetched = (got[0], entry, msn, line)
         return line
 
     def keep_fetched(
         self, key: object, entry: MailboxEntry, items: bytes, msn: int, line: bytes
     ) -> None:
-        """Remember one rendered FETCH item list and its line at ``msn`` (one per message:
-        the latest wins)."""
-        self._fetched = (key, entry, items, msn, line)
+        """Remember one rendered FETCH item list by its line at ``msn``, which must be
+        ``* msn FETCH (items)`` and CRLF (one per message: the latest wins)."""
+        self._fetched = (key, entry, msn, line)
 
 
 class MessageCache:
     """LRU of :class:`StaticMessage` by (mailbox id, UIDVALIDITY, UID)."""
 
     def __init__(self, max_entries: int = MAX_ENTRIES,
-                 max_range_lines: int = MAX_RANGE_LINES) -> None:
+                 max_range_lines: int = MAX_RANGE_LINES, *, max_bytes: int = MAX_BYTES,
+                 max_range_bytes: int = MAX_RANGE_BYTES) -> None:
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self._entries: OrderedDict[tuple[int, int, int], StaticMessage] = OrderedDict()
+        #: the summed ``cost`` of the entries
+        self.bytes = 0
         self.max_range_lines = max_range_lines
-        #: (mailbox id, UIDVALIDITY, item-list key) -> (UIDs, entries, lines)
+        self.max_range_bytes = max_range_bytes
+        #: (mailbox id, UIDVALIDITY, item-list key) -> (UIDs, entries, lines, their bytes)
         self._ranges: OrderedDict[
-            tuple[int, int, object], tuple[list[int], list[MailboxEntry], list[bytes]]
+            tuple[int, int, object], tuple[list[int], list[MailboxEntry], list[bytes], int]
         ] = OrderedDict()
         self._range_lines = 0
+        self._range_bytes = 0
 
     def range_lines(
         self, mailbox: Mailbox, key: object, uids: list[int], entries: list[MailboxEntry]
@@ -143,17 +186,24 @@ class MessageCache:
                    entries: list[MailboxEntry], lines: list[bytes]) -> None:
         """Keep a whole-mailbox answer: ``lines[i]`` was rendered from ``entries[i]`` at
         sequence number ``i + 1`` for UID ``uids[i]``."""
-        if len(lines) > self.max_range_lines:
-            return
         k = (mailbox.id, mailbox.uidvalidity, key)
         old = self._ranges.pop(k, None)
         if old is not None:
             self._range_lines -= len(old[2])
-        self._ranges[k] = (uids, entries, lines)
+            self._range_bytes -= old[3]
+        if len(lines) > self.max_range_lines:
+            return
+        size = sum(map(len, lines))
+        if size > self.max_range_bytes:
+            return
+        self._ranges[k] = (uids, entries, lines, size)
         self._range_lines += len(lines)
-        while self._range_lines > self.max_range_lines:
+        self._range_bytes += size
+        while (self._range_lines > self.max_range_lines
+               or self._range_bytes > self.max_range_bytes):
             _, dropped = self._ranges.popitem(last=False)
             self._range_lines -= len(dropped[2])
+            self._range_bytes -= dropped[3]
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -187,11 +237,21 @@ class MessageCache:
 
     def put(self, mailbox: Mailbox, uid: int, message: Message | MessageParts) -> StaticMessage:
         key = (mailbox.id, mailbox.uidvalidity, uid)
-        sm = self._entries.get(key)
+        entries = self._entries
+        sm = entries.get(key)
         if sm is None or sm.message_id != message.id:
+            if sm is not None:
+                self.bytes -= sm.cost
             sm = StaticMessage(message)
-            self._entries[key] = sm
-            if len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-        self._entries.move_to_end(key)
+            entries[key] = sm
+            entries.move_to_end(key)
+            self.bytes += sm.cost
+            # the oldest first, never the entry just added (a single one over the budget is
+            # still served, and dropped by the next)
+            while len(entries) > self.max_entries or (
+                    self.bytes > self.max_bytes and len(entries) > 1):
+                _, dropped = entries.popitem(last=False)
+                self.bytes -= dropped.cost
+            return sm
+        entries.move_to_end(key)
         return sm

@@ -310,11 +310,18 @@ class Session:
         return batch
 
     def close(self) -> None:
+        """End the session: leave the registry and the bus, and let go of the shell's flush
+        callback (a closure over this session: without this the pair is a reference cycle,
+        freed only by a full collection, which ``core.heap`` makes rare, so ended sessions
+        and their 10,000-entry views piled up, ~28 MB per process after the mixed load) and
+        of the selected mailbox's view."""
         if self.registry is not None and self.identity is not None:
             self.registry.remove_user(self.identity.account.id, self)
         if self.subscription is not None:
             self.subscription.close()
             self.subscription = None
+        self._flush = None
+        self.view = None
 
 
 #: Longest code or parameter value a cached status line may hold (see ``_status_text``).

@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from rongmail.core.models import Account, Alias, Domain, Tenant
-from rongmail.services.mailauth.dkim import Algorithm, DkimKey
 from rongmail.store.fs.keys import KeyRing
 from rongmail.store.ports import MetaStore
 from rongmail.store.sql import admin as adm
@@ -31,6 +30,11 @@ from rongmail.store.sql.admin import (
     ProviderRow,
     SensitiveGroupRow,
 )
+
+if TYPE_CHECKING:  # imported where used: ``services.mailauth`` loads dkimpy, PyNaCl, pyspf and
+    # dnspython (about 6 MB per process), which a process that sends no mail never needs, and
+    # every process imports this module (``actions.auth`` opens sealed secrets with it)
+    from rongmail.services.mailauth.dkim import Algorithm, DkimKey
 
 __all__ = ["AdminReader", "AuditRow", "DkimKeyRow", "PolicyRow", "ProviderRow",
            "QueueView", "SensitiveGroupRow", "open_sealed"]
@@ -141,6 +145,8 @@ class AdminReader:
     async def signing_keys(self, domain: Domain) -> list[DkimKey]:
         """The domain's *active* DKIM keys, decrypted, for the outbound signer (retiring keys
         stay published in DNS but no longer sign)."""
+        from rongmail.services.mailauth.dkim import DkimKey
+
         out = []
         for k in await self.dkim_keys(domain.id):
             if k.state != "active":

@@ -31,11 +31,29 @@ Learning from users (Junk moves over IMAP/JMAP/webmail) is ``model.learn(model.f
 is_spam)`` followed by persisting ``model.to_bytes()``; no pre-trained model ships.
 """
 
-from .classifier import ContentLabel, ContentModel
+from typing import TYPE_CHECKING, Any
+
 from .context import ExternalFilter, Person, Resolver, ScanContext, VirusScanner
 from .policy import Action, Policy, ScoredTag, Thresholds, Verdict
 from .scan import analyze, analyze_sync
 from .tags import Tag, registry
+
+if TYPE_CHECKING:
+    from .classifier import ContentLabel, ContentModel
+
+#: Names loaded from :mod:`.classifier` on first use (PEP 562). The classifier needs NumPy
+#: (about 12 MB of RSS and an OpenBLAS thread per process), which a process that neither
+#: filters inbound mail nor learns from users never needs: an IMAP/POP3-only serving process
+#: imports this package (scanner probes, sender contacts, thresholds) but not the model.
+_LAZY = frozenset({"ContentLabel", "ContentModel"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from . import classifier
+
+        return getattr(classifier, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "Action",

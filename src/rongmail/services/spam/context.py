@@ -16,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from .classifier import ContentModel
 from .tags import Tag
+
+if TYPE_CHECKING:  # the model is passed in; importing the classifier here would load NumPy
+    from .classifier import ContentModel
 
 __all__ = [
     "Blocklist",

@@ -26,7 +26,6 @@ from typing import Protocol
 from rongmail.mime.model import ParsedMessage
 
 from . import attachments, dnsbl, phishing, rules
-from .classifier import label
 from .context import ExternalFilter, ScanContext, ScannerUnavailable
 from .tags import Tag, tag
 
@@ -96,6 +95,8 @@ def model_tags(msg: ParsedMessage, ctx: ScanContext) -> list[Tag]:
     model = ctx.model
     if model is None:
         return []
+    from .classifier import label  # loaded with the model (NumPy: see the package doc)
+
     if not model.trained:
         return [tag(label(0.5, trained=False).value)]
     p = model.score(model.features(msg))
