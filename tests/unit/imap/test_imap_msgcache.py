@@ -70,7 +70,7 @@ def test_kept_fetch_line_is_renumbered_exactly() -> None:
     sm = MessageCache().put(_mb(), 9, _parts(1, {"subject": "s"}))
     e, key = _entry(9), (False, ("FLAGS", "ENVELOPE"))
     items = b'FLAGS (\\Seen) ENVELOPE (NIL "s" NIL NIL NIL NIL NIL NIL NIL NIL)'
-    sm.keep_fetched(key, e, items, 3, b"* 3 FETCH (%b)\r\n" % items)
+    sm.keep_fetched(key, e, 3, b"* 3 FETCH (%b)\r\n" % items)
     for msn in (12, 3, 1000, 7):
         assert sm.fetched_line(key, e, msn) == b"* %d FETCH (%b)\r\n" % (msn, items)
     assert sm.fetched_line(key, _entry(9), 7) is None  # an equal but new entry

@@ -249,7 +249,7 @@ def test_message_cache_keys_and_rendered_envelope() -> None:
     # the kept FETCH line: only for the same entry object and plan key; renumbered on demand
     e, key = _entry(9), (False, ("FLAGS", "ENVELOPE"))
     assert sm.fetched_line(key, e, 3) is None
-    sm.keep_fetched(key, e, b"FLAGS () ENVELOPE NIL", 3, b"* 3 FETCH (FLAGS () ENVELOPE NIL)\r\n")
+    sm.keep_fetched(key, e, 3, b"* 3 FETCH (FLAGS () ENVELOPE NIL)\r\n")
     assert sm.fetched_line((False, ("FLAGS", "ENVELOPE")), e, 3) == (
         b"* 3 FETCH (FLAGS () ENVELOPE NIL)\r\n")
     assert sm.fetched_line(key, e, 2) == b"* 2 FETCH (FLAGS () ENVELOPE NIL)\r\n"

@@ -140,9 +140,7 @@ class StaticMessage:
         self._fetched = (got[0], entry, msn, line)
         return line
 
-    def keep_fetched(
-        self, key: object, entry: MailboxEntry, items: bytes, msn: int, line: bytes
-    ) -> None:
+    def keep_fetched(self, key: object, entry: MailboxEntry, msn: int, line: bytes) -> None:
         """Remember one rendered FETCH item list by its line at ``msn``, which must be
         ``* msn FETCH (items)`` and CRLF (one per message: the latest wins)."""
         self._fetched = (key, entry, msn, line)

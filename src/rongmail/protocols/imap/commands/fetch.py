@@ -384,7 +384,7 @@ async def _batch_lines(s: Session, plan: _Plan, chunk_uids: list[int]) -> list[b
         body = b" ".join([f(uid, entry, loaded) for f in renderers])
         line = b"* %d FETCH (%b)\r\n" % (pos + 1, body)
         if reuse_key is not None and sm is not None:
-            sm.keep_fetched(reuse_key, entry, body, pos + 1, line)
+            sm.keep_fetched(reuse_key, entry, pos + 1, line)
         lines.append(line)
     return lines
 
