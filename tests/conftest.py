@@ -59,6 +59,7 @@ async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     from rongmail.config.settings import Settings
     from rongmail.store.fs.blobs import FsBlobStore
     from rongmail.store.fs.keys import KeyRing
+    from rongmail.store.inline_blobs import InlineBlobStore
     from rongmail.store.reader import Reader
     from rongmail.store.sql import directory as d
 
@@ -77,9 +78,12 @@ async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         meta = PostgresMeta(PG_DSN, schema=f"rmtest_{uuid.uuid4().hex[:12]}", max_size=8)
     await meta.open()  # type: ignore[attr-defined]
     keys.load(await meta.read(d.tenant_keys()))  # type: ignore[attr-defined]
-    blobs = FsBlobStore(tmp_path / "blobs", keys)
+    settings = Settings()
+    # as app.open_app builds it: small delivered bodies in the metadata store, the rest in files
+    blobs = InlineBlobStore(FsBlobStore(tmp_path / "blobs", keys), meta,  # type: ignore[arg-type]
+                            inline_max=settings.storage.inline_blob_max)
     ctx = ActionContext(meta=meta, blobs=blobs, bus=Bus(), keys=keys,  # type: ignore[arg-type]
-                        settings=Settings())
+                        settings=settings)
     try:
         yield Stack(ctx, Reader(meta, blobs), request.param)  # type: ignore[arg-type]
     finally:

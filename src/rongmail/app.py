@@ -38,6 +38,7 @@ from rongmail.store.fs.keys import (
     promote_next,
     staged_master,
 )
+from rongmail.store.inline_blobs import InlineBlobStore
 from rongmail.store.reader import Reader
 from rongmail.store.sql import directory as d
 
@@ -125,7 +126,8 @@ async def open_app(data_dir: Path, settings: Settings | None = None, *,
     except BaseException:
         await meta.close()
         raise
-    blobs = FsBlobStore(data_dir / settings.storage.blob_dir, keys)
+    files = FsBlobStore(data_dir / settings.storage.blob_dir, keys)
+    blobs = InlineBlobStore(files, meta, inline_max=settings.storage.inline_blob_max)
     bus = FollowedBus() if follows_changes(settings) else Bus()
     ctx = ActionContext(meta=meta, blobs=blobs, bus=bus, keys=keys, settings=settings)
     tls = None
@@ -419,6 +421,8 @@ def start_workers(app: App) -> None:
     app.scheduler = scheduler
     app.background.append(asyncio.create_task(scheduler.run()))
     blobs = app.ctx.blobs
+    if isinstance(blobs, InlineBlobStore):
+        blobs = blobs.files
     if isinstance(blobs, FsBlobStore):
         app.background.append(asyncio.create_task(blob_gc(app.ctx.meta, blobs)))
     from rongmail.workers.quarantine_digest import run_quarantine_digest

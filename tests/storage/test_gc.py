@@ -18,12 +18,13 @@ async def test_gc_keeps_referenced_and_recent_blobs(stack) -> None:  # type: ign
     t = await acc.do_create_tenant(stack.ctx, "demo")
     await acc.do_create_domain(stack.ctx, t.id, "demo.test")
     a = await acc.do_create_account(stack.ctx, "gc@demo.test", "Gc-pass-12345")
+    stack.ctx.blobs.inline_max = 0  # every body in a file (small ones: test_inline_blobs.py)
     inbox = await stack.reader.mailbox_by_role(a.id, "inbox")
     keep = await msg.do_append_message(stack.ctx, a.id, [inbox.id], b"Subject: keep\r\n\r\nk\r\n")
     gone = await msg.do_append_message(stack.ctx, a.id, [inbox.id], b"Subject: gone\r\n\r\ng\r\n")
     orphan = await stack.ctx.blobs.put(a.tenant_id, b"crashed before commit")
     await msg.do_destroy_messages(stack.ctx, a.id, [gone.message_id])
-    store = stack.ctx.blobs
+    store = stack.ctx.blobs.files
     # recent files survive (grace period protects in-flight appends)
     assert await collect(stack.ctx.meta, store, grace=3600) == 0
     old = time.time() - 7200
@@ -50,7 +51,7 @@ async def test_gc_keeps_blobs_held_by_the_outbound_queue(stack) -> None:  # type
     raw = b"From: q@demo.test\r\nTo: x@remote.test\r\nSubject: held\r\n\r\nbody\r\n"
     await do_enqueue_message(stack.ctx, tenant_id=a.tenant_id, raw=raw, mail_from="q@demo.test",
                              recipients=[EnvelopeRecipient("x@remote.test")])
-    store = stack.ctx.blobs
+    store = stack.ctx.blobs.files
     old = time.time() - 7200
     files = [p for p in store.root.rglob("*") if p.is_file()]
     assert files
@@ -71,6 +72,7 @@ async def test_gc_stats_files_off_the_event_loop(stack, monkeypatch) -> None:  #
     t = await acc.do_create_tenant(stack.ctx, "demo")
     await acc.do_create_domain(stack.ctx, t.id, "demo.test")
     a = await acc.do_create_account(stack.ctx, "gc@demo.test", "Gc-pass-12345")
+    stack.ctx.blobs.inline_max = 0  # every body in a file (small ones: test_inline_blobs.py)
     inbox = await stack.reader.mailbox_by_role(a.id, "inbox")
     gone = await msg.do_append_message(stack.ctx, a.id, [inbox.id], b"Subject: g\r\n\r\ng\r\n")
     await stack.ctx.blobs.put(a.tenant_id, b"an orphan")
@@ -83,6 +85,6 @@ async def test_gc_stats_files_off_the_event_loop(stack, monkeypatch) -> None:  #
         return real(path, grace, now)
 
     monkeypatch.setattr(gc, "_old", spy)
-    await gc.collect(stack.ctx.meta, stack.ctx.blobs, grace=3600)
+    await gc.collect(stack.ctx.meta, stack.ctx.blobs.files, grace=3600)
     assert len(seen) >= 2  # the unreferenced blob and the orphan walk
     assert threading.get_ident() not in seen

@@ -1,9 +1,11 @@
 """Bulk import (``rongmail import``): many messages into one account, fast and safe.
 
-Per batch: parse and encrypt every message, write the blobs *without* per-file fsync, then one
-``os.sync()`` makes the whole batch durable, then ONE transaction stores all the metadata (one
-commit per batch instead of per message). A crash loses at most the uncommitted batch (its blobs
-become garbage for GC); committed messages always have their bytes.
+Per batch: parse and encrypt every message; a body of at most ``[storage] inline_blob_max``
+bytes rides in its record and is stored by the batch's commit (``store.inline_blobs``), a
+larger one is written to a blob file *without* per-file fsync, and one ``os.sync()`` makes
+those files durable; then ONE transaction stores all the metadata (one commit per batch
+instead of per message). A crash loses at most the uncommitted batch (its blob files become
+garbage for GC); committed messages always have their bytes.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rongmail.actions.context import ActionContext
 from rongmail.actions.messages import new_message_record, tenant_of
@@ -44,7 +46,9 @@ def _prepare(ctx: ActionContext, tenant: int, items: Sequence[ImportItem]
              ) -> list[tuple[ImportItem, ml.NewMessage] | str]:
     out: list[tuple[ImportItem, ml.NewMessage] | str] = []
     put = getattr(ctx.blobs, "put_sync", None)
+    seal = getattr(ctx.blobs, "seal_inline", None)
     limit = ctx.settings.limits.max_message_bytes
+    files = 0
     for it in items:
         if not it.raw or len(it.raw) > limit:
             out.append("empty or too large")
@@ -52,16 +56,26 @@ def _prepare(ctx: ActionContext, tenant: int, items: Sequence[ImportItem]
         parsed = parse_message(it.raw)
         when = it.received_at or (int(parsed.date.timestamp()) if parsed.date else
                                   int(time.time()))
-        blob_id = put(tenant, it.raw, fsync=False) if put else None
-        assert blob_id is not None, "bulk import needs a file blob store"
-        out.append((it, new_message_record(parsed, blob_id, len(it.raw), when)))
-    os.sync()  # one flush makes every blob of the batch durable before the metadata commit
+        # a small body goes into the batch's own commit (store.inline_blobs), a larger one
+        # into a file flushed below
+        sealed = seal(tenant, it.raw) if seal is not None else None
+        if sealed is not None:
+            blob_id, data = sealed
+        else:
+            assert put is not None, "bulk import needs a file blob store"
+            blob_id, data = put(tenant, it.raw, fsync=False), None
+            files += 1
+        rec = new_message_record(parsed, blob_id, len(it.raw), when)
+        out.append((it, replace(rec, blob_data=data) if data is not None else rec))
+    if files:
+        os.sync()  # one flush makes every blob file of the batch durable before the commit
     return out
 
 
 @dataclass
 class PreparedBatch:
-    """A batch whose blobs are written and durable; only its metadata remains to commit."""
+    """A batch whose blob files are written and durable (small bodies ride in their records);
+    only its metadata remains to commit."""
 
     account_id: int
     tenant_id: int

@@ -114,6 +114,24 @@ def _check_size(ctx: ActionContext, raw: bytes) -> None:
         raise ValidationError(what="message")
 
 
+def _sealed(ctx: ActionContext, tenant: int, raw: bytes) -> tuple[str, bytes] | None:
+    """``(blob id, sealed bytes)`` when the blob store keeps a body this small in the
+    metadata store (``store.inline_blobs``): the caller puts them in its record
+    (``NewMessage.blob_data``) and the commit that references the body stores it. None: the
+    body goes to :meth:`BlobStore.put`, durable before that commit."""
+    seal = getattr(ctx.blobs, "seal_inline", None)
+    return seal(tenant, raw) if seal is not None else None
+
+
+async def _stored_body(ctx: ActionContext, tenant: int, raw: bytes) -> tuple[str, bytes | None]:
+    """The blob id of ``raw`` and, for a small body, its sealed bytes (see :func:`_sealed`);
+    a larger body is written and made durable here."""
+    sealed = _sealed(ctx, tenant, raw)
+    if sealed is not None:
+        return sealed
+    return await ctx.blobs.put(tenant, raw), None
+
+
 async def do_deliver(
     ctx: ActionContext, raw: bytes, targets: Sequence[Target], *,
     received_at: int | None = None, parsed: ParsedMessage | None = None,
@@ -143,22 +161,30 @@ async def do_deliver(
         msg = given if given is not None else parse_message(raw)
         return new_message_record(msg, "", len(raw), when)
 
-    # the blob writes (hash, encrypt, write, shared flush) are started first; a small message
-    # is parsed and indexed on the loop meanwhile (pure Python: a thread would only add a
-    # hand-off), a large one on a thread. Both finish before the metadata commit, so the blob
-    # is durable before anything references it.
-    puts = asyncio.gather(*(ctx.blobs.put(tn, raw) for tn in tenants))
-    if len(raw) <= INLINE_PARSE_MAX:
-        await asyncio.sleep(0)  # let the blob writes reach their thread first
-        try:
-            base = _record()
-        except BaseException:
-            puts.cancel()
-            raise
-        bids = await puts
+    # A small message's sealed bytes are stored by the delivery's own transaction
+    # (store.inline_blobs: one flush in all). Otherwise the blob writes (hash, encrypt, write,
+    # shared flush) are started first; a small message is parsed and indexed on the loop
+    # meanwhile (pure Python: a thread would only add a hand-off), a large one on a thread.
+    # Both finish before the metadata commit, so the blob is durable before anything
+    # references it.
+    sealed = [_sealed(ctx, tn, raw) for tn in tenants]
+    if all(s is not None for s in sealed):
+        base = _record() if len(raw) <= INLINE_PARSE_MAX else await asyncio.to_thread(_record)
+        records = {tn: replace(base, blob_id=s[0], blob_data=s[1])
+                   for tn, s in zip(tenants, sealed, strict=True) if s is not None}
     else:
-        base, bids = await asyncio.gather(asyncio.to_thread(_record), puts)
-    records = {tn: replace(base, blob_id=bid) for tn, bid in zip(tenants, bids, strict=True)}
+        puts = asyncio.gather(*(ctx.blobs.put(tn, raw) for tn in tenants))
+        if len(raw) <= INLINE_PARSE_MAX:
+            await asyncio.sleep(0)  # let the blob writes reach their thread first
+            try:
+                base = _record()
+            except BaseException:
+                puts.cancel()
+                raise
+            bids = await puts
+        else:
+            base, bids = await asyncio.gather(asyncio.to_thread(_record), puts)
+        records = {tn: replace(base, blob_id=bid) for tn, bid in zip(tenants, bids, strict=True)}
     plan = [(t, ctx.tenant_of[t.account_id]) for t in targets]
 
     def op() -> Op[tuple[list[AppendResult], list[Change]]]:
@@ -195,8 +221,9 @@ async def do_append_message(
     _check_size(ctx, raw)
     tenant = await tenant_of(ctx, account_id)
     parsed = await asyncio.to_thread(parse_message, raw)
-    blob_id = await ctx.blobs.put(tenant, raw)
-    rec = new_message_record(parsed, blob_id, len(raw), received_at or int(time.time()))
+    blob_id, data = await _stored_body(ctx, tenant, raw)
+    rec = replace(new_message_record(parsed, blob_id, len(raw), received_at or int(time.time())),
+                  blob_data=data)
     result, changes = await ctx.meta.write(
         ml.append_message(account_id, tenant, list(mailbox_ids), rec, flags, keywords))
     ctx.bus.publish(changes)
@@ -228,8 +255,9 @@ async def do_append_messages(
     items: list[tuple[ml.NewMessage, int, frozenset[str]]] = []
     for m in messages:
         parsed = await asyncio.to_thread(parse_message, m.raw)
-        blob_id = await ctx.blobs.put(tenant, m.raw)
-        rec = new_message_record(parsed, blob_id, len(m.raw), m.received_at or now)
+        blob_id, data = await _stored_body(ctx, tenant, m.raw)
+        rec = replace(new_message_record(parsed, blob_id, len(m.raw), m.received_at or now),
+                      blob_data=data)
         items.append((rec, m.flags, m.keywords))
     results, changes = await ctx.meta.write(
         ml.append_messages(account_id, tenant, mailbox_id, items))

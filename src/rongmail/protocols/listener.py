@@ -86,7 +86,11 @@ class BufferedConnection(asyncio.Protocol, ABC):
         self._group = group
         self._transport: asyncio.Transport | None = None
         self._buf = bytearray()
-        self._data = asyncio.Event()
+        #: the read that waits (:meth:`wait_data`), resolved by bytes, EOF, loss or a wake
+        self._waiter: asyncio.Future[None] | None = None
+        #: the connection's one read timer and the waiting read's deadline (loop time)
+        self._timer: asyncio.TimerHandle | None = None
+        self._deadline = 0.0
         self._eof = False
         self._can_write = asyncio.Event()
         self._can_write.set()
@@ -106,19 +110,19 @@ class BufferedConnection(asyncio.Protocol, ABC):
 
     def data_received(self, data: bytes) -> None:
         self._buf += data
-        self._data.set()
+        self._wake_reader()
         if len(self._buf) > HIGH_WATER and not self._paused and self._transport is not None:
             self._paused = True
             self._transport.pause_reading()
 
     def eof_received(self) -> bool | None:
         self._eof = True
-        self._data.set()
+        self._wake_reader()
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._eof = True
-        self._data.set()
+        self._wake_reader()
         self._can_write.set()
 
     def pause_writing(self) -> None:
@@ -129,7 +133,47 @@ class BufferedConnection(asyncio.Protocol, ABC):
 
     def wake(self) -> None:
         """Wake a waiting reader (at shutdown, so it can answer and close)."""
-        self._data.set()
+        self._wake_reader()
+
+    def _wake_reader(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def wait_data(self, timeout: float) -> None:
+        """Wait until bytes arrive, the peer closes or :meth:`wake` is called; TimeoutError
+        after ``timeout`` seconds. Returns at once when bytes are buffered or EOF was seen.
+
+        One timer per connection, not one per read (a read costs a future, not a timer
+        schedule and cancel): the timer fires at the earliest deadline it was armed for and,
+        if the waiting read's deadline has moved on since, re-arms itself there. Invariant:
+        while a read waits, a timer is scheduled no later than its deadline."""
+        if self._buf or self._eof:
+            return
+        loop = asyncio.get_running_loop()
+        self._deadline = deadline = loop.time() + timeout
+        timer = self._timer
+        if timer is not None and timer.when() > deadline:
+            timer.cancel()
+            timer = None
+        if timer is None:
+            self._timer = loop.call_at(deadline, self._on_timer)
+        self._waiter = waiter = loop.create_future()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        w = self._waiter
+        if w is None or w.done():
+            return  # no read waits: the next one arms a timer
+        loop = w.get_loop()
+        if loop.time() < self._deadline:
+            self._timer = loop.call_at(self._deadline, self._on_timer)
+            return
+        w.set_exception(TimeoutError())
 
     # -- the connection --------------------------------------------------------------------
 
@@ -148,6 +192,8 @@ class BufferedConnection(asyncio.Protocol, ABC):
         if self._transport is None or self._transport.is_closing():
             return
         self._transport.write(data)
+        if self._can_write.is_set():  # the usual case: no timeout context, no wait
+            return
         async with asyncio.timeout(drain_timeout):
             await self._can_write.wait()
 
@@ -190,6 +236,9 @@ class BufferedConnection(asyncio.Protocol, ABC):
         except Exception:
             group.log.exception("%s %s: unexpected error", group.protocol, self._ip)
         finally:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             if admitted:
                 group.limits.release(self._ip)
             if self._transport is not None:

@@ -1,6 +1,7 @@
 """Blob garbage collection.
 
-A blob file may be deleted when no message references it: its ``blob_ref.refs`` dropped to 0,
+A blob file (or a small body's ``blob_inline`` row, :mod:`rongmail.store.inline_blobs`) may be
+deleted when no message references it: its ``blob_ref.refs`` dropped to 0,
 or (after a crash between the blob write and the metadata commit) it has no ``blob_ref`` row at
 all — and the outbound queue does not hold it either (``queue_message.blob_id``). Deduplicating
 writers touch an existing file's mtime before committing, and GC only
@@ -50,15 +51,36 @@ async def collect(meta: MetaStore, store: FsBlobStore, *, grace: float = 3600.0,
             await meta.write(sb.forget(tenant, ids))
             # a row revived between our read and write keeps its file: re-check
             alive = await meta.read(sb.known(tenant, ids))
-            for blob_id in ids:
-                if blob_id not in alive:
-                    await store.delete(tenant, blob_id)
-                    removed += 1
+            dead = [blob_id for blob_id in ids if blob_id not in alive]
+            for blob_id in dead:
+                await store.delete(tenant, blob_id)
+                removed += 1
+            # a small delivered body lives in blob_inline instead (store.inline_blobs); the
+            # drop re-checks the references itself
+            await meta.write(sb.drop_inline(tenant, dead), durable=False)
         if len(cands) < 1000:
             break
+    removed += await _inline_orphans(meta)
     if scan_orphans:
         removed += await _orphans(meta, store, grace, now)
     return removed
+
+
+async def _inline_orphans(meta: MetaStore) -> int:
+    """``blob_inline`` rows left without a ``blob_ref`` row (a pass stopped between dropping
+    the reference row and the data row); the drop re-checks every reference."""
+    dropped = 0
+    while cands := await meta.read(sb.orphan_inline()):
+        by_tenant: dict[int, list[str]] = {}
+        for tenant, blob_id in cands:
+            by_tenant.setdefault(tenant, []).append(blob_id)
+        n = 0
+        for tenant, ids in by_tenant.items():
+            n += await meta.write(sb.drop_inline(tenant, ids), durable=False)
+        dropped += n
+        if n == 0 or len(cands) < 1000:
+            break
+    return dropped
 
 
 def _old_by_tenant(store: FsBlobStore, cands: list[tuple[int, str]], grace: float,

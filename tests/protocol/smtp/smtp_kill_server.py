@@ -23,6 +23,7 @@ from rongmail.protocols.smtp.session import SmtpServices
 from rongmail.services.auth.authenticate import Authenticator
 from rongmail.store.fs.blobs import FsBlobStore
 from rongmail.store.fs.keys import KeyRing
+from rongmail.store.inline_blobs import InlineBlobStore
 from rongmail.store.reader import Reader
 from rongmail.store.sql import directory as d
 from rongmail.store.sqlite.meta import SqliteMeta
@@ -33,8 +34,11 @@ async def main(data_dir: Path, master: bytes) -> None:
     meta = SqliteMeta(data_dir / "meta.sqlite3")
     await meta.open()
     keys.load(await meta.read(d.tenant_keys()))
-    blobs = FsBlobStore(data_dir / "blobs", keys)
-    ctx = ActionContext(meta=meta, blobs=blobs, bus=Bus(), keys=keys, settings=Settings())
+    settings = Settings()
+    # as app.open_app builds it: these 2 KB bodies are stored by their delivery's transaction
+    blobs = InlineBlobStore(FsBlobStore(data_dir / "blobs", keys), meta,
+                            inline_max=settings.storage.inline_blob_max)
+    ctx = ActionContext(meta=meta, blobs=blobs, bus=Bus(), keys=keys, settings=settings)
     reader = Reader(meta, blobs)
     settings = SmtpSettings(messages_per_minute_per_ip=0, max_connections_per_ip=100)
     directory = StoreDirectory(reader)

@@ -23,8 +23,10 @@ from rongmail.bus import Bus
 from rongmail.config.settings import Settings
 from rongmail.store.fs.blobs import FsBlobStore
 from rongmail.store.fs.keys import KeyRing
+from rongmail.store.inline_blobs import InlineBlobStore
 from rongmail.store.reader import Reader
 from rongmail.store.sql import directory as d
+from rongmail.store.sql.q import Q
 from rongmail.store.sqlite.meta import SqliteMeta
 
 HERE = Path(__file__).resolve().parent
@@ -36,8 +38,11 @@ async def open_stack(data_dir: Path, master: bytes) -> tuple[SqliteMeta, ActionC
     meta = SqliteMeta(data_dir / "meta.sqlite3")
     await meta.open()
     keys.load(await meta.read(d.tenant_keys()))
-    blobs = FsBlobStore(data_dir / "blobs", keys)
-    ctx = ActionContext(meta=meta, blobs=blobs, bus=Bus(), keys=keys, settings=Settings())
+    settings = Settings()
+    # as app.open_app builds it: these 2 KB bodies are stored by their delivery's transaction
+    blobs = InlineBlobStore(FsBlobStore(data_dir / "blobs", keys), meta,
+                            inline_max=settings.storage.inline_blob_max)
+    ctx = ActionContext(meta=meta, blobs=blobs, bus=Bus(), keys=keys, settings=settings)
     return meta, ctx, Reader(meta, blobs)
 
 
@@ -123,9 +128,18 @@ async def test_sigkill_loses_nothing_acknowledged(tmp_path: Path) -> None:
     meta, ctx, reader = await open_stack(tmp_path, master)
     try:
         stored = await stored_subjects(reader, tenant.id, user.id)
+        inline = await meta.read(_count_inline())
     finally:
         await meta.close()
     assert_acked_once(acked, stored)
+    # the bodies were stored by the deliveries' own commits (store.inline_blobs), no files
+    assert inline >= len(acked)
+    assert not [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]
+
+
+def _count_inline():  # type: ignore[no-untyped-def]
+    rows = yield Q("SELECT count(*) FROM blob_inline")
+    return int(rows[0][0])
 
 
 async def stored_subjects(reader: Reader, tenant_id: int, account_id: int) -> list[str]:

@@ -295,6 +295,30 @@ async def test_idle_timeout(smtp_server: Starter) -> None:
     assert lines[0].startswith("421 4.4.2")
 
 
+async def test_idle_timeout_counts_from_the_last_read(smtp_server: Starter) -> None:
+    """The connection's one read timer, armed by the first read, re-arms at the deadline of
+    the read that waits when it fires: a client active every 0.1 s outlives several idle
+    periods of 0.3 s, then is closed about 0.3 s after it falls silent."""
+    server, _ = await smtp_server(idle_timeout=0.3)
+
+    def run() -> tuple[list[str], float]:
+        with connect(server) as s:
+            recv_replies(s, 1)
+            replies: list[str] = []
+            for _ in range(10):  # 1 s of activity: past three idle deadlines of the first read
+                time.sleep(0.1)
+                s.sendall(b"NOOP\r\n")
+                replies += recv_replies(s, 1)
+            quiet = time.monotonic()
+            replies += recv_replies(s, 1, timeout=5)
+            return replies, time.monotonic() - quiet
+
+    replies, silent = await asyncio.to_thread(run)
+    assert all(r.startswith("250") for r in replies[:10]), replies
+    assert replies[10].startswith("421 4.4.2")
+    assert 0.25 <= silent < 2.0
+
+
 async def test_shutdown_says_421(smtp_server: Starter) -> None:
     server, _ = await smtp_server()
     sock = await asyncio.to_thread(connect, server)

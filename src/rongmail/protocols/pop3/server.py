@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import time
 from collections.abc import Mapping
 
 from rongmail.actions.context import ActionContext
@@ -72,12 +73,11 @@ class _Connection(BufferedConnection):
 
     async def _read(self, timeout: float) -> bytes:
         """The next received bytes; raises TimeoutError, or _Closed at EOF and shutdown."""
-        async with asyncio.timeout(timeout):
-            while not self._buf:
-                if self._eof or self._server.closing.is_set():
-                    raise _Closed
-                self._data.clear()
-                await self._data.wait()
+        deadline = time.monotonic() + timeout
+        while not self._buf:
+            if self._eof or self._server.closing.is_set():
+                raise _Closed
+            await self.wait_data(deadline - time.monotonic())
         return self.take()
 
     async def _write(self, data: bytes) -> None:

@@ -92,10 +92,8 @@ class _Connection(BufferedConnection):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _SessionTooLong
-            self._data.clear()
             try:
-                async with asyncio.timeout(min(idle, remaining)):
-                    await self._data.wait()
+                await self.wait_data(min(idle, remaining))
             except TimeoutError:
                 if remaining <= idle:
                     raise _SessionTooLong from None

@@ -178,6 +178,27 @@ class FsBlobStore:
         _, key = self.keys.current(tenant_id)
         return hmac.new(key, data, hashlib.sha256).hexdigest()
 
+    def seal(self, tenant_id: int, data: bytes, blob_id: str | None = None) -> tuple[str, bytes]:
+        """``(blob id, stored bytes)``: the file format of the module docstring, whether the
+        bytes go to a file or into the metadata store (:mod:`rongmail.store.inline_blobs`)."""
+        version, key = self.keys.current(tenant_id)
+        bid = blob_id or hmac.new(key, data, hashlib.sha256).hexdigest()
+        nonce = secrets.token_bytes(12)
+        sealed = AESGCM(key).encrypt(nonce, data, bid.encode())
+        return bid, MAGIC + version.to_bytes(4, "big") + nonce + sealed
+
+    def unseal(self, tenant_id: int, blob_id: str, raw: bytes) -> bytes:
+        """The plaintext of stored bytes made by :meth:`seal` (the AAD binds them to
+        ``blob_id``: bytes stored under another id do not decrypt)."""
+        if raw[:4] != MAGIC:
+            raise InternalError(detail=f"blob {blob_id}: bad magic")
+        version = int.from_bytes(raw[4:8], "big")
+        try:
+            key = self.keys.get(tenant_id, version)
+            return AESGCM(key).decrypt(raw[8:20], raw[20:], blob_id.encode())
+        except (KeyError, InvalidTag) as e:
+            raise InternalError(detail=f"blob {blob_id}: cannot decrypt") from e
+
     def _path(self, tenant_id: int, blob_id: str) -> Path:
         """``<root>/<tenant>/<id[:2]>/<id[2:4]>/<id>``; an id that is not 64 lower-case hex
         digits is no blob (it never reaches the file system). Built from one string: every
@@ -195,8 +216,7 @@ class FsBlobStore:
         """Write a blob; ``fsync=False`` defers durability to the caller (bulk import
         calls ``os.sync()`` once per batch before committing metadata)."""
         do_sync = self._fsync if fsync is None else fsync
-        version, key = self.keys.current(tenant_id)
-        bid = hmac.new(key, data, hashlib.sha256).hexdigest()
+        bid = self.blob_id(tenant_id, data)
         path = self._path(tenant_id, bid)
         if path.exists():
             try:
@@ -204,9 +224,7 @@ class FsBlobStore:
                 return bid
             except FileNotFoundError:
                 pass  # collected just now: write it again
-        nonce = secrets.token_bytes(12)
-        payload = MAGIC + version.to_bytes(4, "big") + nonce + AESGCM(key).encrypt(
-            nonce, data, bid.encode())
+        _, payload = self.seal(tenant_id, data, bid)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{bid}.{secrets.token_hex(4)}.tmp")
         try:
@@ -246,14 +264,7 @@ class FsBlobStore:
                 raw = f.read()
         except FileNotFoundError as e:
             raise NotFound(what="blob") from e
-        if raw[:4] != MAGIC:
-            raise InternalError(detail=f"blob {blob_id}: bad magic")
-        version = int.from_bytes(raw[4:8], "big")
-        try:
-            key = self.keys.get(tenant_id, version)
-            return AESGCM(key).decrypt(raw[8:20], raw[20:], blob_id.encode())
-        except (KeyError, InvalidTag) as e:
-            raise InternalError(detail=f"blob {blob_id}: cannot decrypt") from e
+        return self.unseal(tenant_id, blob_id, raw)
 
     async def put(self, tenant_id: int, data: bytes) -> str:
         if not self._fsync:

@@ -41,3 +41,49 @@ def known(tenant_id: int, blob_ids: list[str]) -> Op[set[str]]:
         f" AND status = 'held' AND blob_id IN ({ph})",
         (tenant_id, *blob_ids, tenant_id, *blob_ids, tenant_id, *blob_ids))
     return {str(r[0]) for r in rows}
+
+
+def put_inline(tenant_id: int, blob_id: str, data: bytes) -> Op[None]:
+    """Keep a small blob's stored bytes in ``blob_inline`` (migration 0101), inside the
+    transaction that references it; content already stored (the same id) is kept as it is."""
+    yield Q("INSERT INTO blob_inline (tenant_id, blob_id, data) VALUES (?, ?, ?)"
+            " ON CONFLICT (tenant_id, blob_id) DO NOTHING", (tenant_id, blob_id, data))
+
+
+def get_inline(tenant_id: int, blob_id: str) -> Op[bytes | None]:
+    """A blob's stored bytes from ``blob_inline``; None when it lives in a file."""
+    rows = yield Q("SELECT data FROM blob_inline WHERE tenant_id = ? AND blob_id = ?",
+                   (tenant_id, blob_id))
+    return bytes(rows[0][0]) if rows else None
+
+
+_UNREFERENCED_INLINE = (
+    " NOT EXISTS (SELECT 1 FROM blob_ref r WHERE r.tenant_id = i.tenant_id"
+    " AND r.blob_id = i.blob_id AND r.refs > 0) AND NOT EXISTS (SELECT 1 FROM queue_message q"
+    " WHERE q.tenant_id = i.tenant_id AND q.blob_id = i.blob_id) AND NOT EXISTS"
+    " (SELECT 1 FROM spam_quarantine s WHERE s.tenant_id = i.tenant_id"
+    " AND s.blob_id = i.blob_id AND s.status = 'held')")
+
+
+def drop_inline(tenant_id: int, blob_ids: list[str]) -> Op[int]:
+    """Delete the ``blob_inline`` rows of ``blob_ids`` that nothing references, checked in the
+    same statement: a delivery that references one again commits its ``blob_ref`` row with
+    (or before) any use of it, so a row it needs is never dropped (no grace period, unlike
+    files, which are written before their reference commits)."""
+    if not blob_ids:
+        return 0
+    rows = yield Q(
+        f"DELETE FROM blob_inline AS i WHERE i.tenant_id = ? AND i.blob_id IN"
+        f" ({placeholders(len(blob_ids))}) AND{_UNREFERENCED_INLINE} RETURNING blob_id",
+        (tenant_id, *blob_ids))
+    return len(rows)
+
+
+def orphan_inline(limit: int = 1000) -> Op[list[tuple[int, str]]]:
+    """``blob_inline`` rows without any ``blob_ref`` row (GC dropped the reference row and
+    stopped before the data row): candidates for :func:`drop_inline`."""
+    rows = yield Q(
+        "SELECT i.tenant_id, i.blob_id FROM blob_inline i WHERE NOT EXISTS (SELECT 1 FROM"
+        " blob_ref r WHERE r.tenant_id = i.tenant_id AND r.blob_id = i.blob_id) LIMIT ?",
+        (limit,))
+    return [(int(r[0]), str(r[1])) for r in rows]

@@ -31,6 +31,7 @@ from rongmail.core.models import (
     MessageParts,
 )
 from rongmail.errors import AlreadyExists, NotFound, QuotaExceeded, ValidationError
+from rongmail.store.sql.blobs import put_inline
 from rongmail.store.sql.q import Op, Q, QMany, batches, one, placeholders
 
 MAILBOX_COLS = (
@@ -91,6 +92,9 @@ class NewMessage:
     envelope: str
     #: search tokens per field (``core.search_tokens.index_tokens``), keys = SEARCH_FIELDS
     search: dict[str, str]
+    #: the body's sealed bytes when it is stored in ``blob_inline`` (``store.inline_blobs``):
+    #: written with the ``blob_ref`` row, in the same transaction; None: a durable blob file
+    blob_data: bytes | None = None
 
 
 # -- modseq and change log ------------------------------------------------------------------------
@@ -370,6 +374,8 @@ def append_message(
         " ON CONFLICT (tenant_id, blob_id) DO UPDATE SET refs = blob_ref.refs + 1",
         (tenant_id, m.blob_id, m.size, int(time.time())),
     )
+    if m.blob_data is not None:
+        yield from put_inline(tenant_id, m.blob_id, m.blob_data)
     yield from _index(account_id, message_id, m.search)
     yield from log(changes)
     return AppendResult(message_id, first[0], first[1], first[2], modseq, thread_id, m.blob_id,
