@@ -207,11 +207,7 @@ class Scheduler:
         try:
             shaper = self._shaper(dest)
             async with shaper.sem:
-                # Pace before taking a global slot: waiting for QQ's rate must not hold up
-                # deliveries to other destinations.
-                await shaper.pace(self.clock)
-                async with self._global:
-                    outcomes = await self._attempt(message, dest, recipients)
+                outcomes = await self._attempt(message, dest, recipients, shaper)
             await self._record(message, recipients, outcomes, dest)
             recorded = True
         finally:
@@ -224,8 +220,15 @@ class Scheduler:
                 del self._jobs_by_message[(message.id, dest)]
 
     async def _attempt(
-        self, message: qs.QueuedMessage, dest: str, recipients: tuple[qs.QueuedRecipient, ...]
+        self, message: qs.QueuedMessage, dest: str, recipients: tuple[qs.QueuedRecipient, ...],
+        shaper: _Shaper,
     ) -> list[Outcome]:
+        """Read (and sign) the message, then wait for the destination's rate and a global
+        slot, then hand it to the agent. The rate is paced *after* the read, so it holds
+        for the deliveries themselves: a read that takes longer for one message than for
+        the next must not bring their starts closer than the interval. The pacing comes
+        before the global slot: waiting for QQ's rate must not hold up deliveries to other
+        destinations."""
         data = await self._load(message)
         if data is None:
             return [Outcome(r.id, "deferred", None, "4.3.0", "message data missing")
@@ -235,12 +238,14 @@ class Scheduler:
                 data = await self.sign(data)
             except Exception:  # a signing fault must not lose the mail: send it unsigned
                 log.exception("queue %s: DKIM signing failed", message.id)
-        try:
-            return await self._agent(dest).deliver(DeliveryJob(message, recipients, data))
-        except Exception:  # an agent bug must not lose the attempt
-            log.exception("delivery agent for %s crashed", dest)
-            return [Outcome(r.id, "deferred", None, "4.3.0", "internal error")
-                    for r in recipients]  # fmt: skip
+        await shaper.pace(self.clock)
+        async with self._global:
+            try:
+                return await self._agent(dest).deliver(DeliveryJob(message, recipients, data))
+            except Exception:  # an agent bug must not lose the attempt
+                log.exception("delivery agent for %s crashed", dest)
+                return [Outcome(r.id, "deferred", None, "4.3.0", "internal error")
+                        for r in recipients]  # fmt: skip
 
     async def _load(self, message: qs.QueuedMessage) -> bytes | None:
         try:

@@ -67,6 +67,33 @@ async def test_concurrency_and_rate_per_destination(stack) -> None:  # type: ign
     assert await stack.ctx.meta.read(qs.count_active()) == 0
 
 
+async def test_rate_holds_when_a_message_is_slow_to_read(stack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The rate is paced after the message is read: the first message's read taking 60 ms
+    longer than the others' must not bring the first two starts closer than the interval."""
+    t = await acc.do_create_tenant(stack.ctx, "t")
+    for i in range(3):
+        await enqueue(stack, t.id, f"u{i}@qq.com")
+    settings = QueueSettings.model_validate({
+        "destinations": {"qq.com": {"concurrency": 1, "rate_per_minute": 600}},
+    })  # fmt: skip
+    real_get, reads = stack.ctx.blobs.get, []
+
+    async def slow_first(tenant_id: int, blob_id: str) -> bytes:
+        reads.append(blob_id)
+        if len(reads) == 1:
+            await asyncio.sleep(0.06)
+        return await real_get(tenant_id, blob_id)
+
+    monkeypatch.setattr(stack.ctx.blobs, "get", slow_first)
+    qq = CountingAgent(delay=0.0)
+    sched = Scheduler(stack.ctx, settings, hostname="h", local=qq, remote=qq,
+                      is_local=no_local)  # fmt: skip
+    await sched.drain()
+    assert len(qq.starts) == 3 and len(reads) == 3
+    gaps = [b - a for a, b in zip(qq.starts, qq.starts[1:], strict=False)]
+    assert min(gaps) >= 0.095, gaps  # 600/min: one start every 0.1 s
+
+
 async def test_run_wake_stop(stack) -> None:  # type: ignore[no-untyped-def]
     t = await acc.do_create_tenant(stack.ctx, "t")
     agent = CountingAgent(delay=0)
