@@ -57,7 +57,8 @@ async def collect(meta: MetaStore, store: FsBlobStore, *, grace: float = 3600.0,
                 removed += 1
             # a small delivered body lives in blob_inline instead (store.inline_blobs); the
             # drop re-checks the references itself
-            await meta.write(sb.drop_inline(tenant, dead), durable=False)
+            if dead:
+                await meta.write(sb.drop_inline(tenant, dead), durable=False)
         if len(cands) < 1000:
             break
     removed += await _inline_orphans(meta)
