@@ -411,7 +411,11 @@ class AuthRecorder:
                           method: str, outcome: str, score: int,
                           audit: LoginAudit | None = None) -> None:
         """Insert the login event; with ``audit``, append its audit entry in the same
-        transaction (one durable write instead of two on every login)."""
+        transaction (one write instead of two on every login). A success commits relaxed
+        (``durable=False``: in the WAL at once, fsynced with the next durable commit): it is on
+        every client's connect path, and as a durable write it made the flag changes queued
+        behind it wait for an fsync. Failures and refusals stay durable: they are the record
+        of an attack."""
         op: Op[Any] = sa.insert_login_event(
             account.id, ctx.now, ctx.ip, ctx.net, ctx.country, ctx.device, protocol, method,
             outcome, score, ctx.region)
@@ -419,7 +423,7 @@ class AuthRecorder:
             op = _audited(self.key, op, category="login", action=audit.action,
                           outcome=audit.outcome, account=account, actor_id=account.id,
                           remote=ctx.ip, detail=audit.detail)
-        await self.ctx.meta.write(op)
+        await self.ctx.meta.write(op, durable=outcome != "success")
 
     async def freeze(self, account: Account, *, reasons: Sequence[str], remote: str) -> None:
         revoked = await do_freeze_account(self.ctx, self.key, account,

@@ -1,6 +1,9 @@
-"""A login's records: the login event and its ``login`` audit entry are written in ONE durable
+"""A login's records: the login event and its ``login`` audit entry are written in ONE
 transaction (``AuthRecorder.login_event(audit=...)``), on success and on a wrong password; both
-are there afterwards and the audit chain still verifies."""
+are there afterwards and the audit chain still verifies. A success commits relaxed (no fsync
+of its own: it is on every client's connect path, and a durable write there stalled the
+writer thread's queue of flag changes behind an fsync), a failure or refusal durably (the
+evidence of an attack must survive a power cut)."""
 
 from __future__ import annotations
 
@@ -25,14 +28,14 @@ def _spy_writes(meta: Any) -> list[bool]:
     return calls
 
 
-async def test_login_event_and_audit_share_one_durable_write(sec) -> None:  # type: ignore[no-untyped-def]
+async def test_login_event_and_audit_share_one_write(sec) -> None:  # type: ignore[no-untyped-def]
     meta = sec.ctx.meta
     calls = _spy_writes(meta)
     try:
         r = await sec.auth.authenticate("li@demo.test", "Li-pass-2026-x", protocol="imap",
                                         remote_ip="127.0.0.1")
         assert r.account.id == sec.user.id
-        assert calls == [True]
+        assert calls == [False], "a success: one relaxed write"
         with pytest.raises(AuthError):
             await sec.auth.authenticate("li@demo.test", "wrong-pass", protocol="imap",
                                         remote_ip="127.0.0.1")
@@ -40,7 +43,7 @@ async def test_login_event_and_audit_share_one_durable_write(sec) -> None:  # ty
         del meta.write
     # the failure: the event with its audit entry (this fixture's lockout counter lives in
     # memory, it writes nothing)
-    assert calls == [True, True], calls
+    assert calls == [False, True], calls
     events = await meta.read(sa.login_events(sec.user.id, 0))
     assert sorted(e.outcome for e in events) == ["failure", "success"]
     entries = await meta.read(sa.audit_page(0))

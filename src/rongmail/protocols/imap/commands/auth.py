@@ -20,6 +20,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rongmail.core.turns import background_turn
 from rongmail.errors import AuthError, MailError
 from rongmail.protocols import sasl
 
@@ -129,6 +130,9 @@ def _capability_code(s: Session) -> str:
 
 
 async def _verify(s: Session, creds: sasl.Credentials | sasl.BearerCredentials) -> Ok:
+    # a login is long work (credential check, risk scoring, its login record): it starts when
+    # the other sessions' ready commands have run (``core.turns``)
+    await background_turn()
     try:
         identity = await sasl.check(
             s.deps.authenticator, creds, protocol="imap", remote_ip=s.remote_ip
