@@ -150,3 +150,36 @@ async def test_a_read_is_judged_by_its_cpu_time_unless_it_stalled(
     await meta.read(burns(0))
     assert await meta.read(burns(0.01)) == loop_thread
     assert await meta.read(burns(0)) != loop_thread, "CPU time over the limit: the pool"
+
+
+async def test_a_point_read_of_a_kind_slow_for_big_lists_stays_on_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Reader.message_parts`` of a few ids is timed as its own kind: a cold FETCH batch of
+    512 rows that sends ``message_parts`` to the pool leaves the one-message reads of
+    ``FETCH n BODY[]`` on the event loop."""
+    from rongmail.store import reader as reader_mod
+    from rongmail.store.sql import mail as ml
+
+    monkeypatch.setattr(sqlite_meta, "INLINE_READ_MAX", LIMIT)
+    m = SqliteMeta(tmp_path / "meta.sqlite3")
+    await m.open()
+    try:
+        r = reader_mod.Reader(m, None)  # type: ignore[arg-type]
+        loop_thread = threading.get_ident()
+        ran_on: list[int] = []
+        real = m._run_read
+
+        def spy(op, conn=None):  # type: ignore[no-untyped-def]
+            ran_on.append(threading.get_ident())
+            return real(op, conn)
+
+        monkeypatch.setattr(m, "_run_read", spy)
+        m._read_cost[ml.message_parts.__code__] = 10.0  # big batches were slow
+        await r.message_parts(1, list(range(1, 600)))
+        assert ran_on[-1] != loop_thread, "a big list: the slow kind, on the pool"
+        await r.message_parts(1, [5])  # first of its kind: pool, and timed
+        assert await r.message_parts(1, [7]) == []
+        assert ran_on[-1] == loop_thread, "one id: a cheap kind of its own, on the loop"
+    finally:
+        await m.close()

@@ -86,3 +86,27 @@ async def test_long_work_stops_waiting_once_its_budget_is_spent() -> None:
         took = loop.time() - t0
     assert work.left <= 0
     assert took < 0.6, f"40 turns took {took:.2f}s: the budget did not cap the waiting"
+
+
+async def test_past_its_budget_long_work_runs_in_slices() -> None:
+    """No background waits once the budget is spent: steps within one slice go on without a
+    turn (a turn per small step cost a round of the other work each), the next slice starts
+    after a plain turn."""
+    log: list[str] = []
+    work = LongWork(budget=0.0, slice_=0.05)
+
+    async def long() -> None:
+        await work.turn()  # the first turn: a plain one
+        log.append("long-1")
+        await work.turn()  # within the slice: no turn
+        log.append("long-2")
+        await asyncio.sleep(0.06)  # the slice is over
+        await work.turn()
+        log.append("long-3")
+
+    async def short() -> None:
+        await asyncio.sleep(0)
+        log.append("short")
+
+    await asyncio.gather(long(), short())
+    assert log.index("long-2") == log.index("long-1") + 1, log

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from rongmail.core.changes import Change
@@ -9,7 +10,7 @@ from rongmail.core.models import Mailbox, MailboxEntry
 from rongmail.i18n import t
 from rongmail.mime.parse import parse_message
 from rongmail.protocols.imap.message import body_structure, envelope, find_part, section_bytes
-from rongmail.protocols.imap.names import MailboxTree, pattern_regex
+from rongmail.protocols.imap.names import MAX_DEPTH, MailboxTree, pattern_regex
 from rongmail.protocols.imap.proto.fetch import Section
 from rongmail.protocols.imap.proto.sequence import SequenceSet
 from rongmail.protocols.imap.view import Listing, SelectedView
@@ -56,6 +57,28 @@ def test_tree_paths_and_patterns() -> None:
     assert [n.path for n in tree.match("", "%")] == ["INBOX", "发票"]
     assert [n.path for n in tree.match("发票/", "*")] == ["发票/2024"]
     assert pattern_regex("inbox*").fullmatch("INBOX/sub")
+
+
+def test_tree_paths_of_deep_and_looping_parents_leave_no_cycle() -> None:
+    """A chain deeper than ``MAX_DEPTH`` is cut there, a loop of parents ends, a missing
+    parent makes a top level; building the tree makes no cyclic garbage (it runs on every
+    SELECT and LIST; a recursive closure made a cycle per call)."""
+    # deepest first: one walk from d80 upwards meets no known path and is cut
+    deep = [_mb(k, f"d{k}", parent=k - 1 if k > 1 else 0) for k in range(80, 0, -1)]
+    loop = [_mb(101, "a", parent=102), _mb(102, "b", parent=101)]
+    orphan = [_mb(200, "o", parent=999)]
+    gc.collect()
+    gc.disable()
+    try:
+        tree = MailboxTree(deep + loop + orphan)
+        assert tree.path(1) == "d1" and tree.path(3) == "d1/d2/d3"
+        assert tree.path(80).count("/") == MAX_DEPTH + 1  # 66 names: the cut
+        assert tree.path(80).startswith("d15/d16/") and tree.path(80).endswith("/d79/d80")
+        assert tree.path(101).endswith("b/a") and tree.path(200) == "o"
+        del tree
+        assert gc.collect() == 0, "building a MailboxTree left cyclic garbage"
+    finally:
+        gc.enable()
 
 
 RAW = (

