@@ -110,3 +110,16 @@ async def test_past_its_budget_long_work_runs_in_slices() -> None:
 
     await asyncio.gather(long(), short())
     assert log.index("long-2") == log.index("long-1") + 1, log
+
+
+async def test_hurried_long_work_stops_taking_background_turns() -> None:
+    """Once another session waits for its result (``hurry``), long work no longer waits for
+    the loop's idle moments (priority inheritance)."""
+    with never_idle() as loop:
+        work = LongWork(budget=10.0, max_wait=0.2)
+        work.hurry()
+        t0 = loop.time()
+        for _ in range(5):  # five 0.2 s background waits without the hurry
+            await work.turn()
+        took = loop.time() - t0
+    assert took < 0.5, f"{took:.2f}s: still waiting for idle moments"

@@ -108,6 +108,11 @@ class LongWork:
         self.slice = slice_
         self._since: float | None = None  # when the command last got the loop back
 
+    def hurry(self) -> None:
+        """Others wait for this work now (it is no longer background work): no more
+        background turns, only the slices."""
+        self.left = 0.0
+
     async def turn(self) -> None:
         """Let other work run before the next step (or go on, within a slice)."""
         loop = asyncio.get_running_loop()

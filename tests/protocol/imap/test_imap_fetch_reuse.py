@@ -33,6 +33,23 @@ def _flags(c: imaplib.IMAP4, cmd: str = "FETCH", att: str = "(FLAGS ENVELOPE)"
     return out
 
 
+def _spy_range_hits(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
+    """Record, for each kept whole-mailbox answer found, how many of its lines were stale."""
+    from rongmail.protocols.imap.msgcache import MessageCache
+
+    hits: list[int] = []
+    real = MessageCache.range_lines
+
+    def spy(self, *a):  # type: ignore[no-untyped-def]
+        got = real(self, *a)
+        if got is not None:
+            hits.append(len(got[1]))
+        return got
+
+    monkeypatch.setattr(MessageCache, "range_lines", spy)
+    return hits
+
+
 async def test_repeated_fetch_follows_flag_changes(imap: ImapEnv) -> None:
     for i in range(3):
         await imap.deliver(mail(f"r{i}"))
@@ -69,18 +86,8 @@ async def test_whole_mailbox_answers_equal_fresh_ones(imap: ImapEnv, monkeypatch
     session's view holds the same UIDs and entries: after flag changes by either session, an
     expunge, a delivery and a UID FETCH, every answer equals the one rendered without it."""
     from rongmail.protocols.imap.commands import fetch as fetch_mod
-    from rongmail.protocols.imap.msgcache import MessageCache
 
-    hits: list[int] = []
-    real = MessageCache.range_lines
-
-    def spy(self, *a):  # type: ignore[no-untyped-def]
-        got = real(self, *a)
-        if got is not None:
-            hits.append(len(got[1]))
-        return got
-
-    monkeypatch.setattr(MessageCache, "range_lines", spy)
+    hits = _spy_range_hits(monkeypatch)
     for i in range(5):
         await imap.deliver(mail(f"w{i}"))
 
@@ -123,3 +130,54 @@ async def test_whole_mailbox_answers_equal_fresh_ones(imap: ImapEnv, monkeypatch
     monkeypatch.setattr(fetch_mod, "RANGE_MIN", 2)
     await imap.run(client)
     assert any(n == 0 for n in hits) and any(n > 0 for n in hits), hits
+
+
+async def test_concurrent_cold_whole_mailbox_fetches_render_once(imap: ImapEnv, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Two sessions ask for the same whole-mailbox answer while neither is kept: the second
+    waits for the first's rendering (``MessageCache.range_building``) and reuses its lines,
+    and both answers equal a fresh one."""
+    import asyncio
+    import threading
+
+    from rongmail.protocols.imap.commands import fetch as fetch_mod
+    from rongmail.store.reader import Reader
+
+    for i in range(40):
+        await imap.deliver(mail(f"c{i}"))
+    monkeypatch.setattr(fetch_mod, "RANGE_MIN", 2)
+    monkeypatch.setattr(fetch_mod, "BATCH", 1)  # rows-only batches of 8: several steps
+    real_parts = Reader.message_parts
+
+    async def slow_parts(self, account_id, ids):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0.05)  # a cold read that takes a while
+        return await real_parts(self, account_id, ids)
+
+    monkeypatch.setattr(Reader, "message_parts", slow_parts)
+    hits = _spy_range_hits(monkeypatch)
+
+    def answer(c: imaplib.IMAP4) -> list[bytes]:
+        typ, data = c.fetch("1:*", "(FLAGS ENVELOPE)")
+        assert typ == "OK", data
+        return [d[0] if isinstance(d, tuple) else d for d in data
+                if d and b"ENVELOPE" in (d[0] if isinstance(d, tuple) else d)]
+
+    def client() -> None:
+        a, b = _login(imap), _login(imap)
+        got: dict[str, list[bytes]] = {}
+
+        def second() -> None:
+            threading.Event().wait(0.08)  # a's rendering has started
+            got["b"] = answer(b)
+
+        t = threading.Thread(target=second)
+        t.start()
+        got["a"] = answer(a)
+        t.join()
+        assert len(got["a"]) == 40 and got["a"] == got["b"]
+        assert hits == [0], f"b reused a's kept answer, nothing stale: {hits}"
+        fetch_mod.RANGE_MIN = 10**9  # rendered afresh
+        assert answer(a) == got["a"]
+        for c in (a, b):
+            c.logout()
+
+    await imap.run(client)

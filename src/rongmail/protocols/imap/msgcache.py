@@ -39,8 +39,10 @@ Invariants:
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from itertools import compress, count
 from operator import is_not
 from typing import Any
@@ -165,6 +167,45 @@ class MessageCache:
         ] = OrderedDict()
         self._range_lines = 0
         self._range_bytes = 0
+        #: whole-mailbox answers being rendered afresh, by the key of ``_ranges`` (see
+        #: :meth:`start_building`)
+        self._building: dict[
+            tuple[int, int, object], tuple[asyncio.Future[None], Callable[[], None] | None]
+        ] = {}
+
+    def range_building(self, mailbox: Mailbox, key: object) -> asyncio.Future[None] | None:
+        """The fresh rendering of this whole-mailbox answer that a session is running, if
+        any: a session about to render the same answer waits for it (boundedly) and then
+        reuses the kept lines, instead of rendering the same 10,000 messages again. When
+        clients reconnect together (a server restart), a dozen cold ``FETCH 1:*`` of one
+        mailbox otherwise each rendered it all, taking 1.1–1.7 s each under the mixed load
+        against 0.25 s once one had kept it). Asking calls the builder's ``hurry``: a rendering
+        others wait for is no longer background work."""
+        got = self._building.get((mailbox.id, mailbox.uidvalidity, key))
+        if got is None:
+            return None
+        fut, hurry = got
+        if hurry is not None:
+            hurry()
+        return fut
+
+    def start_building(self, mailbox: Mailbox, key: object,
+                       hurry: Callable[[], None] | None = None) -> Callable[[], None]:
+        """Note that the caller renders this whole-mailbox answer afresh (``hurry`` is called
+        when another session waits for it); the returned function ends that (call it however
+        the rendering ends: it wakes the waiters)."""
+        k = (mailbox.id, mailbox.uidvalidity, key)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._building.setdefault(k, (fut, hurry))
+
+        def done() -> None:
+            got = self._building.get(k)
+            if got is not None and got[0] is fut:
+                del self._building[k]
+            if not fut.done():
+                fut.set_result(None)
+
+        return done
 
     def range_lines(
         self, mailbox: Mailbox, key: object, uids: list[int], entries: list[MailboxEntry]

@@ -39,6 +39,7 @@ Invariants:
 
 from __future__ import annotations
 
+import asyncio
 from bisect import bisect_left
 from collections.abc import Callable
 from datetime import datetime, tzinfo
@@ -67,6 +68,9 @@ RANGE_MIN = 256
 #: lines rendered afresh in one step of the event loop (about 1.5 ms of ENVELOPEs); between
 #: steps the answer waits for a background turn (``core.turns``)
 RENDER_STEP = 64
+#: how long (seconds) a whole-mailbox fetch waits for another session's rendering of the same
+#: answer before it renders its own (``MessageCache.range_building``)
+BUILD_WAIT = 2.0
 #: Output buffered before the handler lets the shell write it (bounded memory, few syscalls).
 FLUSH_BYTES = 256 * 1024
 _VIEW_ONLY = frozenset({"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ", "EMAILID"})
@@ -288,6 +292,9 @@ async def fetch(s: Session, cmd: c.Fetch) -> Ok:
     # by line where the view holds the same entry objects (see ``MessageCache.range_lines``)
     entries_now: list[MailboxEntry] | None = None
     if reuse_key is not None and len(uids) >= RANGE_MIN and len(uids) == len(view.uids):
+        other = cache.range_building(mailbox, reuse_key)
+        if other is not None:  # another session renders this answer: reuse its lines
+            await asyncio.wait({other}, timeout=BUILD_WAIT)
         entries_now = list(map(view.entries.__getitem__, uids))
         kept = cache.range_lines(mailbox, reuse_key, uids, entries_now)
         if kept is not None:
@@ -307,6 +314,22 @@ async def fetch(s: Session, cmd: c.Fetch) -> Ok:
                 await _send_lines(s, lines, long)
                 return Ok()
     collected: list[bytes] | None = [] if entries_now is not None else None
+    building = (cache.start_building(mailbox, reuse_key, long.hurry)
+                if entries_now is not None and cache.range_building(mailbox, reuse_key) is None
+                else None)
+    try:
+        await _render_all(s, plan, uids, long, collected)
+    finally:
+        if building is not None:
+            building()
+    if collected is not None and entries_now is not None and len(collected) == len(uids):
+        cache.keep_range(mailbox, reuse_key, uids, entries_now, collected)
+    return Ok()
+
+
+async def _render_all(s: Session, plan: _Plan, uids: list[int], long: LongWork,
+                      collected: list[bytes] | None) -> None:
+    """Render and send the lines of ``uids`` batch by batch (into ``collected`` too)."""
     buffered = 0
     batch = BATCH if plan.need_raw else 8 * BATCH  # rows only: fewer, larger store reads
     for i in range(0, len(uids), batch):
@@ -322,9 +345,6 @@ async def fetch(s: Session, cmd: c.Fetch) -> Ok:
             buffered = 0
         if i + batch < len(uids):
             await long.turn()
-    if collected is not None and entries_now is not None and len(collected) == len(uids):
-        cache.keep_range(mailbox, reuse_key, uids, entries_now, collected)
-    return Ok()
 
 
 async def _send_lines(s: Session, lines: list[bytes], long: LongWork) -> None:
