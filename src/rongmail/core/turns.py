@@ -95,9 +95,10 @@ class LongWork:
     ``budget`` seconds in all; after that it keeps the loop for up to ``slice_`` seconds at a
     time and then takes a plain turn (``asyncio.sleep(0)``). On a loop that is never idle a
     long command's latency so grows by at most ``budget`` plus one round of the other work per
-    slice, however many small steps it takes (a cold ``FETCH 1:*`` of 10,000 messages renders
-    in some 160 steps of 64 lines; a plain turn at each cost it a round of 20 sessions' short
-    commands each, 1.3 s at p99 against 0.2 s before the steps)."""
+    slice, not per step (a cold ``FETCH 1:*`` of 10,000 messages renders in some 160 steps
+    of 64 lines). ``hurry`` ends the background turns once another session waits for the
+    result. The budget trades the short commands' latency against the long ones'
+    (``bench/README.md``, session 9: budgets from 0 to 0.5 s measured)."""
 
     __slots__ = ("left", "max_wait", "slice", "_since")
 

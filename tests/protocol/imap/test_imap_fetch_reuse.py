@@ -134,7 +134,7 @@ async def test_whole_mailbox_answers_equal_fresh_ones(imap: ImapEnv, monkeypatch
 
 async def test_concurrent_cold_whole_mailbox_fetches_render_once(imap: ImapEnv, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Two sessions ask for the same whole-mailbox answer while neither is kept: the second
-    waits for the first's rendering (``MessageCache.range_building``) and reuses its lines,
+    waits for the first's rendering (``MessageCache.wait_building``) and reuses its lines,
     and both answers equal a fresh one."""
     import asyncio
     import threading

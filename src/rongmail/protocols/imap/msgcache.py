@@ -173,34 +173,35 @@ class MessageCache:
             tuple[int, int, object], tuple[asyncio.Future[None], Callable[[], None] | None]
         ] = {}
 
-    def range_building(self, mailbox: Mailbox, key: object) -> asyncio.Future[None] | None:
-        """The fresh rendering of this whole-mailbox answer that a session is running, if
-        any: a session about to render the same answer waits for it (boundedly) and then
-        reuses the kept lines, instead of rendering the same 10,000 messages again. When
-        clients reconnect together (a server restart), a dozen cold ``FETCH 1:*`` of one
-        mailbox otherwise each rendered it all, taking 1.1–1.7 s each under the mixed load
-        against 0.25 s once one had kept it). Asking calls the builder's ``hurry``: a rendering
-        others wait for is no longer background work."""
+    async def wait_building(self, mailbox: Mailbox, key: object, timeout: float) -> None:
+        """If a session is rendering this whole-mailbox answer afresh, hurry it (a rendering
+        others wait for is no longer background work) and wait for it, ``timeout`` seconds at
+        most; the caller then finds its lines kept (:meth:`range_lines`) instead of rendering
+        the same 10,000 messages again. When clients reconnect together (a server restart), a
+        dozen cold ``FETCH 1:*`` of one mailbox otherwise each rendered it all, 0.9–1.7 s each
+        under the mixed load against 0.25 s once one had kept it."""
         got = self._building.get((mailbox.id, mailbox.uidvalidity, key))
         if got is None:
-            return None
+            return
         fut, hurry = got
         if hurry is not None:
             hurry()
-        return fut
+        await asyncio.wait({fut}, timeout=timeout)
 
     def start_building(self, mailbox: Mailbox, key: object,
-                       hurry: Callable[[], None] | None = None) -> Callable[[], None]:
+                       hurry: Callable[[], None] | None = None) -> Callable[[], None] | None:
         """Note that the caller renders this whole-mailbox answer afresh (``hurry`` is called
-        when another session waits for it); the returned function ends that (call it however
-        the rendering ends: it wakes the waiters)."""
+        when another session waits for it). Returns the function that ends that (call it
+        however the rendering ends: it wakes the waiters), or None when another session is
+        rendering it already (the caller waited its time out)."""
         k = (mailbox.id, mailbox.uidvalidity, key)
+        if k in self._building:
+            return None
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._building.setdefault(k, (fut, hurry))
+        self._building[k] = (fut, hurry)
 
         def done() -> None:
-            got = self._building.get(k)
-            if got is not None and got[0] is fut:
+            if self._building.get(k, (None,))[0] is fut:
                 del self._building[k]
             if not fut.done():
                 fut.set_result(None)

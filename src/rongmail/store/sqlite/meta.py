@@ -245,15 +245,19 @@ class SqliteMeta:
             conn.execute("COMMIT")
             if kind is not None:
                 wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
-                self._note_cost(kind, wall if wall - cpu > INLINE_STALL else cpu)
+                self._note_cost(self._read_cost, kind,
+                                wall if wall - cpu > INLINE_STALL else cpu)
 
-    def _note_cost(self, kind: object, took: float) -> None:
-        """Remember what a read of this kind cost: a dearer one counts at once, cheaper ones
-        bring the figure down by an eighth of the difference (a kind that was 40 times over the
-        limit becomes quick again after about 30 cheap reads on the pool; one expensive read
-        takes it off the loop at once)."""
-        prev = self._read_cost.get(kind)
-        self._read_cost[kind] = took if prev is None or took >= prev else prev * 0.875 + took * 0.125
+    @staticmethod
+    def _note_cost(costs: dict[object, float], kind: object, took: float) -> None:
+        """Remember what an operation of this kind (a read or a relaxed write) cost: a dearer
+        one counts at once, cheaper ones bring the figure down by an eighth of the difference
+        (a kind that was 40 times over the limit becomes quick again after about 30 cheap runs
+        off the loop; one expensive run takes it off the loop at once)."""
+        if kind is None:
+            return
+        prev = costs.get(kind)
+        costs[kind] = took if prev is None or took >= prev else prev * 0.875 + took * 0.125
 
     def _loop_conn(self) -> apsw.Connection:
         """The event loop thread's own read connection (short busy timeout)."""
@@ -325,48 +329,44 @@ class SqliteMeta:
             with self._plock:
                 if self._pending:
                     return False, None
-            if self._lock_fd is not None:
-                try:
-                    fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    return False, None
+            if self._lock_fd is None:
+                return self._commit_inline(op)
             try:
-                conn = self._inline_wconn_get()
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                except apsw.BusyError:  # another process's writer
-                    return False, None
-                kind = getattr(op, "gi_code", None)
-                t0, c0 = time.perf_counter(), time.thread_time()
-                try:
-                    value = run_sync(conn, op)
-                    conn.execute("COMMIT")
-                except BaseException as e:
-                    with contextlib.suppress(apsw.Error):
-                        conn.execute("ROLLBACK")
-                    err = _translate(e)
-                    if err is e:
-                        raise
-                    if not isinstance(err, MailError):
-                        log.exception("write operation failed")
-                    raise err from e
-                finally:
-                    wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
-                    self._note_write_cost(kind, wall if wall - cpu > INLINE_STALL else cpu)
-                return True, value
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # another process is writing
+                return False, None
+            try:
+                return self._commit_inline(op)
             finally:
-                if self._lock_fd is not None:
-                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         finally:
             self._wlock.release()
 
-    def _note_write_cost(self, kind: object, took: float) -> None:
-        """Like :meth:`_note_cost`, for writes."""
-        if kind is None:
-            return
-        prev = self._write_cost.get(kind)
-        self._write_cost[kind] = (took if prev is None or took >= prev
-                                  else prev * 0.875 + took * 0.125)
+    def _commit_inline(self, op: Op[T]) -> tuple[bool, T | None]:
+        """One transaction of ``op`` on the loop thread's writing connection (locks held)."""
+        conn = self._inline_wconn_get()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except apsw.BusyError:  # a checkpoint or a writer outside ``process_lock``
+            return False, None
+        t0, c0 = time.perf_counter(), time.thread_time()
+        try:
+            value = run_sync(conn, op)
+            conn.execute("COMMIT")
+        except BaseException as e:
+            with contextlib.suppress(apsw.Error):
+                conn.execute("ROLLBACK")
+            err = _translate(e)
+            if err is e:
+                raise
+            if not isinstance(err, MailError):
+                log.exception("write operation failed")
+            raise err from e
+        finally:
+            wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
+            self._note_cost(self._write_cost, getattr(op, "gi_code", None),
+                            wall if wall - cpu > INLINE_STALL else cpu)
+        return True, value
 
     def write_sync(self, op: Op[T], *, durable: bool = True) -> T:
         """Blocking write from a non-event-loop thread (CLI import, workers)."""
@@ -446,7 +446,8 @@ class SqliteMeta:
                 conn.execute(f"RELEASE {sp}")
                 results.append((True, value))
                 if not durable:
-                    self._note_write_cost(getattr(op, "gi_code", None), time.thread_time() - c0)
+                    self._note_cost(self._write_cost, getattr(op, "gi_code", None),
+                                    time.thread_time() - c0)
             except BaseException as e:
                 err = _translate(e)
                 try:

@@ -39,7 +39,6 @@ Invariants:
 
 from __future__ import annotations
 
-import asyncio
 from bisect import bisect_left
 from collections.abc import Callable
 from datetime import datetime, tzinfo
@@ -69,7 +68,7 @@ RANGE_MIN = 256
 #: steps the answer waits for a background turn (``core.turns``)
 RENDER_STEP = 64
 #: how long (seconds) a whole-mailbox fetch waits for another session's rendering of the same
-#: answer before it renders its own (``MessageCache.range_building``)
+#: answer before it renders its own (``MessageCache.wait_building``)
 BUILD_WAIT = 2.0
 #: Output buffered before the handler lets the shell write it (bounded memory, few syscalls).
 FLUSH_BYTES = 256 * 1024
@@ -292,9 +291,8 @@ async def fetch(s: Session, cmd: c.Fetch) -> Ok:
     # by line where the view holds the same entry objects (see ``MessageCache.range_lines``)
     entries_now: list[MailboxEntry] | None = None
     if reuse_key is not None and len(uids) >= RANGE_MIN and len(uids) == len(view.uids):
-        other = cache.range_building(mailbox, reuse_key)
-        if other is not None:  # another session renders this answer: reuse its lines
-            await asyncio.wait({other}, timeout=BUILD_WAIT)
+        # another session rendering this very answer: wait, then reuse its lines
+        await cache.wait_building(mailbox, reuse_key, BUILD_WAIT)
         entries_now = list(map(view.entries.__getitem__, uids))
         kept = cache.range_lines(mailbox, reuse_key, uids, entries_now)
         if kept is not None:
@@ -315,8 +313,7 @@ async def fetch(s: Session, cmd: c.Fetch) -> Ok:
                 return Ok()
     collected: list[bytes] | None = [] if entries_now is not None else None
     building = (cache.start_building(mailbox, reuse_key, long.hurry)
-                if entries_now is not None and cache.range_building(mailbox, reuse_key) is None
-                else None)
+                if entries_now is not None else None)
     try:
         await _render_all(s, plan, uids, long, collected)
     finally:
