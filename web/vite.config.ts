@@ -58,5 +58,8 @@ export default defineConfig({
   test: {
     environment: 'jsdom',
     include: ['tests/**/*.test.ts'],
+    // `make test` runs these beside the Python suite on a loaded machine: jsdom start-up and
+    // the first test of a file can take seconds there.
+    testTimeout: 30_000,
   },
 })

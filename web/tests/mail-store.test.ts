@@ -98,3 +98,95 @@ describe('mail store list window', () => {
     expect(client.states.stale({ Email: 'e2' })).toEqual([])
   })
 })
+
+/**
+ * A small JMAP server for the write/read race: answers are computed when a request arrives (so
+ * a read sent before a write sees the mailbox as it was), and delivered when the test releases
+ * them, in the order it chooses.
+ */
+function raceServer(inbox: string) {
+  const box = new Map<string, string>(['r0', 'r1', 'r2'].map((id) => [id, inbox]))
+  let state = 1
+  const held: { body: any; answer: any; release: () => void }[] = []
+  const email = (id: string) => ({ id, threadId: 't' + id, mailboxIds: { [box.get(id)!]: true }, keywords: {}, receivedAt: '2026-01-01T00:00:00Z', from: null, subject: id })
+  function answer(body: any) {
+    const out: any[] = []
+    for (const [name, args, id] of body.methodCalls) {
+      if (name === 'Email/query') {
+        const ids = [...box].filter(([, b]) => b === args.filter.inMailbox).map(([i]) => i)
+        out.push([name, { ids, position: 0, total: ids.length, queryState: 'q' + state }, id])
+      } else if (name === 'Email/get') {
+        const ref = args['#ids']
+        const src = ref ? out.find((r) => r[2] === ref.resultOf)![1] : { ids: args.ids }
+        const ids = ref?.path === '/updated' ? src.updated : src.ids
+        out.push([name, { list: ids.map(email), state: 'e' + state, notFound: [] }, id])
+      } else if (name === 'Email/changes') {
+        out.push([name, { oldState: args.sinceState, newState: 'e' + state, hasMoreChanges: false, created: [], updated: [], destroyed: [] }, id])
+      } else if (name === 'Email/set') {
+        const old = 'e' + state
+        for (const [eid, patch] of Object.entries<any>(args.update ?? {})) box.set(eid, Object.keys(patch.mailboxIds)[0])
+        state++
+        out.push([name, { oldState: old, newState: 'e' + state, updated: Object.fromEntries(Object.keys(args.update ?? {}).map((k) => [k, null])) }, id])
+      } else if (name === 'Mailbox/get') {
+        out.push([name, { list: [], state: 'mb' + state }, id])
+      }
+    }
+    return { methodResponses: out, sessionState: 's' }
+  }
+  vi.stubGlobal('fetch', async (url: string, init?: RequestInit) => {
+    if (url === '/.well-known/jmap') {
+      return new Response(JSON.stringify({
+        capabilities: {}, accounts: { A: {} }, primaryAccounts: { 'urn:ietf:params:jmap:mail': 'A' }, username: 'u',
+        apiUrl: '/api/jmap', downloadUrl: '/d', uploadUrl: '/u', eventSourceUrl: '/e', state: 's',
+      }))
+    }
+    const body = JSON.parse(String(init!.body))
+    const a = answer(body)
+    return new Promise<Response>((resolve) => held.push({ body, answer: a, release: () => resolve(new Response(JSON.stringify(a))) }))
+  })
+  /** Release the held request whose first method is `name`. */
+  async function release(name: string) {
+    const i = held.findIndex((h) => h.body.methodCalls[0][0] === name)
+    expect(i, `a held ${name} request`).toBeGreaterThanOrEqual(0)
+    held.splice(i, 1)[0].release()
+    for (let k = 0; k < 5; k++) await flush()
+  }
+  return { held, release }
+}
+
+describe('our writes against list reads', () => {
+  for (const order of [['Email/set', 'Email/changes'], ['Email/changes', 'Email/set']]) {
+    it(`an archived row stays gone when a push resync answered before the move lands (${order.join(' then ')})`, async () => {
+      const inbox = 'box-in-' + order[0]  // a new list per case (openList keeps an equal one)
+      const srv = raceServer(inbox)
+      const { client } = await import('../src/stores/session')
+      const mail = await import('../src/stores/mail')
+      const view = mail.openList(mail.makeQuery({ mailboxId: inbox, collapse: false }))
+      await srv.release('Email/query')
+      expect(view.ids).toEqual(['r0', 'r1', 'r2'])
+      client.states.set('Email', 'e1')
+
+      // A push arrives: the resync goes out and the server answers it with r0 still in the Inbox.
+      const sync = mail.syncEmails(50)
+      await flush()
+      // The user archives r0 before that answer arrives.
+      const move = mail.moveEmails([mail.mail.emails.get('r0')!], inbox, 'box-arch')
+      await flush()
+      expect(view.ids).toEqual(['r1', 'r2'])
+      for (const name of order) await srv.release(name)
+      await move
+      await sync
+      // The stale answer was not applied, and one more resync went out after the move.
+      expect(view.ids).toEqual(['r1', 'r2'])
+      expect(srv.held.map((h) => h.body.methodCalls[0][0])).toEqual(['Email/changes'])
+      expect(srv.held[0].body.methodCalls[0][1].sinceState).toBe('e1')
+      await srv.release('Email/changes')
+      expect(view.ids).toEqual(['r1', 'r2'])
+      expect(mail.mail.emails.get('r0')!.mailboxIds).toEqual({ 'box-arch': true })
+      expect(client.states.get('Email')).toBe('e2')
+      // The push for our own move is no change to us, and no request is left waiting.
+      expect(client.states.stale({ Email: 'e2' })).toEqual([])
+      expect(srv.held).toEqual([])
+    })
+  }
+})

@@ -29,6 +29,7 @@ from webtools import (
     plain_mail,
     row,
     shot,
+    toasts,
     touch_swipe,
     wait_js,
     zh,
@@ -187,9 +188,12 @@ def test_webmail_flows(
             page.goto(srv.url("/#/mail/inbox"))
             target = row(page, subject)
             target.wait_for()
-            touch_swipe(page, target, -160)
-            page.wait_for_timeout(50)
-            target.wait_for(state="detached", timeout=10_000)
+            seen = touch_swipe(page, target, -160)
+            try:
+                target.wait_for(state="detached", timeout=10_000)
+            except Exception as exc:
+                raise AssertionError(f"the swiped row stayed; pointer events {seen}, "
+                                     f"toasts {toasts(page)}, errors {page.rm_errors}") from exc
             boxes = alice.mailboxes()
             moved = alice.wait_for(lambda e: e["subject"] == subject
                                    and boxes["archive"]["id"] in e["mailboxIds"])

@@ -268,11 +268,37 @@ def row(page: Any, text: str) -> Any:
     return page.locator(".list-slot .row", has_text=text)
 
 
-def touch_swipe(page: Any, locator: Any, dx: float, steps: int = 8) -> None:
-    """A real touch swipe (CDP touch events → pointer events with pointerType "touch")."""
-    box = locator.bounding_box()
-    assert box, "row not visible"
-    x0, y = box["x"] + box["width"] * (0.75 if dx < 0 else 0.25), box["y"] + box["height"] / 2
+def touch_swipe(page: Any, locator: Any, dx: float, steps: int = 8) -> list[str]:
+    """A real touch swipe (CDP touch events → pointer events with pointerType "touch").
+
+    The touch starts only once the row has stopped moving (two bounding boxes a frame apart
+    agree) and the point is on the row itself (``elementFromPoint``), so a list still being laid
+    out or a toast over the row cannot send the swipe elsewhere. Returns the pointer events the
+    page saw (type, the row's subject, x), for the caller's failure message."""
+    x0 = y = 0.0
+    for _ in range(40):
+        box = locator.bounding_box()
+        page.wait_for_timeout(50)
+        again = locator.bounding_box()
+        if box and box == again:
+            x0 = box["x"] + box["width"] * (0.75 if dx < 0 else 0.25)
+            y = box["y"] + box["height"] / 2
+            if locator.evaluate("(el, [x, y]) => el.contains(document.elementFromPoint(x, y))",
+                                [x0, y]):
+                break
+    else:
+        raise AssertionError(f"row never still and uncovered; last box {box}, then {again}")
+    page.evaluate("""() => {
+        window.__rmPointer = []
+        if (window.__rmPointerOn) return
+        window.__rmPointerOn = 1
+        for (const t of ['pointerdown', 'pointermove', 'pointerup', 'pointercancel'])
+            document.addEventListener(t, (e) => {
+                const r = e.target.closest && e.target.closest('.row')
+                const s = r && r.querySelector('.subject')
+                window.__rmPointer.push(`${t} ${s ? s.textContent : e.target.className} ${e.clientX}`)
+            }, {capture: true})
+    }""")
     cdp = page.context.new_cdp_session(page)
     try:
         cdp.send("Input.dispatchTouchEvent",
@@ -284,6 +310,12 @@ def touch_swipe(page: Any, locator: Any, dx: float, steps: int = 8) -> None:
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
     finally:
         cdp.detach()
+    return list(page.evaluate("window.__rmPointer"))
+
+
+def toasts(page: Any) -> list[str]:
+    """The texts of the toasts on screen (errors show up here)."""
+    return list(page.locator(".toast").all_inner_texts())
 
 
 def shot(page: Any, artifacts: Path, name: str, *, toasts: bool = False) -> Path:

@@ -99,6 +99,65 @@ export async function loadIdentities(): Promise<Identity[]> {
   return mail.identities
 }
 
+// ---------------------------------------------------------------- our writes against list reads
+
+/**
+ * A list read that the server answered before one of our writes still shows the written emails
+ * as they were (an archived email still in the Inbox, a read one still unread). The push that
+ * follows our write is no change to us (jmap/state.ts: our own `Email/set` advances the known
+ * state), so nothing would correct such an answer once applied: the archived row would stay.
+ * Every write therefore counts itself here. A list read sent while a write was in flight, or
+ * overtaken by one, is not applied; once the last write has settled, one resync (`syncEmails`
+ * from the Email state the dropped read started from) brings the list and its rows up to date.
+ */
+const writes = { seq: 0, inFlight: 0, resync: false, since: undefined as string | undefined, end: PAGE }
+
+/** Taken when a list read is sent: -1 while a write is in flight (the read may overtake it). */
+function readTicket(): number {
+  return writes.inFlight ? -1 : writes.seq
+}
+
+/**
+ * May a read sent under `ticket` be applied? If not, a resync of the first `end` rows is due,
+ * from Email state `since` (the state the dropped read started from, which is rewound to).
+ */
+function readHolds(ticket: number, end: number, since?: string): boolean {
+  if (ticket === writes.seq) return true
+  if (!writes.resync) {
+    writes.resync = true
+    writes.since = since
+    writes.end = end
+  } else {
+    // Several dropped reads: rewind to the first one's state (the oldest), cover every range.
+    writes.since ??= since
+    writes.end = Math.max(writes.end, end)
+  }
+  if (!writes.inFlight) settleWrites()
+  return false
+}
+
+/** Run one write; the list reads it overtakes are dropped and redone once writes settle. */
+async function writing<T>(run: () => Promise<T>): Promise<T> {
+  writes.seq++
+  writes.inFlight++
+  try {
+    return await run()
+  } finally {
+    writes.inFlight--
+    if (!writes.inFlight && writes.resync) settleWrites()
+  }
+}
+
+function settleWrites(): void {
+  writes.resync = false
+  // Rewind: changes since the dropped read's state are fetched again, with our writes applied.
+  if (writes.since !== undefined) client.states.set('Email', writes.since)
+  writes.since = undefined
+  void syncEmails(writes.end).catch(() => {
+    /* the next push or reconnect resynchronises */
+  })
+}
+
 // ---------------------------------------------------------------- list window
 
 export function makeQuery(opts: { mailboxId?: string | null; search?: Record<string, any>; collapse: boolean }): ListQuery {
@@ -159,7 +218,9 @@ function loadPage(view: ListView, page: number): Promise<void> {
       const q = b.add('Email/query', queryArgs(view.query, page * PAGE, PAGE))
       const g = b.add('Email/get', { accountId: client.accountId, '#ids': q.ref('/ids'), properties: LIST_PROPS })
       const th = addThreadSizes(b, g, view.query)
+      const ticket = readTicket()
       const r = await client.send(b, { cacheable: true })
+      if (!readHolds(ticket, (page + 1) * PAGE)) return
       const qr = r.get(q)
       const gr = r.get(g)
       applyThreadSizes(r, th)
@@ -206,7 +267,9 @@ export async function refreshList(count = PAGE): Promise<void> {
   const g = b.add('Email/get', { accountId: client.accountId, '#ids': q.ref('/ids'), properties: LIST_PROPS })
   const th = addThreadSizes(b, g, view.query)
   const mb = b.add('Mailbox/get', { accountId: client.accountId, ids: null })
+  const ticket = readTicket()
   const r = await client.send(b, { cacheable: true })
+  if (!readHolds(ticket, limit)) return
   applyThreadSizes(r, th)
   applyListReset(view, r.get(q), r.get(g).list, limit)
   const m = r.get(mb)
@@ -242,7 +305,9 @@ export async function syncEmails(visibleEnd = PAGE): Promise<void> {
   const q = view ? b.add('Email/query', queryArgs(view.query, 0, limit)) : null
   const g = q ? b.add('Email/get', { accountId: client.accountId, '#ids': q.ref('/ids'), properties: LIST_PROPS }) : null
   const th = g && view ? addThreadSizes(b, g, view.query) : null
+  const ticket = readTicket()
   const r = await client.send(b)
+  if (!readHolds(ticket, limit, since)) return
   applyThreadSizes(r, th)
   const changes = ch ? r.maybe(ch) : undefined
   if (ch && !changes) {
@@ -349,7 +414,7 @@ async function applyPatches(patches: Record<string, Patch>): Promise<void> {
   const b = client.batch()
   const s = b.add('Email/set', { accountId: client.accountId, update: patches })
   const mb = b.add('Mailbox/get', { accountId: client.accountId, ids: null })
-  const r = await client.send(b)
+  const r = await writing(() => client.send(b))
   const res = r.get(s)
   const m = r.get(mb)
   mail.mailboxes = m.list
@@ -422,7 +487,7 @@ export async function destroyEmails(emails: Email[]): Promise<void> {
   const b = client.batch()
   const s = b.add('Email/set', { accountId: client.accountId, destroy: emails.map((e) => e.id) })
   const mb = b.add('Mailbox/get', { accountId: client.accountId, ids: null })
-  const r = await client.send(b)
+  const r = await writing(() => client.send(b))
   mail.mailboxes = r.get(mb).list
   const res = r.get(s)
   for (const id of res.destroyed ?? []) mail.emails.delete(id)
