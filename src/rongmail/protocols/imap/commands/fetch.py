@@ -32,13 +32,15 @@ Invariants:
   view holds the same UID list and entry objects, so a resync of 10,000 messages costs a
   comparison of two lists and the changed lines, not 10,000 lookups (28 -> 6-13 ms here).
 * A long answer (:data:`RANGE_MIN` messages or more) is long work (``core.turns``): it
-  starts, and continues after each batch read, each :data:`RENDER_STEP` freshly rendered
-  lines and each part sent, only when the other sessions' ready commands have run (or after
-  a bounded wait), so a short command does not queue behind its steps.
+  starts, and continues after each batch read and each :data:`RENDER_STEP` freshly rendered
+  lines, only when the other sessions' ready commands have run (or after a bounded wait), so
+  a short command does not queue behind its steps; a kept answer is sent in parts with a
+  plain turn between them (a part costs less than a short command's step).
 """
 
 from __future__ import annotations
 
+import asyncio
 from bisect import bisect_left
 from collections.abc import Callable
 from datetime import datetime, tzinfo
@@ -309,7 +311,7 @@ async def fetch(s: Session, cmd: c.Fetch) -> Ok:
                 else:  # a row vanished under us: answer the slow way
                     lines = []
             if lines:
-                await _send_lines(s, lines, long)
+                await _send_lines(s, lines)
                 return Ok()
     collected: list[bytes] | None = [] if entries_now is not None else None
     building = (cache.start_building(mailbox, reuse_key, long.hurry)
@@ -344,12 +346,15 @@ async def _render_all(s: Session, plan: _Plan, uids: list[int], long: LongWork,
             await long.turn()
 
 
-async def _send_lines(s: Session, lines: list[bytes], long: LongWork) -> None:
-    """Hand ``lines`` to the shell in parts of about :data:`FLUSH_BYTES`."""
+async def _send_lines(s: Session, lines: list[bytes]) -> None:
+    """Hand already rendered ``lines`` to the shell in parts of about :data:`FLUSH_BYTES`,
+    with a plain turn between parts: a part costs the loop a join and a socket write (about
+    0.3 ms for 256 KB), less than the short commands' own steps, so it does not wait for the
+    loop's idle moments as rendering does (a 4 MB answer would wait 16 of them)."""
     step = max(1, FLUSH_BYTES // max(1, len(lines[0])))
     for i in range(0, len(lines), step):
         if i:
-            await long.turn()
+            await asyncio.sleep(0)
         s.send(b"".join(lines[i : i + step]))
         if i + step < len(lines):
             await s.flush()
