@@ -122,3 +122,37 @@ def test_sorted_unique_equals_numpy_unique(n: int) -> None:
     got = F.sorted_unique(a)
     assert got.dtype == np.uint32
     assert np.array_equal(got, np.unique(a))
+
+
+def test_each_header_token_counts_as_several_features() -> None:
+    plain = msg(body="Cheap meds online today", subject="offer")
+    mailer = msg(body="Cheap meds online today", subject="offer", headers={"X-Mailer": "Zmailer"})
+    copies = _set(F.header_token_features(["x-mailer:zmailer"], BITS))
+    assert len(copies) == F.HEADER_TOKEN_COPIES > 1
+    assert copies <= _set(F.extract(mailer, BITS))
+    assert copies.isdisjoint(_set(F.extract(plain, BITS)))
+    # a model that has learned the token once moves by the copies' weights, not one weight's
+    model = ContentModel(bits=BITS)
+    idx = np.array(sorted(copies), dtype=np.uint32)
+    model.learn(idx, True)
+    one = float(model.weights[idx[0]])
+    assert one > 0 and model.logit(idx) == pytest.approx(F.HEADER_TOKEN_COPIES * one, rel=1e-5)
+
+
+def test_subject_has_zones_of_its_own() -> None:
+    with_subject = msg(body="see below", subject="Lowest mortgage rates")
+    in_body = msg(body="Lowest mortgage rates\nsee below", subject="")
+    feats = _set(F.subject_features("Lowest mortgage rates", BITS))
+    assert feats and feats <= _set(F.extract(with_subject, BITS))
+    # the same words in the body are other features
+    assert feats.isdisjoint(_set(F.extract(in_body, BITS)))
+    # case-folded subject words: the shouting variant shares the word features
+    loud = _set(F.subject_features("LOWEST MORTGAGE RATES", BITS))
+    words = _set(F._fold(F.token_hashes(["lowest", "mortgage", "rates"], F._ZONE_SUBJECT_WORD),
+                         F._ZONE_SUBJECT_WORD, BITS))  # fmt: skip
+    assert words <= feats and words <= loud
+    # only the first SUBJECT_CHARS characters count
+    zebra = _set(F._fold(F.token_hashes(["zebra"], F._ZONE_SUBJECT_WORD), F._ZONE_SUBJECT_WORD,
+                         BITS))  # fmt: skip
+    assert zebra <= _set(F.subject_features("zebra", BITS))
+    assert zebra.isdisjoint(_set(F.subject_features("filler " * 50 + "zebra", BITS)))
