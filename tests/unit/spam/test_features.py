@@ -105,9 +105,14 @@ def test_stale_models_are_refused_for_a_fresh_start() -> None:
     with pytest.raises(StaleModel):
         ContentModel.from_bytes(bytes(v1))
     old_set = bytearray(data)
-    old_set[6] = F.FEATURE_SET - 1
+    old_set[6] = 1  # feature set 1 indexed other features
+    assert 1 not in F.COMPATIBLE_FEATURE_SETS
     with pytest.raises(StaleModel):
         ContentModel.from_bytes(bytes(old_set))
+    unknown = bytearray(data)
+    unknown[6] = F.FEATURE_SET + 1
+    with pytest.raises(StaleModel):
+        ContentModel.from_bytes(bytes(unknown))
     future = bytearray(data)
     future[4] = 99
     with pytest.raises(ValueError):
@@ -156,3 +161,16 @@ def test_subject_has_zones_of_its_own() -> None:
                          BITS))  # fmt: skip
     assert zebra <= _set(F.subject_features("zebra", BITS))
     assert zebra.isdisjoint(_set(F.subject_features("filler " * 50 + "zebra", BITS)))
+
+
+def test_a_feature_set_2_model_is_kept_and_saved_as_the_current_set() -> None:
+    # set 3 only adds features: a tenant's set-2 weights stay valid (no reset on upgrade)
+    assert F.COMPATIBLE_FEATURE_SETS == {2, F.FEATURE_SET}
+    old = ContentModel(bits=16)
+    feats = F.extract(msg(body="Cheap meds online today", subject="offer"), 16)
+    old.learn(feats, True)
+    data = bytearray(old.to_bytes())
+    data[6] = 2
+    kept = ContentModel.from_bytes(bytes(data))
+    assert np.array_equal(kept.weights, old.weights) and kept.n_spam == 1
+    assert kept.to_bytes()[6] == F.FEATURE_SET

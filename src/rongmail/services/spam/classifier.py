@@ -18,8 +18,10 @@ Invariants:
   nearly the same accuracy for small tenants).
   Unknown versions raise :class:`ValueError`. The header also records the
   :data:`~.features.FEATURE_SET` the weights were learned on: a model from an older format or
-  feature set raises :class:`StaleModel` (a ``ValueError``), and the caller starts the tenant
-  afresh (``actions/spam.py: SpamModels.get``), since its weights would index other features.
+  from a feature set outside :data:`~.features.COMPATIBLE_FEATURE_SETS` raises
+  :class:`StaleModel` (a ``ValueError``), and the caller starts the tenant afresh
+  (``actions/spam.py: SpamModels.get``), since its weights would index other features. A model
+  of a compatible older set is read as it is and saved under the current set.
 * No model trained on any corpus ships with RongMail: every tenant starts empty and learns from
   its own users.
 """
@@ -36,7 +38,7 @@ import numpy.typing as npt
 
 from rongmail.mime.model import ParsedMessage
 
-from .features import FEATURE_SET, Indices, extract
+from .features import COMPATIBLE_FEATURE_SETS, FEATURE_SET, Indices, extract
 
 __all__ = ["ContentModel", "ContentLabel", "StaleModel", "label"]
 
@@ -150,7 +152,7 @@ class ContentModel:
         magic, version, bits, feature_set, rate, eps, n_spam, n_ham = _HEAD.unpack_from(data)
         if magic != _MAGIC or not 1 <= version <= _VERSION:
             raise ValueError("content model: unknown format")
-        if version < _VERSION or feature_set != FEATURE_SET:
+        if version < _VERSION or feature_set not in COMPATIBLE_FEATURE_SETS:
             raise StaleModel(
                 f"content model: format {version} / feature set {feature_set} is stale"
             )

@@ -46,6 +46,7 @@ from rongmail.mime.model import ParsedMessage
 
 __all__ = [
     "BODY_CHARS",
+    "COMPATIBLE_FEATURE_SETS",
     "FEATURE_SET",
     "HTML_CHARS",
     "extract",
@@ -62,6 +63,10 @@ __all__ = [
 #: Version of the feature definitions below; bump it whenever an index would change meaning.
 #: 3: header tokens hashed :data:`HEADER_TOKEN_COPIES` times; subject zones.
 FEATURE_SET = 3
+#: Stored feature sets whose indices keep their meaning under :data:`FEATURE_SET`: set 3 only
+#: adds features to set 2 (copy 0 of a header token is set 2's index, the subject zones are
+#: new), so a set-2 model is read as it is and its new features start from zero.
+COMPATIBLE_FEATURE_SETS = frozenset({2, FEATURE_SET})
 
 BODY_CHARS = 2500
 HTML_CHARS = 1000
