@@ -36,15 +36,18 @@ function respond(body: any) {
   return { methodResponses: out, sessionState: 's' }
 }
 
+/** The JMAP session resource both fake servers answer with. */
+function sessionResponse(): Response {
+  return new Response(JSON.stringify({
+    capabilities: {}, accounts: { A: {} }, primaryAccounts: { 'urn:ietf:params:jmap:mail': 'A' }, username: 'u',
+    apiUrl: '/api/jmap', downloadUrl: '/d', uploadUrl: '/u', eventSourceUrl: '/e', state: 's',
+  }))
+}
+
 beforeEach(() => {
   requests.length = 0
   vi.stubGlobal('fetch', async (url: string, init?: RequestInit) => {
-    if (url === '/.well-known/jmap') {
-      return new Response(JSON.stringify({
-        capabilities: {}, accounts: { A: {} }, primaryAccounts: { 'urn:ietf:params:jmap:mail': 'A' }, username: 'u',
-        apiUrl: '/api/jmap', downloadUrl: '/d', uploadUrl: '/u', eventSourceUrl: '/e', state: 's',
-      }))
-    }
+    if (url === '/.well-known/jmap') return sessionResponse()
     const body = JSON.parse(String(init!.body))
     requests.push(body)
     return new Response(JSON.stringify(respond(body)))
@@ -134,12 +137,7 @@ function raceServer(inbox: string) {
     return { methodResponses: out, sessionState: 's' }
   }
   vi.stubGlobal('fetch', async (url: string, init?: RequestInit) => {
-    if (url === '/.well-known/jmap') {
-      return new Response(JSON.stringify({
-        capabilities: {}, accounts: { A: {} }, primaryAccounts: { 'urn:ietf:params:jmap:mail': 'A' }, username: 'u',
-        apiUrl: '/api/jmap', downloadUrl: '/d', uploadUrl: '/u', eventSourceUrl: '/e', state: 's',
-      }))
-    }
+    if (url === '/.well-known/jmap') return sessionResponse()
     const body = JSON.parse(String(init!.body))
     const a = answer(body)
     return new Promise<Response>((resolve) => held.push({ body, answer: a, release: () => resolve(new Response(JSON.stringify(a))) }))
