@@ -155,9 +155,9 @@ async def test_a_read_is_judged_by_its_cpu_time_unless_it_stalled(
 async def test_a_point_read_of_a_kind_slow_for_big_lists_stays_on_the_loop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``Reader.message_parts`` of a few ids is timed as its own kind: a cold FETCH batch of
-    512 rows that sends ``message_parts`` to the pool leaves the one-message reads of
-    ``FETCH n BODY[]`` on the event loop."""
+    """``Reader.message_parts`` says how many rows it reads, and reads are timed per size
+    class: a cold FETCH batch of 512 rows that sends its size of ``message_parts`` to the
+    pool leaves the one-message reads of ``FETCH n BODY[]`` on the event loop."""
     from rongmail.store import reader as reader_mod
     from rongmail.store.sql import mail as ml
 
@@ -170,16 +170,37 @@ async def test_a_point_read_of_a_kind_slow_for_big_lists_stays_on_the_loop(
         ran_on: list[int] = []
         real = m._run_read
 
-        def spy(op, conn=None):  # type: ignore[no-untyped-def]
+        def spy(op, kind, conn=None):  # type: ignore[no-untyped-def]
             ran_on.append(threading.get_ident())
-            return real(op, conn)
+            return real(op, kind, conn)
 
         monkeypatch.setattr(m, "_run_read", spy)
-        m._read_cost[ml.message_parts.__code__] = 10.0  # big batches were slow
-        await r.message_parts(1, list(range(1, 600)))
-        assert ran_on[-1] != loop_thread, "a big list: the slow kind, on the pool"
         await r.message_parts(1, [5])  # first of its kind: pool, and timed
         assert await r.message_parts(1, [7]) == []
-        assert ran_on[-1] == loop_thread, "one id: a cheap kind of its own, on the loop"
+        assert ran_on[-1] == loop_thread, "one id: a cheap kind, on the loop"
+        big = list(range(1, 600))
+        m._read_cost[sqlite_meta._read_kind(ml.message_parts(1, big), len(big))] = 10.0
+        await r.message_parts(1, big)
+        assert ran_on[-1] != loop_thread, "a big list: its slow size class, on the pool"
+        assert await r.message_parts(1, [9]) == []
+        assert ran_on[-1] == loop_thread, "one id again: still the cheap kind, on the loop"
+        await r.message_parts(1, list(range(1, 520)))  # the same size class as 599
+        assert ran_on[-1] != loop_thread
+        await r.mailbox_entries_of(1, [1, 2, 3])  # first of its kind: pool
+        await r.mailbox_entries_of(1, [4, 5])
+        assert ran_on[-1] == loop_thread, "entries of a change batch: sized too"
     finally:
         await m.close()
+
+
+def test_read_kinds_are_the_op_and_the_size_class() -> None:
+    """A read's kind is its op's code object, with the bit length of its row count when the
+    caller gave one; an op that is not a generator has no kind (never timed)."""
+    from rongmail.store.sql import mail as ml
+
+    code = ml.message_parts.__code__
+    kind = sqlite_meta._read_kind
+    assert kind(ml.message_parts(1, [1]), None) is code
+    assert [kind(ml.message_parts(1, []), n) for n in (0, 1, 2, 3, 4, 7, 8, 512, 1023)] == [
+        (code, b) for b in (0, 1, 2, 2, 3, 3, 4, 10, 10)]
+    assert kind(object(), 5) is None  # type: ignore[arg-type]

@@ -188,3 +188,35 @@ describe('our writes against list reads', () => {
     })
   }
 })
+
+describe('resyncs run one at a time', () => {
+  it('folds the calls made while one runs into a single follow-up, widest range, first rewind', async () => {
+    const inbox = 'box-serial'
+    const srv = raceServer(inbox)
+    const { client } = await import('../src/stores/session')
+    const mail = await import('../src/stores/mail')
+    mail.openList(mail.makeQuery({ mailboxId: inbox, collapse: false }))
+    await srv.release('Email/query')
+    client.states.set('Email', 'e1')
+
+    const first = mail.syncEmails(50)
+    await flush()
+    const second = mail.syncEmails(100, 'e0')  // as settleWrites asks after a dropped read
+    const third = mail.syncEmails(150, 'e-later')
+    await flush()
+    // Only the first is on the wire while it runs.
+    expect(srv.held.map((h) => h.body.methodCalls[0][0])).toEqual(['Email/changes'])
+    expect(srv.held[0].body.methodCalls[0][1].sinceState).toBe('e1')
+    await srv.release('Email/changes')
+    await first
+    // One follow-up for both calls: rewound to the first rewind given (the first run had
+    // advanced the state), over the widest range asked.
+    expect(srv.held).toHaveLength(1)
+    const calls = srv.held[0].body.methodCalls
+    expect(calls[0][1].sinceState).toBe('e0')
+    expect(calls.find((c: any) => c[0] === 'Email/query')[1].limit).toBe(150)
+    await srv.release('Email/changes')
+    await Promise.all([second, third])
+    expect(srv.held).toEqual([])
+  })
+})

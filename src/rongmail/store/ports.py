@@ -38,7 +38,10 @@ class MetaStore(Protocol):
 
     dialect: str  # "sqlite" | "postgres"
 
-    async def read(self, op: Op[T]) -> T: ...
+    async def read(self, op: Op[T], *, rows: int | None = None) -> T:
+        """Run ``op`` in one read-only snapshot. ``rows``: how many rows the read is for, when
+        the caller knows it (a hint the store may use to schedule the read, never a limit)."""
+        ...
 
     async def write(self, op: Op[T], *, durable: bool = True) -> T: ...
 

@@ -129,10 +129,8 @@ class Reader:
         self, mailbox_id: int, uids: Sequence[int] = (), message_ids: Sequence[int] = ()
     ) -> list[MailboxEntry]:
         """Only the entries of ``uids`` / ``message_ids`` (what a change batch touched)."""
-        op = ml.mailbox_entries_of(mailbox_id, uids, message_ids)
-        if len(uids) + len(message_ids) <= FEW:
-            op = _entries_of_few(op)
-        return await self.meta.read(op)
+        return await self.meta.read(ml.mailbox_entries_of(mailbox_id, uids, message_ids),
+                                    rows=len(uids) + len(message_ids))
 
     async def messages(self, account_id: int, message_ids: Sequence[int]) -> list[Message]:
         return await self.meta.read(ml.get_messages(account_id, message_ids))
@@ -140,8 +138,8 @@ class Reader:
     async def message_parts(self, account_id: int, message_ids: Sequence[int]
                             ) -> list[MessageParts]:
         """What IMAP FETCH needs of each message row (no whole rows)."""
-        op = ml.message_parts(account_id, message_ids)
-        return await self.meta.read(_parts_few(op) if len(message_ids) <= FEW else op)
+        return await self.meta.read(ml.message_parts(account_id, message_ids),
+                                    rows=len(message_ids))
 
     async def message_flags(self, account_id: int, message_ids: Sequence[int]) -> dict[int, int]:
         """Flags bits by message id (no whole rows)."""
@@ -256,20 +254,3 @@ class Reader:
                                ) -> tuple[int, dict[int, int]]:
         """(modseq, {message id: message modseq}) in one snapshot."""
         return await self.meta.read(jm.message_versions(account_id, message_ids))
-
-
-#: a read of at most this many rows is timed as a kind of its own (see :func:`_parts_few`)
-FEW = 8
-
-
-def _parts_few(op: Op[list[MessageParts]]) -> Op[list[MessageParts]]:
-    """The same read under another kind: ``SqliteMeta`` runs a read on the event loop or on
-    its pool by the recent cost of its kind (the op's code object), and a cold ``FETCH 1:*``
-    batch of 512 rows made ``message_parts`` a pool kind, so that every ``FETCH n BODY[]``
-    of a message not yet cached waited for a pool thread and a loop round as well."""
-    return (yield from op)
-
-
-def _entries_of_few(op: Op[list[MailboxEntry]]) -> Op[list[MailboxEntry]]:
-    """Like :func:`_parts_few`, for the entries a change batch touched."""
-    return (yield from op)

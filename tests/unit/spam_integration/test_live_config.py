@@ -151,10 +151,10 @@ async def test_known_senders_are_remembered_first_contacts_are_not(world: World)
     class Counting:
         dialect = meta.dialect
 
-        async def read(self, op: Any) -> Any:
+        async def read(self, op: Any, **kw: Any) -> Any:
             if getattr(op, "gi_code", None) is not None and op.gi_code.co_name == "contact_counts":
                 contact_reads.append(op.gi_code.co_name)
-            return await meta.read(op)
+            return await meta.read(op, **kw)
 
         async def write(self, op: Any, *, durable: bool = True) -> Any:
             return await meta.write(op, durable=durable)

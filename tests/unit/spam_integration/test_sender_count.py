@@ -24,8 +24,8 @@ class CountingMeta:
         self.dialect = meta.dialect
         self.writes: list[bool] = []
 
-    async def read(self, op: Any) -> Any:
-        return await self.meta.read(op)
+    async def read(self, op: Any, **kw: Any) -> Any:
+        return await self.meta.read(op, **kw)
 
     async def write(self, op: Any, *, durable: bool = True) -> Any:
         self.writes.append(durable)

@@ -151,9 +151,9 @@ async function writing<T>(run: () => Promise<T>): Promise<T> {
 function settleWrites(): void {
   writes.resync = false
   // Rewind: changes since the dropped read's state are fetched again, with our writes applied.
-  if (writes.since !== undefined) client.states.set('Email', writes.since)
+  const since = writes.since
   writes.since = undefined
-  void syncEmails(writes.end).catch(() => {
+  void syncEmails(writes.end, since).catch(() => {
     /* the next push or reconnect resynchronises */
   })
 }
@@ -289,10 +289,48 @@ function applyListReset(view: ListView, qr: any, emails: Email[], limit: number)
 }
 
 /**
- * Push said Email (or Thread) changed: fetch what changed since our state (RFC 8620 §5.2),
- * back-referencing the /changes result so everything is one round trip.
+ * One resync at a time, whoever asks (a push, a reconnect, our settled writes): two at once
+ * would both apply their answers, the second of them possibly older. A call while one runs
+ * is folded into a single follow-up run after it, covering the widest range asked and
+ * rewound to the first `rewindTo` given (a dropped read's Email state, see settleWrites);
+ * the rewind is applied when that run starts, so the run before it cannot advance past it.
  */
-export async function syncEmails(visibleEnd = PAGE): Promise<void> {
+const resync = {
+  running: null as Promise<void> | null,
+  next: null as { end: number; rewindTo?: string; done: Promise<void> } | null,
+}
+
+/**
+ * Push said Email (or Thread) changed: fetch what changed since our state (RFC 8620 §5.2),
+ * back-referencing the /changes result so everything is one round trip. Serialised (`resync`).
+ */
+export function syncEmails(visibleEnd = PAGE, rewindTo?: string): Promise<void> {
+  if (!resync.running) {
+    if (rewindTo !== undefined) client.states.set('Email', rewindTo)
+    const run = syncEmailsNow(visibleEnd).finally(() => {
+      if (resync.running === run) resync.running = null
+    })
+    resync.running = run
+    return run
+  }
+  const next = resync.next
+  if (next) {
+    next.end = Math.max(next.end, visibleEnd)
+    next.rewindTo ??= rewindTo
+    return next.done
+  }
+  const queued = { end: visibleEnd, rewindTo, done: Promise.resolve() }
+  queued.done = resync.running
+    .catch(() => undefined)
+    .then(() => {
+      resync.next = null
+      return syncEmails(queued.end, queued.rewindTo)
+    })
+  resync.next = queued
+  return queued.done
+}
+
+async function syncEmailsNow(visibleEnd: number): Promise<void> {
   const since = client.states.get('Email')
   const b = client.batch()
   const ch = since ? b.add('Email/changes', { accountId: client.accountId, sinceState: since, maxChanges: 500 }) : null
@@ -323,7 +361,7 @@ export async function syncEmails(visibleEnd = PAGE): Promise<void> {
   mail.mailboxes = m.list
   client.states.set('Mailbox', m.state)
   if (view && q && g) applyListReset(view, r.get(q), r.get(g).list, limit)
-  if (changes?.hasMoreChanges) return syncEmails(visibleEnd)
+  if (changes?.hasMoreChanges) return syncEmailsNow(visibleEnd)
   if (!changes && g) client.states.set('Email', r.get(g).state)
 }
 

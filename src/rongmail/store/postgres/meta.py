@@ -87,7 +87,8 @@ class PostgresMeta:
             await self._pool.close()
             self._pool = None
 
-    async def read(self, op: Op[T]) -> T:
+    async def read(self, op: Op[T], *, rows: int | None = None) -> T:
+        """``rows`` is only a scheduling hint for SQLite's loop-thread reads; unused here."""
         assert self._pool is not None, "store not opened"
         try:
             async with self._pool.acquire() as conn, conn.transaction(readonly=True):

@@ -37,6 +37,11 @@ Invariants:
   FETCH n BODY[] 0.74 → 0.56 ms). Every read is timed; one
   slow read of a kind sends that kind back to the pool at once (a kind whose cost depends on
   its argument, such as a mailbox listing, moves to the pool as soon as a big case is seen).
+  A caller that knows how many rows a read is for says so (``read(op, rows=n)``), and the
+  kind is then the op's code object *and* the size class of ``n`` (its bit length): a cold
+  ``FETCH 1:*`` batch of 512 rows does not send the one-row reads of ``FETCH n BODY[]`` of
+  the same op to the pool (it did: every such fetch of a message not yet cached then waited
+  for a pool thread and a loop round).
   A read's cost is the CPU time of the thread that ran it, unless it also waited longer than
   :data:`INLINE_STALL` (then its wall time): a read that gave up the GIL inside SQLite and
   waited to get it back, or whose thread was preempted, did not cost that wait, and the wait
@@ -124,6 +129,16 @@ def _resolve_all(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
             fut.set_exception(value)
 
 
+def _read_kind(op: Op[Any], rows: int | None) -> object:
+    """What a read's recent cost is kept under: the op's code object (one per op function),
+    with the size class of ``rows`` (its bit length: 1, 2–3, 4–7, … rows) when the caller
+    gave it. ``None`` for an op that is not a generator (it is then never timed)."""
+    code = getattr(op, "gi_code", None)
+    if code is None or rows is None:
+        return code
+    return code, max(rows, 0).bit_length()
+
+
 def _translate(e: BaseException) -> BaseException:
     if isinstance(e, MailError):
         return e
@@ -157,7 +172,7 @@ class SqliteMeta:
         self._writer: threading.Thread | None = None
         self._wconn: apsw.Connection | None = None
         self._relaxed = False  # the writer connection's mode: synchronous=NORMAL, not FULL
-        #: recent cost (seconds) of each kind of read, by the op's code object; see read()
+        #: recent cost (seconds) of each kind of read (:func:`_read_kind`); see read()
         self._read_cost: dict[object, float] = {}
         self._inline_conn: apsw.Connection | None = None
         self._inline_thread: int | None = None
@@ -232,9 +247,8 @@ class SqliteMeta:
                 self._conns.append(conn)
         return conn
 
-    def _run_read(self, op: Op[T], conn: apsw.Connection | None = None) -> T:
+    def _run_read(self, op: Op[T], kind: object, conn: apsw.Connection | None = None) -> T:
         conn = conn if conn is not None else self._reader_conn()
-        kind = getattr(op, "gi_code", None)
         t0, c0 = time.perf_counter(), time.thread_time()
         conn.execute("BEGIN")
         try:
@@ -269,17 +283,18 @@ class SqliteMeta:
                 self._conns.append(conn)
         return conn
 
-    async def read(self, op: Op[T]) -> T:
-        cost = self._read_cost.get(getattr(op, "gi_code", None))
+    async def read(self, op: Op[T], *, rows: int | None = None) -> T:
+        kind = _read_kind(op, rows)
+        cost = self._read_cost.get(kind)
         if (cost is not None and cost <= INLINE_READ_MAX
                 and self._inline_thread in (None, threading.get_ident())):
-            return self._run_read(op, self._loop_conn())
+            return self._run_read(op, kind, self._loop_conn())
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, self._run_read, op)
+        return await loop.run_in_executor(self._readers, self._run_read, op, kind)
 
     def read_sync(self, op: Op[T]) -> T:
         """For CLI tools and worker threads only (never on the event loop)."""
-        return self._run_read(op)
+        return self._run_read(op, _read_kind(op, None))
 
     # -- writes ------------------------------------------------------------------------------
     async def write(self, op: Op[T], *, durable: bool = True) -> T:
