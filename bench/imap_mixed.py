@@ -18,6 +18,13 @@ running ``--ops`` operations drawn at random (fixed seed) with the weights of is
 50% ``FETCH n BODY[]``, 30% ``STORE n ±FLAGS (\\Seen)``, 10% re-``SELECT INBOX``,
 8% ``LOGOUT`` + new connection + ``LOGIN`` + ``SELECT``, 2% ``FETCH 1:* (FLAGS ENVELOPE)``.
 Printed: ops/s over the whole run, p50/p99 latency per command, and RongMail/Dovecot ratios.
+By default the load is a closed loop (each client sends its next command as soon as the last
+is answered), so each server runs at its own capacity and a faster server also has more
+commands waiting at any moment. ``--rate R`` offers both servers the same load instead: each
+client sends on a Poisson schedule of ``R / clients`` per second (the same commands), and a
+run prints how many sends were late by more than 5 ms, i.e. where the server did not keep up.
+Its ops/s is counted to the slowest client's end, so it reads up to ~10% below ``R`` even when
+nothing is late (20 Poisson schedules of 500 sends each do not end together).
 The same client code drives both servers (a minimal asyncio IMAP client below). All clients
 share one event loop, so a client parsing a long answer delays the timing of the others'
 answers: a client scans an answer for literals and its tagged line with C-level ``find``
@@ -283,25 +290,44 @@ async def run_load(
     time_limit: float,
     ks: list[int] | None = None,
     start_at: float | None = None,
+    rate: float = 0.0,
 ) -> dict[str, Any]:
     """Run clients ``ks`` (default all ``clients``), each from its own fixed seed, from the
-    wall-clock time ``start_at`` if given (all client processes start together)."""
+    wall-clock time ``start_at`` if given (all client processes start together).
+
+    ``rate`` 0: a closed loop, each client sends its next command as soon as the last is
+    answered. ``rate`` > 0 (ops/s over all clients): each client sends on a Poisson schedule
+    of ``rate / clients`` per second (exponential gaps from a seed of its own, so the commands
+    drawn are the same as in the closed loop), or at once when it is behind; a latency is
+    timed from the send, and a send more than 5 ms behind its schedule counts as ``late``."""
     lat: dict[str, list[float]] = {name: [] for name, _ in OPS}
     errors: list[str] = []
     names = [n for n, _ in OPS]
     weights = [w for _, w in OPS]
     deadline = time.monotonic() + time_limit
 
+    late = [0]
+
     async def worker(k: int) -> int:
         rnd = random.Random(seed * 1000 + k)
+        gaps = random.Random(seed * 7919 + k)
+        mean_gap = clients / rate if rate > 0 else 0.0
         c, _ = await session(host, port, user, pw)
         done = 0
+        next_at = time.perf_counter() + (gaps.expovariate(1 / mean_gap) if rate > 0 else 0)
         try:
             for _ in range(ops):
                 if time.monotonic() > deadline:
                     break
                 op = rnd.choices(names, weights)[0]
                 n = rnd.randint(1, nmsgs)
+                if rate > 0:
+                    wait = next_at - time.perf_counter()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    elif wait < -0.005:
+                        late[0] += 1
+                    next_at += gaps.expovariate(1 / mean_gap)
                 t = time.perf_counter()
                 try:
                     if op == "fetch_body":
@@ -340,6 +366,7 @@ async def run_load(
         probe.cancel()
     wall = time.perf_counter() - t0
     return {"ops": sum(counts), "wall": wall, "lat": lat, "errors": errors, "lag": lag,
+            "late": late[0],
             "ciphers": {k: sorted(v) for k, v in CIPHERS.items()}, "tls_used": sorted(TLS_USED)}
 
 
@@ -348,7 +375,7 @@ def _load_part(args: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def load(host: str, port: int, user: str, pw: str, nmsgs: int, clients: int, ops: int,
-         seed: int, time_limit: float, procs: int) -> dict[str, Any]:
+         seed: int, time_limit: float, procs: int, rate: float = 0.0) -> dict[str, Any]:
     """The load of :func:`run_load`, its clients spread over ``procs`` processes (client
     ``k`` in process ``k % procs``, the same seeds and so the same commands as with one).
 
@@ -359,7 +386,8 @@ def load(host: str, port: int, user: str, pw: str, nmsgs: int, clients: int, ops
     is the processes' CPU seconds."""
     if procs <= 1:
         c0 = self_cpu()
-        r = asyncio.run(run_load(host, port, user, pw, nmsgs, clients, ops, seed, time_limit))
+        r = asyncio.run(run_load(host, port, user, pw, nmsgs, clients, ops, seed, time_limit,
+                                 rate=rate))
         r["client_cpu"] = self_cpu() - c0
         return r
     start_at = time.time() + 0.5
@@ -368,7 +396,7 @@ def load(host: str, port: int, user: str, pw: str, nmsgs: int, clients: int, ops
     ctx = multiprocessing.get_context("fork")
     with concurrent.futures.ProcessPoolExecutor(procs, mp_context=ctx) as pool:
         results = list(pool.map(_load_part, [
-            (host, port, user, pw, nmsgs, clients, ops, seed, time_limit, ks, start_at)
+            (host, port, user, pw, nmsgs, clients, ops, seed, time_limit, ks, start_at, rate)
             for ks in parts if ks]))
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall = max(r["wall"] for r in results)
@@ -384,11 +412,20 @@ def load(host: str, port: int, user: str, pw: str, nmsgs: int, clients: int, ops
         "ops": sum(r["ops"] for r in results), "wall": wall, "lat": lat,
         "errors": [e for r in results for e in r["errors"]],
         "lag": [x for r in results for x in r["lag"]],
+        "late": sum(r["late"] for r in results),
         "client_cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
     }
 
 
 LAG_TICK = 0.002
+
+
+def late_text(r: dict[str, Any], rate: float) -> str:
+    """Under ``--rate``: how many sends were behind their schedule (the server did not keep
+    up with the offered load when this is more than a few percent)."""
+    if rate <= 0:
+        return ""
+    return f"; paced at {rate:.0f} ops/s, {r['late']} of {r['ops']} sends late (>5 ms)"
 
 
 def lag_text(lag: list[float]) -> str:
@@ -551,6 +588,13 @@ def main() -> int:
     )
     ap.add_argument("--workers", type=int, default=1, help="RongMail [server] workers")
     ap.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="offered load in ops/s over all clients, the same for both servers (Poisson "
+        "sends per client); default 0: a closed loop, every client as fast as it is answered",
+    )
+    ap.add_argument(
         "--client-procs",
         type=int,
         default=4,
@@ -616,7 +660,7 @@ def main() -> int:
                         u0, s0 = tree_cpu(serve_pid) if serve_pid else (0.0, 0.0)
                         r = load(RM_ADDR, port, rm.address, rm.password, args.messages,
                                  args.clients, args.ops, i + 1, args.time_limit,
-                                 args.client_procs)  # fmt: skip
+                                 args.client_procs, args.rate)  # fmt: skip
                         u1, s1 = tree_cpu(serve_pid) if serve_pid else (0.0, 0.0)
                         client = r["client_cpu"]
                         n = max(r["ops"], 1)
@@ -628,7 +672,8 @@ def main() -> int:
                             f"{100 * (u1 - u0 + s1 - s0) / r['wall']:.0f}% of a core), "
                             f"client CPU {1000 * client / n:.3f} ms/op "
                             f"({100 * client / r['wall']:.0f}% of a core), "
-                            f"{len(r['errors'])} errors {r['errors'][:2]}; {lag_text(r['lag'])}",
+                            f"{len(r['errors'])} errors {r['errors'][:2]}; {lag_text(r['lag'])}"
+                            + late_text(r, args.rate),
                             flush=True,
                         )
                         runs.append(r)
@@ -674,7 +719,7 @@ def main() -> int:
                 for i in range(args.runs):
                     u0, s0 = tree_cpu(master)
                     r = load(DV_ADDR, dv.imap_port, user_dv, pw, args.messages, args.clients,
-                             args.ops, i + 1, args.time_limit, args.client_procs)
+                             args.ops, i + 1, args.time_limit, args.client_procs, args.rate)
                     u1, s1 = tree_cpu(master)
                     client = r["client_cpu"]
                     n = max(r["ops"], 1)
@@ -684,7 +729,8 @@ def main() -> int:
                         f"{1000 * (u1 - u0 + s1 - s0) / n:.3f} ms/op "
                         f"({100 * (u1 - u0 + s1 - s0) / r['wall']:.0f}% of a core), client CPU "
                         f"{1000 * client / n:.3f} ms/op ({100 * client / r['wall']:.0f}% of a "
-                        f"core), {len(r['errors'])} errors {r['errors'][:2]}; {lag_text(r['lag'])}",
+                        f"core), {len(r['errors'])} errors {r['errors'][:2]}; {lag_text(r['lag'])}"
+                        + late_text(r, args.rate),
                         flush=True,
                     )
                     runs.append(r)
@@ -708,7 +754,9 @@ def main() -> int:
         print(
             f"== imap_mixed summary: {args.messages} messages, {args.clients} clients x "
             f"{args.ops} ops, median of {args.runs} run(s) (latency ms), both {transport}, "
-            f"RongMail workers={args.workers}, clients in {args.client_procs} process(es) =="
+            + (f"offered load {args.rate:.0f} ops/s (paced), " if args.rate > 0
+               else "closed loop, ")
+            + f"RongMail workers={args.workers}, clients in {args.client_procs} process(es) =="
         )
         for (host, _port), names in CIPHERS.items():
             label = "RongMail" if host == RM_ADDR else "Dovecot"
