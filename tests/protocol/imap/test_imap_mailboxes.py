@@ -154,3 +154,50 @@ async def test_list_recursivematch_childinfo(imap: ImapEnv) -> None:
 
     lines = await imap.run(client)
     assert b'(\\HasChildren) "/" "Foo" ("CHILDINFO" ("SUBSCRIBED"))' in lines
+
+
+async def test_select_inbox_reads_one_row_not_the_tree(imap: ImapEnv) -> None:
+    """SELECT/EXAMINE of ``INBOX`` (any case) is a point read of the inbox-role mailbox;
+    other names, ``INBOX``'s children included, still resolve through the mailbox tree. Both
+    answer the same as before: EXISTS, READ-WRITE / READ-ONLY, NONEXISTENT for an unknown name."""
+    await imap.deliver(mail("s1"))
+    await imap.deliver(mail("s2"))
+    tree_reads: list[int] = []
+    real = imap.reader.mailbox_tree
+
+    async def counting(account_id: int):  # type: ignore[no-untyped-def]
+        tree_reads.append(account_id)
+        return await real(account_id)
+
+    imap.reader.mailbox_tree = counting
+
+    def client() -> dict[str, object]:
+        c = imaplib.IMAP4(imap.host, imap.port)
+        c.login(USER, PASSWORD)
+        out: dict[str, object] = {}
+        assert c.create("INBOX/&W1A-")[0] == "OK"  # INBOX/子 in modified UTF-7
+        assert c.create("Work")[0] == "OK"
+        before = len(tree_reads)
+        typ, data = c.select("inbox")
+        out["select"] = (typ, data, "READ-WRITE" in c.untagged_responses)
+        typ, data = c.select("InBoX", readonly=True)
+        out["examine"] = (typ, data, "READ-ONLY" in c.untagged_responses)
+        out["inbox_tree_reads"] = len(tree_reads) - before
+        before = len(tree_reads)
+        out["child"] = c.select("INBOX/&W1A-")
+        out["work"] = c.select("Work")
+        out["missing"] = c.select("Nowhere")
+        out["other_tree_reads"] = len(tree_reads) - before
+        c.logout()
+        return out
+
+    try:
+        out = await imap.run(client)
+    finally:
+        imap.reader.mailbox_tree = real
+    assert out["select"] == ("OK", [b"2"], True)
+    assert out["examine"] == ("OK", [b"2"], True)
+    assert out["inbox_tree_reads"] == 0, "INBOX resolved without the tree"
+    assert out["child"][0] == "OK" and out["work"][0] == "OK"
+    assert out["missing"][0] == "NO"
+    assert out["other_tree_reads"] == 3, "other names resolve through the tree"

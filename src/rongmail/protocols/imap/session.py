@@ -33,7 +33,7 @@ from rongmail.services.auth.authenticate import AuthResult
 
 from . import commands
 from .base import PENDING, ImapDeps, Ok, SessionRegistry, State
-from .names import MailboxTree
+from .names import OWNER_RIGHTS, MailboxTree
 from .proto import commands as c
 from .proto import response as r
 from .proto.events import ContinuationRequest, Event, IdleDone, Rejected, SaslResponse
@@ -43,6 +43,8 @@ from .replies import error_reply
 from .view import SelectedView
 
 if TYPE_CHECKING:
+    from rongmail.core.models import Mailbox
+
     from .commands.auth import SaslState
 
 log = logging.getLogger("rongmail.imap")
@@ -233,6 +235,21 @@ class Session:
     async def tree(self) -> MailboxTree:
         """The account's mailboxes and those other accounts share with it (RFC 4314)."""
         return MailboxTree(*await self.deps.reader.mailbox_tree(self.account_id))
+
+    async def selectable(self, name: str) -> tuple[Mailbox, str] | None:
+        """``(mailbox, rights)`` of the mailbox ``name`` names, or None (SELECT, EXAMINE).
+
+        ``INBOX`` (any case, RFC 9051 §5.1) is always the account's own top-level mailbox of
+        role ``inbox`` (:mod:`.names`; the role is unique per account, and ``Other Users``
+        paths never resolve to it), so it is one point read instead of the whole tree: a
+        client's re-SELECT of its INBOX spent a third of its CPU reading and building the
+        tree (``bench/README.md``, session 11). Anything else resolves through the tree."""
+        if name.upper() == "INBOX":
+            mb = await self.deps.reader.mailbox_by_role(self.account_id, "inbox")
+            if mb is not None and mb.parent_id == 0:
+                return mb, OWNER_RIGHTS
+        node = (await self.tree()).get(name)
+        return None if node is None else (node.mailbox, node.rights)
 
     def follow(self, account_id: int) -> None:
         """Listen to the change bus of the account owning the selected mailbox (another

@@ -61,7 +61,12 @@ def parse_rights(text: str) -> str:
 
 def require(node: Node, rights: str) -> None:
     """Refuse unless the session's account holds every right in ``rights`` on ``node``."""
-    missing = [ch for ch in rights if ch not in node.rights]
+    require_rights(node.rights, rights)
+
+
+def require_rights(held: str, rights: str) -> None:
+    """Refuse unless ``held`` (RFC 4314 rights on a mailbox) has every right in ``rights``."""
+    missing = [ch for ch in rights if ch not in held]
     if missing:
         raise NoCommand("imap.no.perm", code="NOPERM", rights="".join(missing))
 

@@ -24,7 +24,7 @@ from ..proto.response import Atom, untagged
 from ..proto.sequence import SequenceSet
 from ..replies import BadCommand, NoCommand
 from ..view import SelectedView
-from .acl import require
+from .acl import require_rights
 from .fetch import flags_response
 
 if TYPE_CHECKING:
@@ -43,21 +43,20 @@ async def select(s: Session, cmd: c.Select) -> Ok:
         s.deselect()
         s.untagged_status("OK", "imap.ok.closed", code="CLOSED")
     await s.drain_bus()
-    tree = await s.tree()
-    node = tree.get(cmd.mailbox)
-    if node is None:
+    found = await s.selectable(cmd.mailbox)
+    if found is None:
         raise NoCommand("imap.no.nonexistent", code="NONEXISTENT", name=cmd.mailbox)
-    require(node, "r")
-    mb = node.mailbox
+    mb, rights = found
+    require_rights(rights, "r")
     s.follow(mb.account_id)
     listing = await s.deps.listings.listing(s.deps.reader, mb)
-    readonly = cmd.readonly or not set(node.rights) & set("stwe")
-    view = SelectedView(mb, listing, readonly=readonly, rights=node.rights)
+    readonly = cmd.readonly or not set(rights) & set("stwe")
+    view = SelectedView(mb, listing, readonly=readonly, rights=rights)
     if cmd.condstore or cmd.qresync is not None:
         s.condstore = True
     rev2 = "IMAP4REV2" in s.enabled
     s.send(_FLAGS_LINE)
-    permanent = "()" if readonly else _permanent(node.rights)
+    permanent = "()" if readonly else _permanent(rights)
     s.untagged_status("OK", "imap.ok.flags", code="PERMANENTFLAGS " + permanent)
     s.untagged(view.exists, Atom("EXISTS"))
     if not rev2:
