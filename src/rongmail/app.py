@@ -25,7 +25,7 @@ from rongmail.bus import Bus
 from rongmail.bus.follower import ChangeFollower, FollowedBus
 from rongmail.config import load
 from rongmail.config.settings import Settings
-from rongmail.core import heap, listen, procs
+from rongmail.core import heap, listen, procs, turns
 from rongmail.errors import ConfigError
 from rongmail.services.auth.authenticate import Authenticator
 from rongmail.services.dns import DnsResolver
@@ -455,6 +455,7 @@ async def serve(data_dir: Path, *, ready: Callable[[App, list[str]], None] | Non
     if role is not None:
         procs.die_with_parent(role.parent)
     app = await open_app(data_dir)
+    turns.share_interpreter(app.settings.server.switch_interval)
     supervisor: procs.Supervisor | None = None
     try:
         if follows_changes(app.settings):

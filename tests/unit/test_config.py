@@ -25,6 +25,7 @@ def test_defaults_and_env_override(tmp_path: Path) -> None:
     assert s.storage.sqlite_readers == 8
     assert "imap" not in s.listeners.enabled()
     assert s.listeners.enabled()["smtp"] == ("0.0.0.0", 25)
+    assert s.server.switch_interval == 0.001  # not CPython's 0.005 (core.turns)
 
 
 @pytest.mark.parametrize("text,key,needle", [
@@ -32,6 +33,8 @@ def test_defaults_and_env_override(tmp_path: Path) -> None:
     ('[listeners]\nsmtp = "1.2.3.4:99999"\n', "listeners.smtp", "host:port"),
     ('[storage]\nbackend = "mysql"\n', "storage.backend", "sqlite"),
     ('[storage]\nsqlite_readers = 0\n', "storage.sqlite_readers", "greater"),
+    ('[server]\nswitch_interval = 0\n', "server.switch_interval", "greater"),
+    ('[server]\nswitch_interval = 1\n', "server.switch_interval", "less"),
     ('[listenres]\nsmtp = ""\n', "listenres", "unknown key"),
     ('[server\nhostname = 1', "-", "TOML syntax"),
 ])

@@ -9,7 +9,8 @@ sessions waits for one or two of its steps. :func:`background_turn` parks the ca
 iteration ends with nothing else ready, or until ``max_wait`` passed, whichever is first: the
 loop's short work (and the selector poll that finds more of it) runs first, the long work takes
 the loop's idle moments, and ``max_wait`` bounds how long a step can be held back when the
-loop is never idle.
+loop is never idle. :func:`share_interpreter` bounds the loop's other wait: for the
+interpreter lock, when a helper thread of the process took it.
 
 Invariants:
 
@@ -24,10 +25,14 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import sys
 import weakref
 from collections import deque
 
-__all__ = ["DEFAULT_BUDGET", "DEFAULT_MAX_WAIT", "DEFAULT_SLICE", "LongWork", "background_turn"]
+__all__ = [
+    "DEFAULT_BUDGET", "DEFAULT_MAX_WAIT", "DEFAULT_SLICE", "LongWork", "background_turn",
+    "share_interpreter",
+]
 
 #: how long (seconds) one step of long work may be held back on a loop that is never idle
 DEFAULT_MAX_WAIT = 0.025
@@ -126,3 +131,18 @@ class LongWork:
             await background_turn(min(self.max_wait, self.left))
             self.left -= loop.time() - now
         self._since = loop.time()
+
+
+def share_interpreter(interval: float) -> None:
+    """Let a thread hold the interpreter lock at most ``interval`` seconds while another waits.
+
+    The event loop shares CPython's lock with the helper threads of its process (the SQLite
+    reader pool and writer, ``asyncio.to_thread`` work). It lets the lock go for every
+    system call and every SQLite statement; a helper that is waiting then takes it and keeps
+    it until it blocks or the switch interval has passed, and only then does the loop go on.
+    With CPython's default of 5 ms one such hand-over costs the loop, and every short command
+    queued on it, up to 5 ms; a shorter interval bounds that wait, for a few more lock
+    hand-overs between helpers that run Python side by side. Set once per serving process
+    (``[server] switch_interval``); it applies to every thread of the process.
+    """
+    sys.setswitchinterval(interval)
