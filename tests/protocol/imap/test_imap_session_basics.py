@@ -213,3 +213,31 @@ async def test_an_ended_session_is_freed_without_the_cycle_collector(imap: ImapE
         assert ref() is None and view() is None
     finally:
         gc.enable()
+
+
+
+async def test_a_login_is_background_work_held_back_longest(
+        imap: ImapEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A LOGIN's credential check waits for the loop's idle moment, up to ``LOGIN_MAX_WAIT``
+    (longer than other background work's default: logged-in sessions' commands run first;
+    ``tests/unit/test_turns.py`` shows a never-idle loop holds a waiter that long)."""
+    import rongmail.protocols.imap.commands.auth as auth
+    from rongmail.core.turns import DEFAULT_MAX_WAIT, background_turn
+
+    waits: list[float] = []
+
+    async def recorded(max_wait: float = DEFAULT_MAX_WAIT) -> None:
+        waits.append(max_wait)
+        await background_turn(max_wait)
+
+    monkeypatch.setattr(auth, "background_turn", recorded)
+
+    def client() -> None:
+        c = imaplib.IMAP4(imap.host, imap.port)
+        c.login(USER, PASSWORD)
+        assert c.noop()[0] == "OK"
+        c.logout()
+
+    await imap.run(client)
+    assert waits == [auth.LOGIN_MAX_WAIT]
+    assert auth.LOGIN_MAX_WAIT > DEFAULT_MAX_WAIT
