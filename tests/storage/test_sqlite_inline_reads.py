@@ -6,6 +6,7 @@ fails like a pooled one; only one thread uses the loop connection."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from pathlib import Path
@@ -150,6 +151,31 @@ async def test_a_read_is_judged_by_its_cpu_time_unless_it_stalled(
     await meta.read(burns(0))
     assert await meta.read(burns(0.01)) == loop_thread
     assert await meta.read(burns(0)) != loop_thread, "CPU time over the limit: the pool"
+
+
+def collects() -> Op[int]:
+    """A cheap read during which a full cyclic-collector pass runs (as when an allocation
+    crosses the collector's threshold inside it)."""
+    yield Q("SELECT COUNT(*) FROM t")
+    gc.collect()
+    return threading.get_ident()
+
+
+async def test_a_collector_pass_inside_a_read_is_not_its_cost(
+    meta: SqliteMeta, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The collector's time (``core.heap.gc_seconds``) is taken off a read's cost: a pass that
+    happens to run inside a point read does not send that read's kind to the pool."""
+    monkeypatch.setattr(sqlite_meta, "INLINE_READ_MAX", 0.002)
+    live = [[] for _ in range(300_000)]  # a heap the collector takes milliseconds to walk
+    t0 = time.thread_time()
+    gc.collect()
+    assert time.thread_time() - t0 > 0.004, "the pass must cost more than the limit"
+    loop_thread = threading.get_ident()
+    await meta.read(collects())
+    assert await meta.read(collects()) == loop_thread
+    assert await meta.read(collects()) == loop_thread, "the pass was counted as the read's cost"
+    assert live
 
 
 async def test_a_point_read_of_a_kind_slow_for_big_lists_stays_on_the_loop(

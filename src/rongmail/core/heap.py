@@ -13,6 +13,12 @@ still freed by reference counting) and raises the young-generation threshold, wh
 the collector to ~0.5% of CPU on the same benchmarks. Cyclic garbage made while serving is
 still collected, a little later.
 
+:func:`gc_seconds` is the time the calling thread has spent in the cyclic collector: a pass
+runs in whichever thread's allocation triggered it, so code that times itself to decide where
+it should run (``store/sqlite/meta.py``'s inline reads and writes) subtracts it, and a
+collector pass that happened to start inside a 0.1 ms read does not make that read look like
+a 5 ms one.
+
 :func:`trim_forever` gives freed C heap back to the system. glibc's ``malloc`` keeps what a
 burst of work freed (a 4 MB ``FETCH 1:*`` answer, a batch of rows, several threads' arenas)
 for reuse and only shrinks its heap from the top, so a process's RSS stays at its high-water
@@ -29,6 +35,8 @@ import ctypes
 import ctypes.util
 import gc
 import logging
+import threading
+import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -38,6 +46,34 @@ YOUNG_THRESHOLD = 10_000
 #: young passes per middle-generation pass, middle passes per full pass
 MIDDLE_EVERY = 20
 OLD_EVERY = 50
+
+
+class _CollectorClock(threading.local):
+    """Per thread: seconds spent in finished collector passes, and when the current one began."""
+
+    spent = 0.0
+    started = 0.0
+
+
+_CLOCK = _CollectorClock()
+
+
+def _on_collect(phase: str, info: dict[str, int]) -> None:
+    """``gc.callbacks`` hook: called in the collecting thread at the start and stop of a pass."""
+    if phase == "start":
+        _CLOCK.started = time.perf_counter()
+    elif _CLOCK.started:
+        _CLOCK.spent += time.perf_counter() - _CLOCK.started
+        _CLOCK.started = 0.0
+
+
+if _on_collect not in gc.callbacks:
+    gc.callbacks.append(_on_collect)
+
+
+def gc_seconds() -> float:
+    """Seconds the calling thread has spent in the cyclic collector since it started."""
+    return _CLOCK.spent
 
 
 def settle() -> None:

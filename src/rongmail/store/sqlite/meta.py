@@ -49,7 +49,10 @@ Invariants:
   waited on the disk or a lock for longer did block the loop. Timing by wall time alone sent
   half of the reads of 20 busy IMAP clients to the pool (``bench/imap_mixed.py``: 956 pool
   and 2,392 loop-thread reads for 3,000 operations, 71 of the 91 loop-thread reads over the
-  limit under 0.2 ms of CPU).
+  limit under 0.2 ms of CPU). A cyclic collector pass that ran inside the read is not its
+  cost (``core.heap.gc_seconds``): under the same load one pass in a 27-row change-log read
+  (6.7 ms of CPU for a read that takes 0.1–0.2) sent the kind to the pool, where its reads
+  waited 1–12 ms for a thread and the loop, with the ``SELECT`` listing lock held.
   The writer thread and COMMIT never run on the event loop; a loop-thread read waits at most
   :data:`INLINE_BUSY_MS` for a lock (WAL readers only wait during recovery) and then fails
   like any busy read.
@@ -75,6 +78,7 @@ from typing import Any, TypeVar
 
 import apsw
 
+from rongmail.core import heap
 from rongmail.errors import AlreadyExists, MailError, StorageFull, TemporaryError
 from rongmail.store.sql.migrations import migrations
 from rongmail.store.sql.q import Op
@@ -100,7 +104,8 @@ INLINE_WRITE_BUSY_MS = 5
 #: the event-loop-thread connection's busy timeout (milliseconds)
 INLINE_BUSY_MS = 100
 #: a read that waited longer than this (seconds, wall minus CPU time) is judged by its wall
-#: time: longer than a GIL hand-over (the 5 ms switch interval) or a preemption usually takes
+#: time: longer than a GIL hand-over (the switch interval: CPython's 5 ms, 1 ms in a serving
+#: process) or a preemption usually takes
 INLINE_STALL = 0.005
 
 
@@ -127,6 +132,23 @@ def _resolve_all(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
             fut.set_result(value)
         else:
             fut.set_exception(value)
+
+
+def _clock() -> tuple[float, float, float]:
+    """Now, for :func:`_cost`: wall time, this thread's CPU time, its time in the collector."""
+    return time.perf_counter(), time.thread_time(), heap.gc_seconds()
+
+
+def _cost(start: tuple[float, float, float], *, stall: bool = True) -> float:
+    """What the operation begun at ``start`` cost this thread: its CPU time, or its wall time
+    when it also waited longer than :data:`INLINE_STALL` (with ``stall``), less any cyclic
+    collector pass that ran in it (``core.heap.gc_seconds``): a pass is triggered by whatever
+    allocation crosses the threshold, and one that started inside a 0.1 ms read made that
+    read's kind look like a 5 ms one and sent it to the pool for its next ~20 runs."""
+    w0, c0, g0 = start
+    wall, cpu = time.perf_counter() - w0, time.thread_time() - c0
+    took = wall if stall and wall - cpu > INLINE_STALL else cpu
+    return max(took - (heap.gc_seconds() - g0), 0.0)
 
 
 def _read_kind(op: Op[Any], rows: int | None) -> object:
@@ -249,7 +271,7 @@ class SqliteMeta:
 
     def _run_read(self, op: Op[T], kind: object, conn: apsw.Connection | None = None) -> T:
         conn = conn if conn is not None else self._reader_conn()
-        t0, c0 = time.perf_counter(), time.thread_time()
+        start = _clock()
         conn.execute("BEGIN")
         try:
             return run_sync(conn, op)
@@ -258,9 +280,7 @@ class SqliteMeta:
         finally:
             conn.execute("COMMIT")
             if kind is not None:
-                wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
-                self._note_cost(self._read_cost, kind,
-                                wall if wall - cpu > INLINE_STALL else cpu)
+                self._note_cost(self._read_cost, kind, _cost(start))
 
     @staticmethod
     def _note_cost(costs: dict[object, float], kind: object, took: float) -> None:
@@ -364,7 +384,7 @@ class SqliteMeta:
             conn.execute("BEGIN IMMEDIATE")
         except apsw.BusyError:  # a checkpoint or a writer outside ``process_lock``
             return False, None
-        t0, c0 = time.perf_counter(), time.thread_time()
+        start = _clock()
         try:
             value = run_sync(conn, op)
             conn.execute("COMMIT")
@@ -378,9 +398,7 @@ class SqliteMeta:
                 log.exception("write operation failed")
             raise err from e
         finally:
-            wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
-            self._note_cost(self._write_cost, getattr(op, "gi_code", None),
-                            wall if wall - cpu > INLINE_STALL else cpu)
+            self._note_cost(self._write_cost, getattr(op, "gi_code", None), _cost(start))
         return True, value
 
     def write_sync(self, op: Op[T], *, durable: bool = True) -> T:
@@ -455,14 +473,14 @@ class SqliteMeta:
         for i, (op, _, _, durable) in enumerate(batch):
             sp = f"s{i}"
             conn.execute(f"SAVEPOINT {sp}")
-            c0 = time.thread_time()
+            start = _clock()
             try:
                 value = run_sync(conn, op)
                 conn.execute(f"RELEASE {sp}")
                 results.append((True, value))
                 if not durable:
                     self._note_cost(self._write_cost, getattr(op, "gi_code", None),
-                                    time.thread_time() - c0)
+                                    _cost(start, stall=False))
             except BaseException as e:
                 err = _translate(e)
                 try:
