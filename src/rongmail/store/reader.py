@@ -181,12 +181,8 @@ class Reader:
     async def modseq(self, account_id: int) -> int:
         return await self.meta.read(ml.account_modseq(account_id))
 
-    async def changes_since(self, account_id: int, modseq: int, limit: int = 10000, *,
-                            expect: int | None = None) -> list[Change]:
-        """The account's change log after ``modseq`` (at most ``limit`` rows). ``expect``: about
-        how many rows the caller expects, when it knows (``MetaStore.read``'s ``rows`` hint:
-        a short read is then timed apart from long ones of the same op)."""
-        return await self.meta.read(ml.changes_since(account_id, modseq, limit), rows=expect)
+    async def changes_since(self, account_id: int, modseq: int, limit: int = 10000) -> list[Change]:
+        return await self.meta.read(ml.changes_since(account_id, modseq, limit))
 
     async def oldest_change(self, account_id: int) -> int:
         return await self.meta.read(ml.oldest_change(account_id))

@@ -215,10 +215,7 @@ class ListingCache:
     async def _delta(
         self, reader: Reader, mailbox: Mailbox, modseq: int, old: Listing
     ) -> Listing | None:
-        # the mailbox's modseq steps since the listing size the read (each step logs a few
-        # rows: the message's membership in every mailbox and the email itself)
-        changes = await reader.changes_since(mailbox.account_id, modseq, limit=_MAX_DELTA,
-                                             expect=max(mailbox.highestmodseq - modseq, 0))
+        changes = await reader.changes_since(mailbox.account_id, modseq, limit=_MAX_DELTA)
         if not changes or len(changes) >= _MAX_DELTA:
             return None  # nothing logged (pruned) or too much changed: list again
         if changes[0].modseq > modseq + 1:
