@@ -10,6 +10,7 @@ import pytest
 
 import rongmail.app as app_module
 from rongmail.config.settings import ServerSettings
+from rongmail.core import procs
 from rongmail.core.turns import share_interpreter
 
 
@@ -44,7 +45,7 @@ async def test_serve_applies_the_configured_switch_interval(
 
     monkeypatch.setattr(app_module, "open_app", open_app)
     monkeypatch.setattr(app_module, "follows_changes", follows_changes)
-    monkeypatch.delenv("RONGMAIL_WORKER", raising=False)
+    monkeypatch.delenv(procs.WORKER_ENV, raising=False)  # the primary, not a worker
     before = sys.getswitchinterval()
     try:
         with pytest.raises(_Stop):
