@@ -50,6 +50,25 @@ def _spy_range_hits(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
     return hits
 
 
+def _spy_kept_sizes(monkeypatch) -> list[int | None]:  # type: ignore[no-untyped-def]
+    """Record the ``size`` each whole-mailbox answer was kept with (None: counted by the
+    cache), and check that a given one is the lines' true length: a renewed answer's size is
+    its old one adjusted by the replaced lines, and a wrong one would let the byte bound
+    drift."""
+    from rongmail.protocols.imap.msgcache import MessageCache
+
+    sizes: list[int | None] = []
+    real = MessageCache.keep_range
+
+    def keep(self, mailbox, key, uids, entries, lines, size=None):  # type: ignore[no-untyped-def]
+        assert size is None or size == sum(map(len, lines)), (size, sum(map(len, lines)))
+        sizes.append(size)
+        return real(self, mailbox, key, uids, entries, lines, size)
+
+    monkeypatch.setattr(MessageCache, "keep_range", keep)
+    return sizes
+
+
 async def test_repeated_fetch_follows_flag_changes(imap: ImapEnv) -> None:
     for i in range(3):
         await imap.deliver(mail(f"r{i}"))
@@ -88,6 +107,7 @@ async def test_whole_mailbox_answers_equal_fresh_ones(imap: ImapEnv, monkeypatch
     from rongmail.protocols.imap.commands import fetch as fetch_mod
 
     hits = _spy_range_hits(monkeypatch)
+    sizes = _spy_kept_sizes(monkeypatch)
     for i in range(5):
         await imap.deliver(mail(f"w{i}"))
 
@@ -130,6 +150,8 @@ async def test_whole_mailbox_answers_equal_fresh_ones(imap: ImapEnv, monkeypatch
     monkeypatch.setattr(fetch_mod, "RANGE_MIN", 2)
     await imap.run(client)
     assert any(n == 0 for n in hits) and any(n > 0 for n in hits), hits
+    # kept afresh (counted), and renewed with stale lines replaced (adjusted)
+    assert None in sizes and any(n is not None for n in sizes), sizes
 
 
 async def test_concurrent_cold_whole_mailbox_fetches_render_once(imap: ImapEnv, monkeypatch) -> None:  # type: ignore[no-untyped-def]

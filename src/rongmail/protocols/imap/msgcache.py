@@ -45,7 +45,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from itertools import compress, count
 from operator import is_not
-from typing import Any
+from typing import Any, NamedTuple
 
 from rongmail.core.models import Mailbox, MailboxEntry, Message, MessageParts
 from rongmail.mime.model import MimePart
@@ -53,7 +53,7 @@ from rongmail.mime.model import MimePart
 from .message import envelope_bytes
 from .proto import response as r
 
-__all__ = ["MAX_BYTES", "MAX_ENTRIES", "MessageCache", "StaticMessage", "entry_cost"]
+__all__ = ["MAX_BYTES", "MAX_ENTRIES", "KeptRange", "MessageCache", "StaticMessage", "entry_cost"]
 
 MAX_ENTRIES = 10_000
 #: Estimated bytes of all entries together (:func:`entry_cost`), per serving process.
@@ -148,6 +148,17 @@ class StaticMessage:
         self._fetched = (key, entry, msn, line)
 
 
+class KeptRange(NamedTuple):
+    """A kept whole-mailbox answer as :meth:`MessageCache.range_lines` hands it out."""
+
+    #: the lines (a copy when ``stale`` is not empty, so the caller may replace those)
+    lines: list[bytes]
+    #: positions whose line was rendered from another entry than the caller's
+    stale: list[int]
+    #: the kept lines' total length
+    size: int
+
+
 class MessageCache:
     """LRU of :class:`StaticMessage` by (mailbox id, UIDVALIDITY, UID)."""
 
@@ -210,7 +221,7 @@ class MessageCache:
 
     def range_lines(
         self, mailbox: Mailbox, key: object, uids: list[int], entries: list[MailboxEntry]
-    ) -> tuple[list[bytes], list[int]] | None:
+    ) -> KeptRange | None:
         """The kept answer for the whole of ``uids`` with item list ``key``, and the positions
         whose entry is not the one it was rendered from (their lines are stale; the caller
         renders them and keeps the result). ``None`` when no answer for this very UID list is
@@ -220,12 +231,16 @@ class MessageCache:
             return None
         self._ranges.move_to_end((mailbox.id, mailbox.uidvalidity, key))
         stale = list(compress(count(), map(is_not, entries, got[1])))
-        return (list(got[2]) if stale else got[2]), stale
+        return KeptRange(list(got[2]) if stale else got[2], stale, got[3])
 
     def keep_range(self, mailbox: Mailbox, key: object, uids: list[int],
-                   entries: list[MailboxEntry], lines: list[bytes]) -> None:
+                   entries: list[MailboxEntry], lines: list[bytes],
+                   size: int | None = None) -> None:
         """Keep a whole-mailbox answer: ``lines[i]`` was rendered from ``entries[i]`` at
-        sequence number ``i + 1`` for UID ``uids[i]``."""
+        sequence number ``i + 1`` for UID ``uids[i]``. ``size`` is the lines' total length
+        when the caller knows it (a kept answer with a few lines replaced: its old size
+        adjusted by theirs); otherwise it is counted, which on a 10,000-line answer of
+        scattered objects costs the loop about a millisecond."""
         k = (mailbox.id, mailbox.uidvalidity, key)
         old = self._ranges.pop(k, None)
         if old is not None:
@@ -233,7 +248,8 @@ class MessageCache:
             self._range_bytes -= old[3]
         if len(lines) > self.max_range_lines:
             return
-        size = sum(map(len, lines))
+        if size is None:
+            size = sum(map(len, lines))
         if size > self.max_range_bytes:
             return
         self._ranges[k] = (uids, entries, lines, size)

@@ -298,16 +298,17 @@ async def fetch(s: Session, cmd: c.Fetch) -> Ok:
         entries_now = list(map(view.entries.__getitem__, uids))
         kept = cache.range_lines(mailbox, reuse_key, uids, entries_now)
         if kept is not None:
-            lines, changed = kept
+            lines, changed, size = kept
             if changed:
                 fresh: list[bytes] = []
                 for i in range(0, len(changed), BATCH * 8):
                     part = [uids[k] for k in changed[i : i + BATCH * 8]]
                     fresh.extend(await _batch_lines(s, plan, part, long))
                 if len(fresh) == len(changed):
+                    size += sum(map(len, fresh)) - sum(len(lines[k]) for k in changed)
                     for k, line in zip(changed, fresh, strict=True):
                         lines[k] = line
-                    cache.keep_range(mailbox, reuse_key, uids, entries_now, lines)
+                    cache.keep_range(mailbox, reuse_key, uids, entries_now, lines, size)
                 else:  # a row vanished under us: answer the slow way
                     lines = []
             if lines:
