@@ -25,6 +25,15 @@ client sends on a Poisson schedule of ``R / clients`` per second (the same comma
 run prints how many sends were late by more than 5 ms, i.e. where the server did not keep up.
 Its ops/s is counted to the slowest client's end, so it reads up to ~10% below ``R`` even when
 nothing is late (20 Poisson schedules of 500 sends each do not end together).
+Goal check (issue 4: "≥1.5× Dovecot's ops/s with p99 no worse than Dovecot's"; ``--goal K``,
+K = 1.5 by default, 0 to skip, skipped under ``--rate`` and ``--only``): Dovecot's closed loop
+runs first; RongMail then runs its closed loop and, on the same server, ``--runs`` runs paced at
+K times Dovecot's median closed-loop ops/s. The goal is met when RongMail keeps up there (at
+most 5% of its sends more than 5 ms behind schedule) and every command's p99 there is no worse
+than Dovecot's closed-loop p99 (Dovecot at its capacity), timed from the send and also from the
+scheduled send (which adds any wait for the client's previous command and the client's own
+timer lag, so nothing a late send hides is left out). The closed-loop table still compares
+both servers at their own full speed, where RongMail does 2.7-3.4× Dovecot's work.
 The same client code drives both servers (a minimal asyncio IMAP client below). All clients
 share one event loop, so a client parsing a long answer delays the timing of the others'
 answers: a client scans an answer for literals and its tagged line with C-level ``find``
@@ -42,7 +51,7 @@ If RongMail's IMAP listener does not answer (not wired into ``app.py`` yet) the 
 "RongMail IMAP not available" and still measures Dovecot.
 
 Usage: ``python bench/imap_mixed.py [--runs 3] [--quick] [--tls] [--only rongmail|peer]
-[--idle N]``.
+[--idle N] [--rate R] [--goal K]``.
 ``--quick``: 2,000 messages, 20 clients x 50 ops, 1,000 idle connections, one run.
 Exit status 0 unless the harness fails (2).
 """
@@ -86,6 +95,7 @@ from benchlib import (  # noqa: E402
 
 RM_ADDR = "127.0.0.52"
 DV_ADDR = "127.0.0.44"
+DV_USER, DV_PASSWORD = "bench@peer.test", "secret-Bench-1"
 OPS = [("fetch_body", 50), ("store_seen", 30), ("select", 10), ("relogin", 8),
        ("fetch_all_env", 2)]  # fmt: skip
 
@@ -299,8 +309,12 @@ async def run_load(
     answered. ``rate`` > 0 (ops/s over all clients): each client sends on a Poisson schedule
     of ``rate / clients`` per second (exponential gaps from a seed of its own, so the commands
     drawn are the same as in the closed loop), or at once when it is behind; a latency is
-    timed from the send, and a send more than 5 ms behind its schedule counts as ``late``."""
+    timed from the send, and a send more than 5 ms behind its schedule counts as ``late``.
+    ``"sched"`` holds the same latencies timed from the scheduled send instead (equal to
+    ``"lat"`` in a closed loop): what a user who acted at that moment waited, including any
+    wait for the client's previous command (no coordinated omission)."""
     lat: dict[str, list[float]] = {name: [] for name, _ in OPS}
+    sched: dict[str, list[float]] = {name: [] for name, _ in OPS}
     errors: list[str] = []
     names = [n for n, _ in OPS]
     weights = [w for _, w in OPS]
@@ -321,7 +335,9 @@ async def run_load(
                     break
                 op = rnd.choices(names, weights)[0]
                 n = rnd.randint(1, nmsgs)
+                due = None
                 if rate > 0:
+                    due = next_at
                     wait = next_at - time.perf_counter()
                     if wait > 0:
                         await asyncio.sleep(wait)
@@ -329,6 +345,8 @@ async def run_load(
                         late[0] += 1
                     next_at += gaps.expovariate(1 / mean_gap)
                 t = time.perf_counter()
+                if due is None or due > t:  # closed loop, or the sleep woke a little early
+                    due = t
                 try:
                     if op == "fetch_body":
                         await c.cmd(f"FETCH {n} BODY[]")
@@ -347,7 +365,9 @@ async def run_load(
                     await c.close()
                     c, _ = await session(host, port, user, pw)
                     continue
-                lat[op].append((time.perf_counter() - t) * 1000)
+                end = time.perf_counter()
+                lat[op].append((end - t) * 1000)
+                sched[op].append((end - due) * 1000)
                 done += 1
         finally:
             with contextlib.suppress(Exception):
@@ -365,7 +385,8 @@ async def run_load(
     finally:
         probe.cancel()
     wall = time.perf_counter() - t0
-    return {"ops": sum(counts), "wall": wall, "lat": lat, "errors": errors, "lag": lag,
+    return {"ops": sum(counts), "wall": wall, "lat": lat, "sched": sched, "errors": errors,
+            "lag": lag,
             "late": late[0],
             "ciphers": {k: sorted(v) for k, v in CIPHERS.items()}, "tls_used": sorted(TLS_USED)}
 
@@ -405,11 +426,14 @@ def load(host: str, port: int, user: str, pw: str, nmsgs: int, clients: int, ops
             CIPHERS.setdefault(k, set()).update(v)
         TLS_USED.update(r["tls_used"])
     lat: dict[str, list[float]] = {name: [] for name, _ in OPS}
+    sched: dict[str, list[float]] = {name: [] for name, _ in OPS}
     for r in results:
         for name, v in r["lat"].items():
             lat[name].extend(v)
+        for name, v in r["sched"].items():
+            sched[name].extend(v)
     return {
-        "ops": sum(r["ops"] for r in results), "wall": wall, "lat": lat,
+        "ops": sum(r["ops"] for r in results), "wall": wall, "lat": lat, "sched": sched,
         "errors": [e for r in results for e in r["errors"]],
         "lag": [x for r in results for x in r["lag"]],
         "late": sum(r["late"] for r in results),
@@ -556,6 +580,168 @@ def summarize(name: str, runs: list[dict[str, Any]]) -> tuple[list[list[Any]], d
     return rows, figs
 
 
+def measure_rongmail(args: argparse.Namespace, md: Path, tmp: Path, rates: list[float],
+                     notes: list[str]) -> tuple[list[list[dict[str, Any]]], dict[str, Any] | None]:
+    """Import the mailbox into a private RongMail, serve IMAP and run ``args.runs`` runs of
+    the load at each of ``rates`` (0: closed loop) on the same server, then hold
+    ``args.idle`` idle connections. Returns the runs per rate (empty when the listener did
+    not answer) and the idle-connection record."""
+    # like Dovecot here: plaintext LOGIN on loopback and no per-IP/user caps below the
+    # load (only the settings this build knows are passed; without them RongMail's
+    # clients use STARTTLS, which the summary says)
+    env = {
+        "RONGMAIL_LIMITS__MAX_CONNECTIONS_PER_IP": str(args.idle + 1000),
+        "RONGMAIL_IMAP__ALLOW_PLAINTEXT_AUTH": "false" if args.tls else "true",
+        "RONGMAIL_IMAP__MAX_SESSIONS_PER_IP": "1000",
+        "RONGMAIL_IMAP__MAX_SESSIONS_PER_USER": "1000",
+    }
+    if args.workers > 1:  # [server] workers: IMAP served by this many processes
+        env["RONGMAIL_SERVER__WORKERS"] = str(args.workers)
+    env = known_settings(env)
+    phases: list[list[dict[str, Any]]] = []
+    idle: dict[str, Any] | None = None
+    with RongMail(env=env, base=tmp) as rm:
+        rm.init()
+        for name in ("cert.pem", "key.pem"):  # for Dovecot under --tls
+            src = rm.data_dir / "tls" / name
+            if src.exists():
+                shutil.copy(src, tmp / name)
+        t0 = time.monotonic()
+        rm.cli("import", str(md), "--account", rm.address, "--no-progress",
+               timeout=3600)  # fmt: skip
+        print(f"RongMail: imported in {time.monotonic() - t0:.1f}s", flush=True)
+        port = free_port(RM_ADDR)
+        rm.serve({"imap": (RM_ADDR, port)}, wait=30)
+        if not rm.available("imap"):
+            why = ("rongmail serve exited: " + rm.log_text()[-300:].strip()
+                   if rm.proc is None or rm.proc.poll() is not None
+                   else f"nothing listens on the [listeners] imap address "
+                        f"{RM_ADDR}:{port}")  # fmt: skip
+            note = f"RongMail IMAP not available ({why})"
+            print(note, flush=True)
+            notes.append(note)
+            return [], None
+        serve_pid = rm.pid()
+        for rate in rates:
+            runs = []
+            for i in range(args.runs):
+                u0, s0 = tree_cpu(serve_pid) if serve_pid else (0.0, 0.0)
+                r = load(RM_ADDR, port, rm.address, rm.password, args.messages,
+                         args.clients, args.ops, i + 1, args.time_limit,
+                         args.client_procs, rate)  # fmt: skip
+                u1, s1 = tree_cpu(serve_pid) if serve_pid else (0.0, 0.0)
+                client = r["client_cpu"]
+                n = max(r["ops"], 1)
+                print(
+                    f"run {i + 1} RongMail: {r['ops']} ops in {r['wall']:.1f}s = "
+                    f"{r['ops'] / r['wall']:.0f} ops/s, serve CPU "
+                    f"{1000 * (u1 - u0 + s1 - s0) / n:.3f} ms/op (user "
+                    f"{1000 * (u1 - u0) / n:.3f}, sys {1000 * (s1 - s0) / n:.3f}; "
+                    f"{100 * (u1 - u0 + s1 - s0) / r['wall']:.0f}% of a core), "
+                    f"client CPU {1000 * client / n:.3f} ms/op "
+                    f"({100 * client / r['wall']:.0f}% of a core), "
+                    f"{len(r['errors'])} errors {r['errors'][:2]}; {lag_text(r['lag'])}"
+                    + late_text(r, rate),
+                    flush=True,
+                )
+                runs.append(r)
+            phases.append(runs)
+        if (RM_ADDR, port) in TLS_USED and not args.tls:
+            notes.append(
+                "RongMail refused plaintext LOGIN: its clients used "
+                "STARTTLS (TLS handshake in every relogin), Dovecot's not"
+            )
+        pid = rm.pid()
+        if pid is not None and args.idle:
+            idle = asyncio.run(idle_connections(
+                RM_ADDR, port, args.idle, args.idle_auth, rm.address, rm.password, pid,
+                tree_rss))  # fmt: skip
+    return phases, idle
+
+
+def measure_dovecot(args: argparse.Namespace, md: Path, tmp: Path, rate: float
+                    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The same load against a private Dovecot (mdbox) at ``rate`` (0: closed loop), and
+    ``args.peer_idle`` idle connections to it."""
+    from peers.dovecot import DovecotServer
+
+    # 20 clients share one user and IP: lift the stock per-user+IP cap of 10
+    extra = {"mail_max_userip_connections": "1000"}
+    if args.tls:
+        extra.update(tls_for_dovecot(tmp))
+    user_dv, pw = DV_USER, DV_PASSWORD
+    peer_idle: dict[str, Any] | None = None
+    with DovecotServer(
+        address=DV_ADDR,
+        users={user_dv: pw},
+        login_performance_mode=args.dovecot_performance_mode,
+        extra=extra,
+    ) as dv:
+        t0 = time.monotonic()
+        dv.import_maildir(user_dv, md, layout_fs=False)
+        print(f"Dovecot: imported {dv.count(user_dv)} in {time.monotonic() - t0:.1f}s",
+              flush=True)  # fmt: skip
+        runs = []
+        master = int((dv.base / "run" / "master.pid").read_text().strip())
+        for i in range(args.runs):
+            u0, s0 = tree_cpu(master)
+            r = load(DV_ADDR, dv.imap_port, user_dv, pw, args.messages, args.clients,
+                     args.ops, i + 1, args.time_limit, args.client_procs, rate)
+            u1, s1 = tree_cpu(master)
+            client = r["client_cpu"]
+            n = max(r["ops"], 1)
+            print(
+                f"run {i + 1} Dovecot: {r['ops']} ops in {r['wall']:.1f}s = "
+                f"{r['ops'] / r['wall']:.0f} ops/s, server CPU "
+                f"{1000 * (u1 - u0 + s1 - s0) / n:.3f} ms/op "
+                f"({100 * (u1 - u0 + s1 - s0) / r['wall']:.0f}% of a core), client CPU "
+                f"{1000 * client / n:.3f} ms/op ({100 * client / r['wall']:.0f}% of a "
+                f"core), {len(r['errors'])} errors {r['errors'][:2]}; {lag_text(r['lag'])}"
+                + late_text(r, rate),
+                flush=True,
+            )
+            runs.append(r)
+        if args.peer_idle:
+            pid = int((dv.base / "run" / "master.pid").read_text().strip())
+            peer_idle = asyncio.run(idle_connections(
+                DV_ADDR, dv.imap_port, args.peer_idle, args.idle_auth, user_dv, pw, pid,
+                tree_rss))  # fmt: skip
+    return runs, peer_idle
+
+
+#: --goal: RongMail keeps up with the paced load when at most this share of its sends left
+#: more than 5 ms after their scheduled time
+GOAL_LATE_MAX = 0.05
+
+
+def goal_check(k: float, rate: float, paced: list[dict[str, Any]], peer: dict[str, Any]
+               ) -> list[str]:
+    """Issue 4's goal read as one operating point: RongMail offered ``k`` times Dovecot's
+    closed-loop ops/s (``rate``) keeps up (at most :data:`GOAL_LATE_MAX` of its sends late)
+    and each command's p99 there, timed from the send and also from the scheduled send, is
+    no worse than Dovecot's own p99 at its capacity (its closed-loop runs of the same
+    invocation, timed from the send). Returns the printed lines; the last says whether every
+    part holds."""
+    _rows, mine = summarize("RongMail", paced)
+    sends = sum(r["ops"] for r in paced)
+    late = sum(r["late"] for r in paced)
+    kept_up = late <= GOAL_LATE_MAX * max(sends, 1)
+    out = [f"goal check: RongMail offered {k:g}x Dovecot's closed-loop ops/s = {rate:.0f} "
+           f"ops/s: {late} of {sends} sends late (>5 ms), "
+           f"{'kept up' if kept_up else 'did NOT keep up'} (<= {GOAL_LATE_MAX:.0%} late)"]
+    ok = kept_up
+    for op, _ in OPS:
+        a, b = mine[op][1], peer[op][1]
+        due = percentile([x for r in paced for x in r["sched"][op]], 99)
+        good = a <= b and due <= b
+        ok = ok and good
+        out.append(f"  {op:14s} p99 {a:8.2f} ms from the send, {due:8.2f} ms from the "
+                   f"schedule; Dovecot {b:8.2f} ms at capacity " + ("ok" if good else "WORSE"))
+    out.append(f"goal (>= {k:g}x Dovecot's ops/s with no command's p99 worse): "
+               + ("MET" if ok else "NOT MET"))
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=3)
@@ -595,6 +781,16 @@ def main() -> int:
         "sends per client); default 0: a closed loop, every client as fast as it is answered",
     )
     ap.add_argument(
+        "--goal",
+        type=float,
+        default=1.5,
+        metavar="K",
+        help="after the closed loops, offer RongMail K times Dovecot's closed-loop ops/s "
+        "(Dovecot measured first) and print whether it keeps up with no command's p99 worse "
+        "than Dovecot's at its capacity (issue 4's goal, K = 1.5 by default); 0: skip. "
+        "Skipped under --rate and --only",
+    )
+    ap.add_argument(
         "--client-procs",
         type=int,
         default=4,
@@ -602,13 +798,15 @@ def main() -> int:
         "session 9)",
     )
     args = ap.parse_args()
+    if args.goal and (args.rate or args.only):
+        print("goal check skipped: it needs both servers' closed loops (no --rate, --only)")
+        args.goal = 0.0
     global FORCE_TLS
     FORCE_TLS = args.tls
     if args.quick:
         args.messages, args.ops, args.runs = min(args.messages, 2000), 50, 1
         args.idle = min(args.idle, 1000)
     raise_nofile(args.idle + 2000)
-    user_dv, pw = "bench@peer.test", "secret-Bench-1"
     tmp = Path(tempfile.mkdtemp(prefix="rongmail-bench-imap-", dir="/tmp"))
     tmp.chmod(0o755)
     results: dict[str, list[dict[str, Any]]] = {}
@@ -620,135 +818,21 @@ def main() -> int:
         msgs = make_messages(args.messages)
         md = write_maildir(msgs, tmp / "Maildir")
         del msgs
+        rm_phases: list[list[dict[str, Any]]] = []
+        goal_rate = 0.0
+        if args.goal > 0:
+            # Dovecot first: its closed-loop ops/s sets the paced load RongMail is offered
+            results["Dovecot"], peer_idle = measure_dovecot(args, md, tmp, 0.0)
+            goal_rate = args.goal * median(r["ops"] / r["wall"] for r in results["Dovecot"])
+            print(f"goal: RongMail will be offered {args.goal:g} x Dovecot's closed-loop "
+                  f"ops/s = {goal_rate:.0f} ops/s", flush=True)
         if args.only != "peer":
-            # like Dovecot here: plaintext LOGIN on loopback and no per-IP/user caps below the
-            # load (only the settings this build knows are passed; without them RongMail's
-            # clients use STARTTLS, which the summary says)
-            env = {
-                "RONGMAIL_LIMITS__MAX_CONNECTIONS_PER_IP": str(args.idle + 1000),
-                "RONGMAIL_IMAP__ALLOW_PLAINTEXT_AUTH": "false" if args.tls else "true",
-                "RONGMAIL_IMAP__MAX_SESSIONS_PER_IP": "1000",
-                "RONGMAIL_IMAP__MAX_SESSIONS_PER_USER": "1000",
-            }
-            if args.workers > 1:  # [server] workers: IMAP served by this many processes
-                env["RONGMAIL_SERVER__WORKERS"] = str(args.workers)
-            env = known_settings(env)
-            with RongMail(env=env, base=tmp) as rm:
-                rm.init()
-                for name in ("cert.pem", "key.pem"):  # for Dovecot under --tls
-                    src = rm.data_dir / "tls" / name
-                    if src.exists():
-                        shutil.copy(src, tmp / name)
-                t0 = time.monotonic()
-                rm.cli("import", str(md), "--account", rm.address, "--no-progress",
-                       timeout=3600)  # fmt: skip
-                print(f"RongMail: imported in {time.monotonic() - t0:.1f}s", flush=True)
-                port = free_port(RM_ADDR)
-                rm.serve({"imap": (RM_ADDR, port)}, wait=30)
-                if not rm.available("imap"):
-                    why = ("rongmail serve exited: " + rm.log_text()[-300:].strip()
-                           if rm.proc is None or rm.proc.poll() is not None
-                           else f"nothing listens on the [listeners] imap address "
-                                f"{RM_ADDR}:{port}")  # fmt: skip
-                    note = f"RongMail IMAP not available ({why})"
-                    print(note, flush=True)
-                    notes.append(note)
-                else:
-                    runs = []
-                    serve_pid = rm.pid()
-                    for i in range(args.runs):
-                        u0, s0 = tree_cpu(serve_pid) if serve_pid else (0.0, 0.0)
-                        r = load(RM_ADDR, port, rm.address, rm.password, args.messages,
-                                 args.clients, args.ops, i + 1, args.time_limit,
-                                 args.client_procs, args.rate)  # fmt: skip
-                        u1, s1 = tree_cpu(serve_pid) if serve_pid else (0.0, 0.0)
-                        client = r["client_cpu"]
-                        n = max(r["ops"], 1)
-                        print(
-                            f"run {i + 1} RongMail: {r['ops']} ops in {r['wall']:.1f}s = "
-                            f"{r['ops'] / r['wall']:.0f} ops/s, serve CPU "
-                            f"{1000 * (u1 - u0 + s1 - s0) / n:.3f} ms/op (user "
-                            f"{1000 * (u1 - u0) / n:.3f}, sys {1000 * (s1 - s0) / n:.3f}; "
-                            f"{100 * (u1 - u0 + s1 - s0) / r['wall']:.0f}% of a core), "
-                            f"client CPU {1000 * client / n:.3f} ms/op "
-                            f"({100 * client / r['wall']:.0f}% of a core), "
-                            f"{len(r['errors'])} errors {r['errors'][:2]}; {lag_text(r['lag'])}"
-                            + late_text(r, args.rate),
-                            flush=True,
-                        )
-                        runs.append(r)
-                    results["RongMail"] = runs
-                    if (RM_ADDR, port) in TLS_USED and not args.tls:
-                        notes.append(
-                            "RongMail refused plaintext LOGIN: its clients used "
-                            "STARTTLS (TLS handshake in every relogin), Dovecot's not"
-                        )
-                    pid = rm.pid()
-                    if pid is not None and args.idle:
-                        idle = asyncio.run(
-                            idle_connections(
-                                RM_ADDR,
-                                port,
-                                args.idle,
-                                args.idle_auth,
-                                rm.address,
-                                rm.password,
-                                pid,
-                                tree_rss,
-                            )
-                        )
-        if args.only != "rongmail":
-            from peers.dovecot import DovecotServer
-
-            # 20 clients share one user and IP: lift the stock per-user+IP cap of 10
-            extra = {"mail_max_userip_connections": "1000"}
-            if args.tls:
-                extra.update(tls_for_dovecot(tmp))
-            with DovecotServer(
-                address=DV_ADDR,
-                users={user_dv: pw},
-                login_performance_mode=args.dovecot_performance_mode,
-                extra=extra,
-            ) as dv:
-                t0 = time.monotonic()
-                dv.import_maildir(user_dv, md, layout_fs=False)
-                print(f"Dovecot: imported {dv.count(user_dv)} in {time.monotonic() - t0:.1f}s",
-                      flush=True)  # fmt: skip
-                runs = []
-                master = int((dv.base / "run" / "master.pid").read_text().strip())
-                for i in range(args.runs):
-                    u0, s0 = tree_cpu(master)
-                    r = load(DV_ADDR, dv.imap_port, user_dv, pw, args.messages, args.clients,
-                             args.ops, i + 1, args.time_limit, args.client_procs, args.rate)
-                    u1, s1 = tree_cpu(master)
-                    client = r["client_cpu"]
-                    n = max(r["ops"], 1)
-                    print(
-                        f"run {i + 1} Dovecot: {r['ops']} ops in {r['wall']:.1f}s = "
-                        f"{r['ops'] / r['wall']:.0f} ops/s, server CPU "
-                        f"{1000 * (u1 - u0 + s1 - s0) / n:.3f} ms/op "
-                        f"({100 * (u1 - u0 + s1 - s0) / r['wall']:.0f}% of a core), client CPU "
-                        f"{1000 * client / n:.3f} ms/op ({100 * client / r['wall']:.0f}% of a "
-                        f"core), {len(r['errors'])} errors {r['errors'][:2]}; {lag_text(r['lag'])}"
-                        + late_text(r, args.rate),
-                        flush=True,
-                    )
-                    runs.append(r)
-                results["Dovecot"] = runs
-                if args.peer_idle:
-                    pid = int((dv.base / "run" / "master.pid").read_text().strip())
-                    peer_idle = asyncio.run(
-                        idle_connections(
-                            DV_ADDR,
-                            dv.imap_port,
-                            args.peer_idle,
-                            args.idle_auth,
-                            user_dv,
-                            pw,
-                            pid,
-                            tree_rss,
-                        )
-                    )
+            rates = [args.rate] + ([goal_rate] if goal_rate else [])
+            rm_phases, idle = measure_rongmail(args, md, tmp, rates, notes)
+            if rm_phases:
+                results["RongMail"] = rm_phases[0]
+        if args.only != "rongmail" and "Dovecot" not in results:
+            results["Dovecot"], peer_idle = measure_dovecot(args, md, tmp, args.rate)
         print()
         transport = "TLS 1.3 (STARTTLS before every LOGIN)" if args.tls else "plaintext"
         print(
@@ -763,8 +847,10 @@ def main() -> int:
             print(f"{label} TLS cipher: {', '.join(sorted(names))}")
         rows: list[list[Any]] = []
         figs: dict[str, dict[str, Any]] = {}
-        for name, runs in results.items():
-            part, fig = summarize(name, runs)
+        for name in ("RongMail", "Dovecot"):
+            if name not in results:
+                continue
+            part, fig = summarize(name, results[name])
             rows += part
             figs[name] = fig
         print(table(["system", "command", "count", "p50", "p99"], rows))
@@ -778,6 +864,12 @@ def main() -> int:
             )
         else:
             print("ratio RongMail/Dovecot ops/s: n/a")
+        if goal_rate and len(rm_phases) > 1 and "Dovecot" in figs:
+            print()
+            print(table(["system", "command", "count", "p50", "p99"],
+                        summarize(f"RongMail@{goal_rate:.0f}", rm_phases[1])[0]))
+            for line in goal_check(args.goal, goal_rate, rm_phases[1], figs["Dovecot"]):
+                print(line)
         for label, rec in (("RongMail", idle), ("Dovecot", peer_idle)):
             if rec is None:
                 continue
