@@ -312,13 +312,13 @@ async def run_load(
     timed from the send, and a send more than 5 ms behind its schedule counts as ``late``.
     ``"sched"`` holds the same latencies timed from the scheduled send instead (equal to
     ``"lat"`` in a closed loop): what a user who acted at that moment waited, including any
-    wait for the client's previous command (no coordinated omission). ``"served"`` is
+    wait for the client's previous command (no coordinated omission). ``"sched_net"`` is
     ``"sched"`` less the client's own lateness in sending (its timer waking late, its work
     between an answer and the next send): the latency plus how long the previous answer came
     after this command's scheduled send."""
     lat: dict[str, list[float]] = {name: [] for name, _ in OPS}
     sched: dict[str, list[float]] = {name: [] for name, _ in OPS}
-    served: dict[str, list[float]] = {name: [] for name, _ in OPS}
+    sched_net: dict[str, list[float]] = {name: [] for name, _ in OPS}
     errors: list[str] = []
     names = [n for n, _ in OPS]
     weights = [w for _, w in OPS]
@@ -376,7 +376,7 @@ async def run_load(
                 end = time.perf_counter()
                 lat[op].append((end - t) * 1000)
                 sched[op].append((end - due) * 1000)
-                served[op].append((end - t + max(0.0, answered - due)) * 1000)
+                sched_net[op].append((end - t + max(0.0, answered - due)) * 1000)
                 done += 1
         finally:
             with contextlib.suppress(Exception):
@@ -395,8 +395,8 @@ async def run_load(
     finally:
         probe.cancel()
     wall = time.perf_counter() - t0
-    return {"ops": sum(counts), "wall": wall, "lat": lat, "sched": sched, "served": served,
-            "errors": errors,
+    return {"ops": sum(counts), "wall": wall, "lat": lat, "sched": sched,
+            "sched_net": sched_net, "errors": errors,
             "lag": lag, "spans": spans,
             "late": late[0],
             "ciphers": {k: sorted(v) for k, v in CIPHERS.items()}, "tls_used": sorted(TLS_USED)}
@@ -438,17 +438,17 @@ def load(host: str, port: int, user: str, pw: str, nmsgs: int, clients: int, ops
         TLS_USED.update(r["tls_used"])
     lat: dict[str, list[float]] = {name: [] for name, _ in OPS}
     sched: dict[str, list[float]] = {name: [] for name, _ in OPS}
-    served: dict[str, list[float]] = {name: [] for name, _ in OPS}
+    sched_net: dict[str, list[float]] = {name: [] for name, _ in OPS}
     for r in results:
         for name, v in r["lat"].items():
             lat[name].extend(v)
         for name, v in r["sched"].items():
             sched[name].extend(v)
-        for name, v in r["served"].items():
-            served[name].extend(v)
+        for name, v in r["sched_net"].items():
+            sched_net[name].extend(v)
     return {
         "ops": sum(r["ops"] for r in results), "wall": wall, "lat": lat, "sched": sched,
-        "served": served,
+        "sched_net": sched_net,
         "spans": [x for r in results for x in r["spans"]],
         "errors": [e for r in results for e in r["errors"]],
         "lag": [x for r in results for x in r["lag"]],
@@ -745,11 +745,11 @@ def goal_check(k: float, rate: float, paced: list[dict[str, Any]], peer: dict[st
     for op, _ in OPS:
         a, b = mine[op][1], peer[op][1]
         due = percentile([x for r in paced for x in r["sched"][op]], 99)
-        srv = percentile([x for r in paced for x in r.get("served", r["sched"])[op]], 99)
+        net = percentile([x for r in paced for x in r["sched_net"][op]], 99)
         good = a <= b and due <= b
         ok = ok and good
         out.append(f"  {op:14s} p99 {a:8.2f} ms from the send, {due:8.2f} ms from the "
-                   f"schedule ({srv:.2f} less the client's own lateness); Dovecot {b:8.2f} "
+                   f"schedule ({net:.2f} less the client's own lateness); Dovecot {b:8.2f} "
                    "ms at capacity " + ("ok" if good else "WORSE"))
     out.append(f"goal (>= {k:g}x Dovecot's ops/s with no command's p99 worse): "
                + ("MET" if ok else "NOT MET"))

@@ -17,7 +17,7 @@ def _run(ms: float, *, late: int = 0, ops: int = 1000, sched_extra: float = 0.0
          ) -> dict[str, Any]:
     lat = {name: [ms] * 200 for name, _ in OPS}
     sched = {name: [ms + sched_extra] * 200 for name, _ in OPS}
-    return {"ops": ops, "wall": 1.0, "lat": lat, "sched": sched, "late": late,
+    return {"ops": ops, "wall": 1.0, "lat": lat, "sched": sched, "sched_net": sched, "late": late,
             "spans": [(ops // 20, 1.0)] * 20}
 
 
