@@ -91,7 +91,10 @@ async def test_rate_holds_when_a_message_is_slow_to_read(stack, monkeypatch) -> 
     await sched.drain()
     assert len(qq.starts) == 3 and len(reads) == 3
     gaps = [b - a for a, b in zip(qq.starts, qq.starts[1:], strict=False)]
-    assert min(gaps) >= 0.095, gaps  # 600/min: one start every 0.1 s
+    # 600/min: one start every 0.1 s. The pacer spaces the planned starts; an actual start
+    # may come a few ms after its slot when the machine is busy (a clean-clone run on two
+    # shared cores saw 94.4 ms once), so 15 ms of slack; the old order gave 72 ms.
+    assert min(gaps) >= 0.085, gaps
 
 
 async def test_run_wake_stop(stack) -> None:  # type: ignore[no-untyped-def]
