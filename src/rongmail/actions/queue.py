@@ -209,6 +209,10 @@ async def do_settle_notice(
 
 
 async def do_purge_finished(ctx: ActionContext) -> list[qs.QueuedMessage]:
+    """Remove finished messages; a read first, so the scheduler's poll of a queue with
+    nothing finished opens no write transaction (see ``store.sql.queue.any_due``)."""
+    if not await ctx.meta.read(qs.any_finished()):
+        return []
     return await ctx.meta.write(qs.purge_finished())
 
 

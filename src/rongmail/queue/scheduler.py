@@ -4,7 +4,9 @@ Role: the loop between the durable queue (``store/sql/queue.py``) and the delive
 
 * **Claiming.** :func:`store.sql.queue.claim_due` leases due recipients (``next_attempt_at``
   pushed :data:`LEASE_SECONDS` ahead) so a crash or a second node never starts the same attempt
-  twice within a lease; in-process, recipients already in flight are skipped.
+  twice within a lease; in-process, recipients already in flight are skipped. A poll first
+  reads whether anything is due (:func:`store.sql.queue.any_due`), so an idle queue's poll
+  opens no write transaction.
 * **Grouping.** Recipients of one message with one destination (``local``, ``route:<name>``,
   or the recipient domain) form one job of at most ``batch_size``: one SMTP transaction with
   several RCPTs, or one local transaction.
@@ -157,6 +159,8 @@ class Scheduler:
         if free <= 0:
             return 0
         now = int(self.clock())
+        if not await self.ctx.meta.read(qs.any_due(now)):  # an idle poll writes nothing
+            return 0
         due = await self.ctx.meta.write(
             qs.claim_due(now, now + LEASE_SECONDS, free * self.settings.batch_size)
         )

@@ -211,3 +211,39 @@ async def test_bounce_is_settled_once(stack) -> None:  # type: ignore[no-untyped
         assert await stack.ctx.meta.read(qs.get_message(qid)) is None
     finally:
         await sink.stop()
+
+
+async def test_an_idle_poll_writes_nothing(stack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The scheduler's poll of a queue with nothing due and nothing finished is reads only:
+    a write transaction per ``poll_interval`` held SQLite's write lock each time and made the
+    IMAP sessions' flag changes queue behind it (``bench/README.md``, session 14). Once a
+    message is due, the same poll claims it; once it is finished, the purge removes it."""
+    sink = await SmtpSink().start()
+    clock = Clock()
+    try:
+        tenant, _sender, _lisi, sched = await setup(stack, sink, clock)
+        writes: list[str] = []
+        real_write = stack.ctx.meta.write
+
+        async def counting_write(op, **kw):  # type: ignore[no-untyped-def]
+            writes.append(op.gi_code.co_name)
+            return await real_write(op, **kw)
+
+        monkeypatch.setattr(stack.ctx.meta, "write", counting_write)
+        assert await sched.run_once() == 0
+        assert await qa.do_purge_finished(stack.ctx) == []
+        assert writes == []
+        qid = await qa.do_enqueue_message(
+            stack.ctx, tenant_id=tenant.id, raw=MAIL, mail_from="zhangsan@demo.test",
+            recipients=[qa.EnvelopeRecipient("ok@remote.test")], now=int(clock.now),
+            lifetime=86400,
+        )  # fmt: skip
+        writes.clear()
+        assert await sched.run_once() == 1
+        assert writes[0] == "claim_due"
+        await asyncio.gather(*list(sched._tasks))
+        assert [m.id for m in await qa.do_purge_finished(stack.ctx)] == [qid]
+        assert writes[-1] == "purge_finished"
+        assert len(sink.transactions) == 1
+    finally:
+        await sink.stop()

@@ -190,13 +190,24 @@ def list_messages(*, limit: int = 1000, held_only: bool = False) -> Op[list[Queu
     return out
 
 
+_DUE = ("FROM queue_recipient r JOIN queue_message m ON m.id = r.message_id "
+        "WHERE r.state IN ('queued', 'deferred') AND r.next_attempt_at <= ? AND m.held = 0")
+
+
+def any_due(now: int) -> Op[bool]:
+    """Whether :func:`claim_due` would claim anything at ``now``: one seek of
+    ``queue_recipient_due``. The scheduler asks this first, so an idle queue's poll is a
+    read, not a write transaction every ``poll_interval`` (each of which, on SQLite, also
+    held the write lock and made the event loop's relaxed writes queue behind it)."""
+    rows = yield Q(f"SELECT 1 {_DUE} LIMIT 1", (now,))
+    return bool(rows)
+
+
 def claim_due(now: int, lease_until: int, limit: int) -> Op[list[QueuedRecipient]]:
     """Active recipients of unheld messages due at ``now``, leased until ``lease_until``."""
     rows = yield Q(
         f"SELECT {', '.join('r.' + c.strip() for c in _RCPT_COLS.split(','))} "
-        "FROM queue_recipient r JOIN queue_message m ON m.id = r.message_id "
-        "WHERE r.state IN ('queued', 'deferred') AND r.next_attempt_at <= ? AND m.held = 0 "
-        "ORDER BY r.next_attempt_at, r.id LIMIT ?",
+        f"{_DUE} ORDER BY r.next_attempt_at, r.id LIMIT ?",
         (now, limit),
     )
     got = [_rcpt(r) for r in rows]
@@ -302,16 +313,21 @@ def delete_message(message_id: int) -> Op[QueuedMessage | None]:
     return m
 
 
+_FINISHED = ("FROM queue_message m WHERE NOT EXISTS ("
+             "  SELECT 1 FROM queue_recipient r WHERE r.message_id = m.id AND ("
+             "    r.state IN ('queued', 'deferred') OR (r.state = 'failed' AND r.dsn_sent = 0)))")
+
+
+def any_finished() -> Op[bool]:
+    """Whether :func:`purge_finished` would remove anything (read first, as :func:`any_due`)."""
+    rows = yield Q(f"SELECT 1 {_FINISHED} LIMIT 1", ())
+    return bool(rows)
+
+
 def purge_finished(limit: int = 500) -> Op[list[QueuedMessage]]:
     """Remove messages whose recipients are all terminal and whose DSNs were queued.
     Their blobs stay for the garbage collector (a blob may also back a mailbox message)."""
-    rows = yield Q(
-        f"SELECT {_MSG_COLS} FROM queue_message m WHERE NOT EXISTS ("
-        "  SELECT 1 FROM queue_recipient r WHERE r.message_id = m.id AND ("
-        "    r.state IN ('queued', 'deferred') OR (r.state = 'failed' AND r.dsn_sent = 0)))"
-        " ORDER BY id LIMIT ?",
-        (limit,),
-    )
+    rows = yield Q(f"SELECT {_MSG_COLS} {_FINISHED} ORDER BY id LIMIT ?", (limit,))
     done = [_msg(r) for r in rows]
     if done:
         ids = tuple(m.id for m in done)
