@@ -32,7 +32,8 @@ Invariants:
   except *quick* reads: a read whose kind (the op's generator function) recently took at most
   :data:`INLINE_READ_MAX` runs on the calling event-loop thread with its own connection, since
   the hand-off to a reader thread and back (two context switches and a GIL transfer) costs
-  more CPU than a point lookup (measured, one IMAP client, server CPU per command, medians
+  more CPU than a point lookup, and a read of a millisecond or two is mostly Python (the op's
+  generator, rows made into objects) that holds the interpreter lock on the pool as well (measured, one IMAP client, server CPU per command, medians
   of 2 interleaved runs of 800: SELECT 0.39 → 0.27 ms, LOGOUT + LOGIN + SELECT 2.6 → 1.7 ms,
   FETCH n BODY[] 0.74 → 0.56 ms). Every read is timed; one
   slow read of a kind sends that kind back to the pool at once (a kind whose cost depends on
@@ -89,8 +90,16 @@ log = logging.getLogger(__name__)
 _STOP = object()
 _CHECKPOINT = object()
 
-#: reads whose kind recently took at most this long (seconds) run on the event loop thread
-INLINE_READ_MAX = 0.0005
+#: reads whose kind recently took at most this long (seconds) run on the event loop thread.
+#: 0.5 ms until session 14, which sent every login's risk inputs (the account's grouped login
+#: history, 0.5-0.9 ms of CPU) to the pool: each login then waited 2-2.5 ms for a pool thread
+#: and the loop, and the pool thread's Python half of the read took the interpreter lock from
+#: the loop anyway. ``bench/imap_mixed.py``, two interleaved pairs of full invocations
+#: (``--runs 3 --idle 0``), 0.5 against 2 ms: closed loop 2.53 / 2.38x against 2.88 / 2.95x
+#: Dovecot's ops/s, short commands' p50 1.6-1.8 against 1.1-1.4 ms, their p99 within the
+#: noise (9.4-11.7 against 9.1-11.2 ms); paced at 1.5x Dovecot, 2.7% against 1.9% of sends
+#: late and serve CPU 0.56-0.61 against 0.50-0.55 ms per operation.
+INLINE_READ_MAX = 0.002
 #: relaxed writes whose kind recently took at most this long (seconds of CPU) run on the event
 #: loop thread when the writer thread has nothing pending (see the module docstring)
 INLINE_WRITE_MAX = 0.001
