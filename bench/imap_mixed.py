@@ -242,13 +242,14 @@ class Client:
             buf += chunk
 
     async def login(self, user: str, pw: str) -> None:
-        if FORCE_TLS:
-            await self.starttls()
-        elif (
-            "LOGINDISABLED" in self.caps
-            or "STARTTLS" in self.caps
-            and "LOGINDISABLED" in (await self.cmd("CAPABILITY"))[0]
-        ):
+        """STARTTLS first when forced or when the greeting's CAPABILITY code (both servers
+        send one, RFC 9051 §7.1) says LOGINDISABLED; a server that refuses a clear-text LOGIN
+        without saying so gets STARTTLS by the fallback below. Until session 14 the client
+        also sent CAPABILITY whenever the greeting advertised STARTTLS and searched its
+        *tagged* reply for LOGINDISABLED, a check that could never fire (the list is in the
+        untagged line): one more round trip in every re-login of RongMail, whose plaintext
+        greeting advertises STARTTLS, and in none of Dovecot's (``ssl = no``)."""
+        if FORCE_TLS or "LOGINDISABLED" in self.caps:
             await self.starttls()
         try:
             await self.cmd(f'LOGIN "{user}" "{pw}"')
