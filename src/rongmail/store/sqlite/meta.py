@@ -32,10 +32,11 @@ Invariants:
   except *quick* reads: a read whose kind (the op's generator function) recently took at most
   :data:`INLINE_READ_MAX` runs on the calling event-loop thread with its own connection, since
   the hand-off to a reader thread and back (two context switches and a GIL transfer) costs
-  more CPU than a point lookup, and a read of a millisecond or two is mostly Python (the op's
-  generator, rows made into objects) that holds the interpreter lock on the pool as well (measured, one IMAP client, server CPU per command, medians
+  more CPU than a point lookup (measured, one IMAP client, server CPU per command, medians
   of 2 interleaved runs of 800: SELECT 0.39 → 0.27 ms, LOGOUT + LOGIN + SELECT 2.6 → 1.7 ms,
-  FETCH n BODY[] 0.74 → 0.56 ms). Every read is timed; one
+  FETCH n BODY[] 0.74 → 0.56 ms), and a read of a millisecond or two is mostly Python (the
+  op's generator, rows made into objects) that holds the interpreter lock on the pool as
+  well. Every read is timed; one
   slow read of a kind sends that kind back to the pool at once (a kind whose cost depends on
   its argument, such as a mailbox listing, moves to the pool as soon as a big case is seen).
   A caller that knows how many rows a read is for says so (``read(op, rows=n)``), and the
