@@ -41,8 +41,9 @@ calls instead of reading it line by line (a 4 MB ``FETCH 1:*`` answer took the c
 in one go until session 7, then was parsed in steps of 256 lines with a yield between them,
 which still kept the loop's lag p99 at 12-14 ms during RongMail's runs in session 9; until
 session 14 that scan restarted from the answer's start for every 64 KB read when the answer
-held no literal, 6.5 ms per 4 MB answer, now 1.1 ms), and each run prints the loop's own lag (a 2 ms timer's lateness, p50/p99/max): a latency figure
-is the server's only where that lag is small against it.
+held no literal, 6.5 ms per 4 MB answer, now 1.1 ms), and each run prints the loop's own lag
+(a 2 ms timer's lateness, p50/p99/max): a latency figure is the server's only where that lag
+is small against it.
 
 Memory: ``--idle`` (10,000) idle connections are opened to RongMail's IMAP listener (each has
 read the greeting; ``--idle-auth`` of them also LOGIN and SELECT) and the RSS of the
@@ -201,8 +202,8 @@ class Client:
         literal's bytes are skipped unread; the answer is complete when its last line, outside
         any literal, is the tagged status line. ``scan`` is where the search for the next
         ``}`` resumes: until session 14 it restarted at ``pos`` (the end of the last literal)
-        for every chunk read, so an answer without literals, such as RongMail's and Dovecot's
-        4 MB ``FETCH 1:* (FLAGS ENVELOPE)``, was searched again from its start 61 times: 6.5 ms
+        for every chunk read, so an answer without literals, such as RongMail's 4 MB
+        ``FETCH 1:* (FLAGS ENVELOPE)``, was searched again from its start 61 times: 6.5 ms
         of the client's CPU (p50, offline on a captured answer), more than the server spent
         producing it. It lets the other clients run after every :data:`YIELD_BYTES` (all
         clients share one loop, see the module docstring)."""
@@ -300,6 +301,11 @@ async def session(host: str, port: int, user: str, pw: str) -> tuple[Client, int
     return c, 0
 
 
+def _per_op() -> dict[str, list[float]]:
+    """An empty list of latencies (ms) per command of :data:`OPS`."""
+    return {name: [] for name, _ in OPS}
+
+
 async def run_load(
     host: str,
     port: int,
@@ -328,9 +334,7 @@ async def run_load(
     ``"sched"`` less the client's own lateness in sending (its timer waking late, its work
     between an answer and the next send): the latency plus how long the previous answer came
     after this command's scheduled send."""
-    lat: dict[str, list[float]] = {name: [] for name, _ in OPS}
-    sched: dict[str, list[float]] = {name: [] for name, _ in OPS}
-    sched_net: dict[str, list[float]] = {name: [] for name, _ in OPS}
+    lat, sched, sched_net = _per_op(), _per_op(), _per_op()
     errors: list[str] = []
     names = [n for n, _ in OPS]
     weights = [w for _, w in OPS]
@@ -448,19 +452,13 @@ def load(host: str, port: int, user: str, pw: str, nmsgs: int, clients: int, ops
         for k, v in r["ciphers"].items():
             CIPHERS.setdefault(k, set()).update(v)
         TLS_USED.update(r["tls_used"])
-    lat: dict[str, list[float]] = {name: [] for name, _ in OPS}
-    sched: dict[str, list[float]] = {name: [] for name, _ in OPS}
-    sched_net: dict[str, list[float]] = {name: [] for name, _ in OPS}
+    timings = {key: _per_op() for key in ("lat", "sched", "sched_net")}
     for r in results:
-        for name, v in r["lat"].items():
-            lat[name].extend(v)
-        for name, v in r["sched"].items():
-            sched[name].extend(v)
-        for name, v in r["sched_net"].items():
-            sched_net[name].extend(v)
+        for key, merged in timings.items():
+            for name, v in r[key].items():
+                merged[name].extend(v)
     return {
-        "ops": sum(r["ops"] for r in results), "wall": wall, "lat": lat, "sched": sched,
-        "sched_net": sched_net,
+        "ops": sum(r["ops"] for r in results), "wall": wall, **timings,
         "spans": [x for r in results for x in r["spans"]],
         "errors": [e for r in results for e in r["errors"]],
         "lag": [x for r in results for x in r["lag"]],
@@ -722,9 +720,8 @@ def measure_dovecot(args: argparse.Namespace, md: Path, tmp: Path, rate: float
                   flush=True)  # fmt: skip
             runs.append(r)
         if args.peer_idle:
-            pid = int((dv.base / "run" / "master.pid").read_text().strip())
             peer_idle = asyncio.run(idle_connections(
-                DV_ADDR, dv.imap_port, args.peer_idle, args.idle_auth, user_dv, pw, pid,
+                DV_ADDR, dv.imap_port, args.peer_idle, args.idle_auth, user_dv, pw, master,
                 tree_rss))  # fmt: skip
     return runs, peer_idle
 
