@@ -257,18 +257,20 @@ def _login_key(username: str) -> str:
         return username.strip().lower()[:320]
 
 
-_RiskInputs = tuple[list[sa.LoginEventGroup], int, int]
+#: (the history's kinds of login, recent failures, the risk reset time, accounts from the IP)
+_RiskInputs = tuple[list[sa.LoginSeen], int, int, int]
 
 
 def _risk_inputs(account_id: int, ctx: risk.LoginContext, history_days: int) -> Op[_RiskInputs]:
-    """What risk scoring reads: the account's login history of ``history_days`` grouped in SQL
-    (each group counting its failures within :data:`BURST_WINDOW` and after the risk reset
-    time), the reset time, and how many accounts logged in from the IP in the last hour."""
+    """What risk scoring reads: the kinds of login the account had in ``history_days``
+    (``login_seen``, migration 0406), its failures within :data:`BURST_WINDOW` and after the
+    risk reset time, the reset time, and how many accounts logged in from the IP in the last
+    hour."""
     reset_at = yield from sa.risk_reset_at(account_id)
-    history = yield from sa.login_event_groups(account_id, ctx.now - history_days * 86400,
-                                               max(ctx.now - BURST_WINDOW, reset_at))
+    history = yield from sa.login_history(account_id, ctx.now - history_days * 86400)
+    failures = yield from sa.failures_after(account_id, max(ctx.now - BURST_WINDOW, reset_at))
     from_ip = yield from sa.accounts_from_ip(ctx.ip, ctx.now - 3600)
-    return history, reset_at, from_ip
+    return history, failures, reset_at, from_ip
 
 
 def _login_inputs(acct: Account, ctx: risk.LoginContext, history_days: int | None
@@ -614,8 +616,7 @@ class Authenticator:
             return risk.Decision(risk.ALLOW, 0, ())
         if inputs is None:
             inputs = await self.reader.meta.read(_risk_inputs(acct.id, ctx, cfg.history_days))
-        history, reset_at, from_ip = inputs
-        failures = sum(h.recent for h in history if h.outcome == "failure")
+        history, failures, reset_at, from_ip = inputs
         failed_here = await self.throttle.failed_logins(
             _ip_key(ctx.ip), ctx.now - int(self.policy.forget_after))
         return risk.score(cfg, ctx, history, recent_failures=failures,

@@ -44,7 +44,7 @@ ALLOW, STEP_UP, FREEZE = "allow", "step_up", "freeze"
 
 class SeenLogin(Protocol):
     """What scoring reads of a past login: one event (``store.sql.auth.LoginEventRow``) or a
-    group of alike events with the latest time (``LoginEventGroup``); every signal only asks
+    kind of login with its latest time (``store.sql.auth.LoginSeen``); every signal only asks
     whether such a login exists, or how recent the latest one is, so both decide the same."""
 
     @property

@@ -257,10 +257,17 @@ class LoginEventRow:
 def insert_login_event(account_id: int, at: int, ip: str, net: str, country: str, device: str,
                        protocol: str, method: str, outcome: str, score: int,
                        region: str = "") -> Op[None]:
+    """Record one login and bring its kind's ``login_seen`` row (migration 0406) up to date, in
+    the caller's transaction: the summary never disagrees with the events."""
     yield Q("INSERT INTO login_event (account_id, at, ip, net, country, device, protocol, method,"
             " outcome, score, region) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (account_id, at, ip, net, country, device, protocol, method, outcome, score,
              region))
+    yield Q("INSERT INTO login_seen (account_id, outcome, net, country, region, device, last_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, outcome, net, country, region,"
+            " device) DO UPDATE SET last_at = CASE WHEN excluded.last_at > login_seen.last_at"
+            " THEN excluded.last_at ELSE login_seen.last_at END",
+            (account_id, outcome, net, country, region, device, at))
 
 
 def login_events(account_id: int, since: int, limit: int = 500) -> Op[list[LoginEventRow]]:
@@ -271,12 +278,11 @@ def login_events(account_id: int, since: int, limit: int = 500) -> Op[list[Login
 
 
 @dataclass(frozen=True, slots=True)
-class LoginEventGroup:
-    """The login events of one account that share outcome, network, country, region and
-    device, aggregated by :func:`login_event_groups`: ``at`` is the latest of them, ``recent``
-    how many are later than the caller's ``recent_after``. Every risk signal only asks whether
-    such an event exists (and how recent the latest is) or how many recent failures there are,
-    so the groups decide exactly as the rows they summarize would."""
+class LoginSeen:
+    """One kind of login the account had (a ``login_seen`` row): outcome, network, country,
+    region and device, with ``at`` the latest time of such a login. Every risk signal that
+    reads the history only asks whether such a login exists and how recent the latest is, so
+    these rows decide exactly as the events they summarize would."""
 
     at: int
     net: str
@@ -284,21 +290,29 @@ class LoginEventGroup:
     device: str
     outcome: str
     region: str
-    recent: int
 
 
-def login_event_groups(account_id: int, since: int, recent_after: int,
-                       limit: int = 500) -> Op[list[LoginEventGroup]]:
-    """The account's latest ``limit`` login events since ``since`` (the same window as
-    :func:`login_events`), grouped in SQL: a login reads a handful of distinct
-    (network, country, device) groups instead of up to ``limit`` rows."""
-    rows = yield Q("SELECT MAX(at), net, country, device, outcome, region,"
-                   " SUM(CASE WHEN at > ? THEN 1 ELSE 0 END) FROM"
-                   " (SELECT at, net, country, device, outcome, region FROM login_event"
-                   "  WHERE account_id = ? AND at >= ? ORDER BY at DESC LIMIT ?) AS latest"
-                   " GROUP BY outcome, net, country, region, device",
-                   (recent_after, account_id, since, limit))
-    return [LoginEventGroup(int(r[0]), r[1], r[2], r[3], r[4], r[5], int(r[6])) for r in rows]
+#: the outcomes risk scoring reads as history (failures are only counted, :func:`failures_after`)
+HISTORY_OUTCOMES = ("success", "refused")
+
+
+def login_history(account_id: int, since: int, limit: int = 500) -> Op[list[LoginSeen]]:
+    """The kinds of successful and refused login the account had at or after ``since``, the
+    latest ``limit`` of them (a bound on what one login reads; an account reaches it only with
+    hundreds of distinct networks and devices in its window). Primary-key range reads on
+    ``login_seen``: the cost follows the kinds of login, not their number."""
+    rows = yield Q("SELECT last_at, net, country, device, outcome, region FROM login_seen"
+                   " WHERE account_id = ? AND outcome IN (?, ?) AND last_at >= ?"
+                   " ORDER BY last_at DESC LIMIT ?",
+                   (account_id, *HISTORY_OUTCOMES, since, limit))
+    return [LoginSeen(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+
+def failures_after(account_id: int, after: int) -> Op[int]:
+    """How many failed logins the account had after ``after`` (the partial index
+    ``login_event_failure``: successes cost this count nothing)."""
+    return int(scalar((yield Q("SELECT COUNT(*) FROM login_event WHERE account_id = ?"
+                               " AND outcome = 'failure' AND at > ?", (account_id, after))), 0))
 
 
 def accounts_from_ip(ip: str, since: int) -> Op[int]:
@@ -324,8 +338,18 @@ def accounts_from_ip(ip: str, since: int) -> Op[int]:
     return int(scalar(rows, 0))
 
 
-def purge_login_events(before: int) -> Op[None]:
-    yield Q("DELETE FROM login_event WHERE at < ?", (before,))
+#: events deleted per :func:`purge_login_history` transaction
+PURGE_BATCH = 5000
+
+
+def purge_login_history(before: int, limit: int = PURGE_BATCH) -> Op[int]:
+    """Forget logins older than ``before``: at most ``limit`` events (the oldest first: ids
+    follow insertion, so the scan stops early) and every ``login_seen`` kind whose latest
+    login is that old. Returns the events deleted; a caller repeats while it is ``limit``."""
+    rows = yield Q("DELETE FROM login_event WHERE id IN (SELECT id FROM login_event"
+                   " WHERE at < ? ORDER BY id LIMIT ?) RETURNING 1", (before, limit))
+    yield Q("DELETE FROM login_seen WHERE last_at < ?", (before,))
+    return len(rows)
 
 
 # -- account state ------------------------------------------------------------------------------
