@@ -247,3 +247,46 @@ async def test_an_idle_poll_writes_nothing(stack, monkeypatch) -> None:  # type:
         assert len(sink.transactions) == 1
     finally:
         await sink.stop()
+
+
+async def test_polls_look_for_finished_messages_only_when_one_may_have_finished(stack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``any_finished`` scans every queued message, so with a backlog of deferred mail each
+    poll paid for the whole queue. A poll now looks only after this scheduler saw a message
+    finish (or at start), and every ``PURGE_CHECK_POLLS`` polls for what finished elsewhere."""
+    from rongmail.queue import scheduler as sch
+
+    sink = await SmtpSink().start()
+    clock = Clock()
+    try:
+        tenant, _sender, _lisi, sched = await setup(stack, sink, clock)
+        reads: list[str] = []
+        real_read = stack.ctx.meta.read
+
+        async def counting_read(op, **kw):  # type: ignore[no-untyped-def]
+            reads.append(op.gi_code.co_name)
+            return await real_read(op, **kw)
+
+        monkeypatch.setattr(stack.ctx.meta, "read", counting_read)
+        assert await sched.purge_finished() == 0  # at start: one look
+        assert reads.count("any_finished") == 1
+        for _ in range(sch.PURGE_CHECK_POLLS - 1):
+            assert await sched.purge_finished() == 0
+        assert reads.count("any_finished") == 1  # quiet polls: no look
+        assert await sched.purge_finished() == 0  # the periodic look
+        assert reads.count("any_finished") == 2
+        qid = await qa.do_enqueue_message(
+            stack.ctx, tenant_id=tenant.id, raw=MAIL, mail_from="zhangsan@demo.test",
+            recipients=[qa.EnvelopeRecipient("ok@remote.test")], now=int(clock.now),
+            lifetime=86400,
+        )  # fmt: skip
+        assert await sched.run_once() == 1
+        await asyncio.gather(*list(sched._tasks))
+        assert len(sink.transactions) == 1
+        assert await stack.ctx.meta.read(qs.get_message(qid)) is not None
+        assert await sched.purge_finished() == 1  # it saw the delivery: the next poll purges
+        assert await stack.ctx.meta.read(qs.get_message(qid)) is None
+        assert reads.count("any_finished") == 3
+        await sched.purge_finished()
+        assert reads.count("any_finished") == 3
+    finally:
+        await sink.stop()

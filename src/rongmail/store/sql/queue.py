@@ -324,7 +324,11 @@ def any_finished() -> Op[bool]:
     return bool(rows)
 
 
-def purge_finished(limit: int = 500) -> Op[list[QueuedMessage]]:
+#: messages removed per :func:`purge_finished` transaction
+PURGE_BATCH = 500
+
+
+def purge_finished(limit: int = PURGE_BATCH) -> Op[list[QueuedMessage]]:
     """Remove messages whose recipients are all terminal and whose DSNs were queued.
     Their blobs stay for the garbage collector (a blob may also back a mailbox message)."""
     rows = yield Q(f"SELECT {_MSG_COLS} {_FINISHED} ORDER BY id LIMIT ?", (limit,))
