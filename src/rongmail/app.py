@@ -413,7 +413,8 @@ class _RunnerServer:
 
 
 def start_workers(app: App) -> None:
-    """Background workers of a serving node: the outbound queue and blob GC."""
+    """Background workers of a serving node: the outbound queue, blob GC, housekeeping
+    (retention), the spam learner, model saver, quarantine digest and scanner probe."""
     from rongmail.queue import build_scheduler
     from rongmail.workers.gc import run_forever as blob_gc
 
@@ -433,6 +434,9 @@ def start_workers(app: App) -> None:
         run_spam_learner(app.ctx, app.reader, app.spam_models)))
     app.background.append(asyncio.create_task(app.spam_models.run_saver()))
     app.background.append(asyncio.create_task(run_quarantine_digest(app.ctx)))
+    from rongmail.workers.housekeeping import run_housekeeping
+
+    app.background.append(asyncio.create_task(run_housekeeping(app.ctx)))
     from rongmail.workers.spam_scanners import run_scanner_probe
 
     app.background.append(asyncio.create_task(

@@ -83,6 +83,7 @@ class StorageSettings(Section):
     postgres_pool_max: int = Field(20, ge=1, le=500, description="Largest PostgreSQL connection pool.")
     blob_dir: str = Field("blobs", description="Encrypted message store directory, relative to the data directory.")
     inline_blob_max: int = Field(64 * 1024, ge=0, le=1024 * 1024, description="Messages up to this many bytes that are delivered, appended (IMAP APPEND, JMAP Email/import) or bulk-imported keep their encrypted body in the metadata store, written by the same transaction as the message (one flush per delivery instead of a blob-file flush followed by the commit); larger ones, JMAP blob uploads, the outbound queue and quarantine use blob_dir. 0: every body in blob_dir.")
+    change_log_days: int = Field(30, ge=1, le=3650, description="How long the change log keeps each change. It lets IMAP, JMAP and sync clients catch up with what changed while they were away; a client away longer resynchronizes (IMAP lists the mailbox again, JMAP answers cannotCalculateChanges). Pruned hourly.")
     keys_dir: str = Field("keys", description="Directory of the master key (keep it out of backups of the database). The RONGMAIL_MASTER_KEY environment variable overrides it.")
 
 

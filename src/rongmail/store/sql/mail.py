@@ -139,9 +139,49 @@ def changes_since(account_id: int, modseq: int, limit: int = 10000) -> Op[list[C
 
 
 def oldest_change(account_id: int) -> Op[int]:
-    """The lowest modseq still in the log (older state cannot be resynced incrementally)."""
+    """The lowest modseq the log still answers for: a state ``s`` can be caught up from the
+    log iff ``s + 1 >= oldest_change`` (0: the whole history is there). After a prune it is
+    the account's floor + 1 (``change_log_floor``, migration 0201), whether or not any row of
+    the account is left; before any prune, the lowest modseq in the log."""
+    floor = yield Q("SELECT modseq FROM change_log_floor WHERE account_id = ?", (account_id,))
+    if floor:
+        return int(floor[0][0]) + 1
     rows = yield Q("SELECT MIN(modseq) FROM change_log WHERE account_id = ?", (account_id,))
     return int(rows[0][0] or 0)
+
+
+#: change-log rows looked at per :func:`prune_changes` transaction
+PRUNE_BATCH = 5000
+
+
+def prune_changes(before: int, limit: int = PRUNE_BATCH) -> Op[int]:
+    """Delete the oldest log rows written before ``before`` (unix seconds), at most ``limit``,
+    and raise each touched account's ``change_log_floor`` to the highest modseq deleted, in
+    one transaction. Returns the rows deleted; 0 when the oldest row is younger.
+
+    Reads the ``limit`` lowest ids (primary-key order, so no index on ``created_at`` and no
+    scan of the young part of the table) and takes the run of them written before ``before``:
+    ids follow insertion, so the run is the old end of the log. A row that got a low id but
+    committed late (PostgreSQL) is young and kept by the ``created_at`` test of the delete."""
+    rows = yield Q("SELECT id, account_id, modseq, created_at FROM change_log ORDER BY id"
+                   " LIMIT ?", (limit,))
+    floors: dict[int, int] = {}
+    last = None
+    for row_id, account_id, modseq, created_at in rows:
+        if created_at >= before:
+            break
+        last = row_id
+        floors[account_id] = max(floors.get(account_id, 0), int(modseq))
+    if last is None:
+        return 0
+    for account_id, modseq in sorted(floors.items()):
+        yield Q("INSERT INTO change_log_floor (account_id, modseq) VALUES (?, ?)"
+                " ON CONFLICT (account_id) DO UPDATE SET modseq = CASE"
+                " WHEN excluded.modseq > change_log_floor.modseq THEN excluded.modseq"
+                " ELSE change_log_floor.modseq END", (account_id, modseq))
+    deleted = yield Q("DELETE FROM change_log WHERE id <= ? AND created_at < ? RETURNING 1",
+                      (last, before))
+    return len(deleted)
 
 
 def account_modseq(account_id: int) -> Op[int]:

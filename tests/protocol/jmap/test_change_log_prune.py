@@ -1,0 +1,124 @@
+"""Change-log retention (``storage.change_log_days``, migration 0201) seen by clients, on both
+backends: after a prune, a JMAP state older than what was pruned gets ``cannotCalculateChanges``
+(also when the account has no log row left at all), a newer one still gets its changes; an
+IMAP listing cached before the pruned changes is rebuilt from the store, not patched from an
+incomplete log; the prune works in batches and keeps young rows."""
+
+from __future__ import annotations
+
+import time
+
+from jmap_helpers import JmapEnv
+
+from rongmail.actions.changes import do_prune_change_log
+from rongmail.protocols.imap.view import ListingCache
+from rongmail.store.sql import mail as ml
+from rongmail.store.sql.q import Q
+
+
+def _month_ago() -> int:
+    return int(time.time()) - 30 * 86400
+
+
+async def _log_rows(jmap: JmapEnv) -> int:
+    def op():  # type: ignore[no-untyped-def]
+        rows = yield Q("SELECT COUNT(*) FROM change_log")
+        return int(rows[0][0])
+    return await jmap.ctx.meta.read(op())
+
+
+async def _age_log(jmap: JmapEnv, seconds: int) -> None:
+    """Backdate every change-log row of the test by ``seconds`` (test setup: the log stamps
+    rows with the wall clock)."""
+    def op():  # type: ignore[no-untyped-def]
+        yield Q("UPDATE change_log SET created_at = created_at - ?", (seconds,))
+    await jmap.ctx.meta.write(op())
+
+
+async def _email_changes(jmap: JmapEnv, since: str) -> list:  # type: ignore[type-arg]
+    return await jmap.call(["Email/changes", {"accountId": jmap.aid, "sinceState": since}, "c"])
+
+
+async def test_old_states_cannot_be_caught_up_after_a_prune(jmap: JmapEnv) -> None:
+    state0 = (await jmap.one("Email/get", {"accountId": jmap.aid, "ids": []}))["state"]
+    first = await jmap.deliver("one")
+    state1 = (await jmap.one("Email/get", {"accountId": jmap.aid, "ids": []}))["state"]
+    await _age_log(jmap, 40 * 86400)
+    second = await jmap.deliver("two")
+    [[name, changed, _]] = await _email_changes(jmap, state0)
+    assert name == "Email/changes" and set(changed["created"]) == {f"E{first}", f"E{second}"}
+
+    removed = await do_prune_change_log(jmap.ctx, before=_month_ago())
+    assert removed > 0
+    [[name, err, _]] = await _email_changes(jmap, state0)
+    assert (name, err["type"]) == ("error", "cannotCalculateChanges")
+    [[name, changed, _]] = await _email_changes(jmap, state1)  # after the pruned part
+    assert name == "Email/changes" and changed["created"] == [f"E{second}"]
+
+
+async def test_an_account_with_no_row_left_still_refuses_old_states(jmap: JmapEnv) -> None:
+    state0 = (await jmap.one("Email/get", {"accountId": jmap.aid, "ids": []}))["state"]
+    await jmap.deliver("one")
+    await _age_log(jmap, 40 * 86400)
+    await do_prune_change_log(jmap.ctx, before=_month_ago())
+    assert await jmap.reader.changes_since(jmap.account.id, 0) == []
+    [[name, err, _]] = await _email_changes(jmap, state0)
+    assert (name, err["type"]) == ("error", "cannotCalculateChanges")
+    floor = await jmap.reader.oldest_change(jmap.account.id)
+    assert floor == await jmap.reader.modseq(jmap.account.id) + 1
+
+
+async def test_prune_goes_in_batches_and_keeps_young_rows(jmap: JmapEnv, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    for i in range(4):
+        await jmap.deliver(f"old {i}")
+    await _age_log(jmap, 40 * 86400)
+    old_rows = await _log_rows(jmap)
+    await jmap.deliver("young")
+    young_rows = await _log_rows(jmap) - old_rows
+    monkeypatch.setattr(ml, "PRUNE_BATCH", 3)
+    calls = []
+    real = ml.prune_changes
+
+    def counting(before, limit=3):  # type: ignore[no-untyped-def]
+        calls.append(limit)
+        return real(before, limit)
+
+    monkeypatch.setattr(ml, "prune_changes", counting)
+    removed = await do_prune_change_log(jmap.ctx, before=_month_ago())
+    assert removed == old_rows and len(calls) >= old_rows // 3 + 1
+    assert await _log_rows(jmap) == young_rows
+    left = await jmap.reader.changes_since(jmap.account.id, 0)
+    assert left and {c.modseq for c in left} == {max(c.modseq for c in left)}  # the young one
+    # a second pass finds nothing to do
+    assert await do_prune_change_log(jmap.ctx, before=_month_ago()) == 0
+
+
+async def test_an_imap_listing_older_than_the_prune_is_rebuilt(jmap: JmapEnv) -> None:
+    reader = jmap.reader
+    inbox = await reader.mailbox_by_role(jmap.account.id, "inbox")
+    cache = ListingCache()
+    before = await cache.listing(reader, inbox)
+    await jmap.deliver("one")
+    await jmap.deliver("two")
+    await _age_log(jmap, 40 * 86400)
+    await do_prune_change_log(jmap.ctx, before=_month_ago())
+    await jmap.deliver("three")
+    inbox = await reader.mailbox_by_role(jmap.account.id, "inbox")
+    after = await cache.listing(reader, inbox)
+    fresh = ListingCache()
+    want = await fresh.listing(reader, inbox)
+    assert before.uids == [] and after.uids == want.uids and len(after.uids) == 3
+
+
+async def test_housekeeping_prunes_beyond_change_log_days(jmap: JmapEnv) -> None:
+    """The hourly pass (``workers.housekeeping``) prunes with ``storage.change_log_days``."""
+    from rongmail.workers.housekeeping import housekeeping_once
+
+    await jmap.deliver("one")
+    days = jmap.ctx.settings.storage.change_log_days
+    await _age_log(jmap, (days - 1) * 86400)
+    assert (await housekeeping_once(jmap.ctx))["change_log"] == 0  # a day short of the limit
+    rows = await _log_rows(jmap)
+    await _age_log(jmap, 2 * 86400)
+    assert (await housekeeping_once(jmap.ctx))["change_log"] == rows
+    assert await _log_rows(jmap) == 0
