@@ -2,7 +2,8 @@
 backends: after a prune, a JMAP state older than what was pruned gets ``cannotCalculateChanges``
 (also when the account has no log row left at all), a newer one still gets its changes; an
 IMAP listing cached before the pruned changes is rebuilt from the store, not patched from an
-incomplete log; the prune works in batches and keeps young rows."""
+incomplete log; the prune works in batches and keeps young rows. Also the other table that
+grew with every conversation: a thread left without emails is destroyed."""
 
 from __future__ import annotations
 
@@ -122,3 +123,28 @@ async def test_housekeeping_prunes_beyond_change_log_days(jmap: JmapEnv) -> None
     await _age_log(jmap, 2 * 86400)
     assert (await housekeeping_once(jmap.ctx))["change_log"] == rows
     assert await _log_rows(jmap) == 0
+
+
+async def test_a_thread_left_without_emails_is_destroyed(jmap: JmapEnv) -> None:
+    """Destroying a thread's last email destroys the thread (RFC 8621 §3): Thread/changes
+    lists it as destroyed and its row is gone; a thread that keeps an email is updated."""
+    root = await jmap.deliver("Plan", "x", extra="Message-ID: <root@example.org>\r\n")
+    reply = await jmap.deliver("Re: Plan", "y", extra="Message-ID: <r1@example.org>\r\n"
+                               "In-Reply-To: <root@example.org>\r\n")
+    lone = await jmap.deliver("Lunch", "z")
+    m = {x.id: x.thread_id for x in await jmap.reader.messages(jmap.account.id,
+                                                               [root, reply, lone])}
+    assert m[root] == m[reply] != m[lone]
+    state = (await jmap.one("Thread/get", {"ids": []}))["state"]
+    await jmap.one("Email/set", {"destroy": [f"E{reply}", f"E{lone}"]})
+    changes = await jmap.one("Thread/changes", {"sinceState": state})
+    assert changes["destroyed"] == [f"T{m[lone]}"] and changes["updated"] == [f"T{m[root]}"]
+
+    def count():  # type: ignore[no-untyped-def]
+        rows = yield Q("SELECT COUNT(*) FROM thread WHERE account_id = ?", (jmap.account.id,))
+        return int(rows[0][0])
+
+    assert await jmap.ctx.meta.read(count()) == 1
+    got = await jmap.one("Thread/get", {"ids": [f"T{m[lone]}", f"T{m[root]}"]})
+    assert got["notFound"] == [f"T{m[lone]}"]
+    assert got["list"][0]["emailIds"] == [f"E{root}"]

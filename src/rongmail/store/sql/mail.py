@@ -544,7 +544,9 @@ def _remove_memberships(
                                   mailbox_id, uid))
             gone_msgs.append(mid)
     changes.append(Change(account_id, modseq, ch.MAILBOX, "updated", mailbox_id))
-    # messages still elsewhere are "updated" (mailboxIds changed); orphans are destroyed
+    # messages still elsewhere are "updated" (mailboxIds changed); orphans are destroyed, and
+    # so is a thread left without messages (RFC 8621 §3: a thread exists while it has emails)
+    threads: set[int] = set()
     for batch in batches(gone_msgs):
         rows = yield Q(
             f"SELECT m.id, m.thread_id, m.blob_id, m.size, a.tenant_id,"
@@ -559,7 +561,7 @@ def _remove_memberships(
             else:
                 orphans.append(mid)
                 changes.append(Change(account_id, modseq, ch.EMAIL, "destroyed", mid))
-                changes.append(Change(account_id, modseq, ch.THREAD, "updated", tid))
+                threads.add(int(tid))
                 released.append((tenant_id, blob_id))
                 yield Q("UPDATE account SET used_bytes = used_bytes - ? WHERE id = ?",
                         (size, account_id))
@@ -569,8 +571,25 @@ def _remove_memberships(
             yield from _unindex(orphans)
             yield Q(f"DELETE FROM message WHERE id IN ({placeholders(len(orphans))})",
                     tuple(orphans))
+    changes += yield from _settle_threads(account_id, sorted(threads), modseq)
     yield from touch_mailboxes([mailbox_id], modseq)
     return changes, released
+
+
+def _settle_threads(account_id: int, thread_ids: list[int], modseq: int) -> Op[list[Change]]:
+    """The thread changes of removing messages from ``thread_ids``: ``updated`` for a thread
+    that still has messages, ``destroyed`` (and its row deleted) for one that has none; without
+    the delete, every conversation ever started stayed in ``thread`` for good."""
+    alive: set[int] = set()
+    for batch in batches(thread_ids):
+        rows = yield Q(f"SELECT DISTINCT thread_id FROM message WHERE account_id = ?"
+                       f" AND thread_id IN ({placeholders(len(batch))})", (account_id, *batch))
+        alive.update(int(r[0]) for r in rows)
+    empty = [t for t in thread_ids if t not in alive]
+    for batch in batches(empty):
+        yield Q(f"DELETE FROM thread WHERE id IN ({placeholders(len(batch))})", tuple(batch))
+    return [Change(account_id, modseq, ch.THREAD, "updated" if t in alive else "destroyed", t)
+            for t in thread_ids]
 
 
 def expunge(
