@@ -63,15 +63,18 @@ class _Shaper:
     next_start: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def pace(self, clock: Callable[[], float]) -> None:
+    async def pace(self, clock: Callable[[], float]) -> float:
+        """Wait for this destination's next start slot and return it (``clock`` time): slots
+        are at least ``interval`` apart, and the caller is never let through before its own."""
         if self.interval <= 0:
-            return
+            return clock()
         async with self.lock:
             now = clock()
-            wait = self.next_start - now
-            self.next_start = max(now, self.next_start) + self.interval
-        if wait > 0:
-            await asyncio.sleep(wait)
+            slot = max(now, self.next_start)
+            self.next_start = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+        return slot
 
 
 class Scheduler:
