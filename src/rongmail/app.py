@@ -434,9 +434,11 @@ def start_workers(app: App) -> None:
         run_spam_learner(app.ctx, app.reader, app.spam_models)))
     app.background.append(asyncio.create_task(app.spam_models.run_saver()))
     app.background.append(asyncio.create_task(run_quarantine_digest(app.ctx)))
+    from rongmail.services.auth.audit import load_or_create_audit_key
     from rongmail.workers.housekeeping import run_housekeeping
 
-    app.background.append(asyncio.create_task(run_housekeeping(app.ctx)))
+    audit_key = load_or_create_audit_key(app.data_dir / app.settings.security.audit_key_file)
+    app.background.append(asyncio.create_task(run_housekeeping(app.ctx, audit_key=audit_key)))
     from rongmail.workers.spam_scanners import run_scanner_probe
 
     app.background.append(asyncio.create_task(

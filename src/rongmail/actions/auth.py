@@ -78,13 +78,43 @@ async def do_audit(ctx: ActionContext, key: bytes, *, category: str, action: str
                                   remote=remote, detail=detail))
 
 
-async def do_prune_audit(ctx: ActionContext, key: bytes, *, retention_days: int,
-                         actor_id: int | None = None) -> int:
-    """Remove entries older than the retention period (never younger than 180 days)."""
-    if retention_days < 180:
-        raise ValidationError(what="retention_days")
-    return int(await ctx.meta.write(
-        sa.prune_audit(key, int(time.time()) - retention_days * 86400, actor_id=actor_id)))
+#: The youngest entry a prune may remove is this old (``security.audit_retention_days`` >= 180).
+AUDIT_MIN_RETENTION_DAYS = 180
+
+
+async def do_prune_audit(ctx: ActionContext, key: bytes, *, before: int | None = None,
+                         retention_days: int | None = None, actor_id: int | None = None) -> int:
+    """Remove the chain's start up to the newest entry older than ``before`` (unix time) or
+    than ``retention_days``; give exactly one. The cut-off is never younger than 180 days
+    (``ValidationError``). Returns how many entries were removed.
+
+    Deletes in batches of ``store.sql.auth.AUDIT_PRUNE_BATCH`` entries, each one relaxed
+    transaction (the write lock is held briefly; a batch a crash undoes is redone by the next
+    prune) that moves the chain's base and chains its own ``audit.pruned`` record
+    (``store.sql.auth.prune_audit``), so the chain verifies after every batch; repeats until a
+    batch comes back short. The end is looked up once: entries appended meanwhile are young."""
+    now = int(time.time())
+    if (before is None) == (retention_days is None):
+        raise ValidationError(what="before")
+    if before is None:
+        assert retention_days is not None
+        if retention_days < AUDIT_MIN_RETENTION_DAYS:
+            raise ValidationError(what="retention_days")
+        before = now - retention_days * 86400
+    elif before > now - AUDIT_MIN_RETENTION_DAYS * 86400:
+        raise ValidationError(what="before")
+    last = await ctx.meta.read(sa.audit_prune_end(before))
+    if last is None:
+        return 0
+    removed = 0
+    while True:
+        limit = sa.AUDIT_PRUNE_BATCH
+        n = int(await ctx.meta.write(
+            sa.prune_audit(key, before, actor_id=actor_id, limit=limit, last=last),
+            durable=False))
+        removed += n
+        if n < limit:
+            return removed
 
 
 # -- app passwords ------------------------------------------------------------------------------

@@ -4,6 +4,10 @@ rows where JMAP clients sync the object), then publish.
 
 Mail data itself (emails, mailboxes, flags) is written by ``actions.messages`` and
 ``actions.mailboxes``; the outbound queue by ``actions.queue``.
+
+The housekeeping purges (:func:`do_purge_expired_sessions`, :func:`do_purge_submissions`) are
+the exception to "one write op": they delete in bounded batches, one relaxed transaction each,
+so the write lock is never held for long; every batch is complete on its own.
 """
 
 from __future__ import annotations
@@ -12,12 +16,16 @@ import hashlib
 import json
 import secrets
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from rongmail.actions.context import ActionContext
 from rongmail.actions.messages import tenant_of
 from rongmail.errors import NotFound, TooLarge, ValidationError
+from rongmail.store.sql import auth as sa
 from rongmail.store.sql import jmap as jm
+from rongmail.store.sql.q import Op
 
 SESSION_TTL = 14 * 86400
 BEARER_TTL = 365 * 86400
@@ -45,6 +53,34 @@ async def do_create_token(
 
 async def do_revoke_token(ctx: ActionContext, token: str) -> None:
     await ctx.meta.write(jm.delete_token(token_hash(token)))
+
+
+async def do_purge_expired_sessions(ctx: ActionContext, *, now: int | None = None) -> int:
+    """Housekeeping of the HTTP credentials: delete bearer tokens and web sessions expired at
+    ``now`` (``http_token``; never accepted again), then the ``session_info`` rows whose token
+    is gone (expired, purged or signed out), then wipe requests older than ``SESSION_TTL``
+    (``session_wipe``: the cookie they wait for has expired in the browser). Returns the rows
+    removed from the three tables together.
+
+    Each table is purged in batches (``store.sql.jmap.PURGE_BATCH`` tokens,
+    ``store.sql.auth.SESSION_PURGE_BATCH`` other rows), each one relaxed transaction (a batch
+    a crash undoes is redone next time), until a batch comes back short."""
+    now = int(time.time()) if now is None else now
+    removed = 0
+
+    async def drain(op: Callable[[int], Op[int]], limit: int) -> int:
+        total = 0
+        while True:
+            n = int(await ctx.meta.write(op(limit), durable=False))
+            total += n
+            if n < limit:
+                return total
+
+    removed += await drain(partial(jm.purge_tokens, now), jm.PURGE_BATCH)
+    removed += await drain(sa.purge_orphan_session_info, sa.SESSION_PURGE_BATCH)
+    removed += await drain(partial(sa.purge_session_wipes, now - SESSION_TTL),
+                           sa.SESSION_PURGE_BATCH)
+    return removed
 
 
 async def do_upload_blob(
@@ -135,6 +171,26 @@ async def do_update_submission(
 async def do_delete_submission(ctx: ActionContext, account_id: int, submission_id: int) -> None:
     changes = await ctx.meta.write(jm.delete_submission(account_id, submission_id))
     ctx.bus.publish(changes)
+
+
+async def do_purge_submissions(ctx: ActionContext, *, before: int) -> int:
+    """Forget EmailSubmission objects whose sending is over (``undoStatus`` final or canceled,
+    ``sendAt`` before ``before``, gone from the outbound queue; RFC 8621 §7 lets a server
+    delete them after a while), logging each as destroyed exactly as ``EmailSubmission/set``
+    destroy does and publishing those changes, so clients' ``/changes`` stay correct. Pending
+    ones are never touched. Returns how many were removed.
+
+    Batches of ``store.sql.jmap.PURGE_BATCH`` rows, each one relaxed transaction (rows, modseq
+    bumps and change rows commit or vanish together), until a batch comes back short."""
+    removed = 0
+    while True:
+        limit = jm.PURGE_BATCH
+        changes = await ctx.meta.write(jm.purge_submissions(before, limit), durable=False)
+        if changes:
+            ctx.bus.publish(changes)
+        removed += len(changes)
+        if len(changes) < limit:
+            return removed
 
 
 async def do_set_vacation(ctx: ActionContext, row: jm.VacationRow) -> None:

@@ -10,7 +10,9 @@ quarantine, learning feedback, quarantine digests and outbound-abuse alerts.
   alive for GC. :func:`do_release_quarantine` delivers an inbound copy into the recipient's
   Inbox (or queues an outbound one), learns *ham* and counts an inbound sender as known;
   :func:`do_delete_quarantine` drops it and learns *spam* (inbound only: outbound holds say
-  nothing about the tenant's inbound mail).
+  nothing about the tenant's inbound mail). :func:`do_purge_quarantine` expires held rows past
+  their retention; :func:`do_purge_decided_quarantine` deletes released/deleted rows later on
+  (housekeeping, in bounded batches of relaxed transactions).
 * :func:`do_note_received_from` counts a sender whose clean mail reached an Inbox as one of the
   tenant's correspondents (``spam_contact``; sent mail is counted by
   :func:`rongmail.actions.queue.do_enqueue_message`), for first-contact rules; a relaxed
@@ -486,8 +488,33 @@ async def do_delete_quarantine(
 
 
 async def do_purge_quarantine(ctx: ActionContext, *, now: int | None = None) -> int:
-    """Expire held rows past their ``expires_at`` (their blobs become collectable)."""
-    return int(await ctx.meta.write(ss.purge_expired(now or int(time.time()))))
+    """Expire every held row past its ``expires_at`` (marked ``deleted``: its blob becomes
+    collectable); returns how many. Batches of ``store.sql.spam.EXPIRE_BATCH`` rows, each one
+    relaxed transaction (an expiry a crash undoes is redone next time), until one comes back
+    short."""
+    now = now or int(time.time())
+    expired = 0
+    while True:
+        limit = ss.EXPIRE_BATCH
+        n = int(await ctx.meta.write(ss.purge_expired(now, limit), durable=False))
+        expired += n
+        if n < limit:
+            return expired
+
+
+async def do_purge_decided_quarantine(ctx: ActionContext, *, before: int) -> int:
+    """Delete quarantine rows released or deleted (by a person or by expiry) before
+    ``before``: they are history only, and blob GC already ignores them (only ``held`` rows
+    keep a blob, ``store.sql.spam.purge_decided``). Held rows are never touched. Returns how
+    many rows went; batches of ``store.sql.spam.PURGE_BATCH``, each one relaxed transaction,
+    until one comes back short."""
+    removed = 0
+    while True:
+        limit = ss.PURGE_BATCH
+        n = int(await ctx.meta.write(ss.purge_decided(before, limit), durable=False))
+        removed += n
+        if n < limit:
+            return removed
 
 
 # -- learning ---------------------------------------------------------------------------------

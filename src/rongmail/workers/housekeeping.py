@@ -5,7 +5,17 @@ removes what the server no longer needs, each through its action:
 
 * change-log rows older than ``storage.change_log_days`` (:mod:`rongmail.actions.changes`);
   clients whose state is older resynchronize (IMAP lists the mailbox, JMAP answers
-  ``cannotCalculateChanges``).
+  ``cannotCalculateChanges``);
+* audit entries older than ``security.audit_retention_days`` (at least 180), the chain
+  recording each prune (``actions.auth.do_prune_audit``);
+* expired web sessions and bearer tokens, the session details of signed-out ones, and stale
+  wipe requests (``actions.jmap.do_purge_expired_sessions``);
+* EmailSubmission objects whose sending ended more than :data:`SUBMISSION_DAYS` ago (RFC 8621
+  §7; logged destroyed for JMAP clients, ``actions.jmap.do_purge_submissions``);
+* quarantine rows released or deleted more than :data:`QUARANTINE_HISTORY_DAYS` ago (held
+  ones are expired by the daily digest worker, ``actions.spam.do_purge_decided_quarantine``).
+
+Login history is purged by the process that records it (``actions.auth.AuthRecorder``).
 
 Every node runs it; the deletes are idempotent, so two nodes pruning at once cost only the
 duplicated reads. A failing step is logged and the next step still runs.
@@ -18,20 +28,38 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from rongmail.actions.auth import do_prune_audit
 from rongmail.actions.changes import do_prune_change_log
 from rongmail.actions.context import ActionContext
+from rongmail.actions.jmap import do_purge_expired_sessions, do_purge_submissions
+from rongmail.actions.spam import do_purge_decided_quarantine
 
 log = logging.getLogger(__name__)
 
+#: finished EmailSubmission objects are kept this long (their delivery status stays visible)
+SUBMISSION_DAYS = 30
+#: released or deleted quarantine rows stay this long as history for the admin
+QUARANTINE_HISTORY_DAYS = 30
 
-async def housekeeping_once(ctx: ActionContext, *, now: int | None = None) -> dict[str, int]:
-    """One pass; returns the rows removed per step (a failed step is absent)."""
+
+async def housekeeping_once(ctx: ActionContext, *, audit_key: bytes | None = None,
+                            now: int | None = None) -> dict[str, int]:
+    """One pass; returns the rows removed per step (a failed step is absent; the audit step
+    runs only with the chain's ``audit_key``)."""
     now = int(time.time()) if now is None else now
-    storage = ctx.settings.storage
+    settings = ctx.settings
     steps: dict[str, Callable[[], Awaitable[int]]] = {
         "change_log": lambda: do_prune_change_log(
-            ctx, before=now - storage.change_log_days * 86400),
+            ctx, before=now - settings.storage.change_log_days * 86400),
+        "sessions": lambda: do_purge_expired_sessions(ctx, now=now),
+        "submissions": lambda: do_purge_submissions(ctx, before=now - SUBMISSION_DAYS * 86400),
+        "quarantine": lambda: do_purge_decided_quarantine(
+            ctx, before=now - QUARANTINE_HISTORY_DAYS * 86400),
     }
+    if audit_key is not None:
+        key = audit_key
+        steps["audit_log"] = lambda: do_prune_audit(
+            ctx, key, before=now - settings.security.audit_retention_days * 86400)
     done: dict[str, int] = {}
     for name, step in steps.items():
         try:
@@ -44,10 +72,10 @@ async def housekeeping_once(ctx: ActionContext, *, now: int | None = None) -> di
     return done
 
 
-async def run_housekeeping(ctx: ActionContext, *, every: float = 3600.0,
-                           first: float = 600.0) -> None:
+async def run_housekeeping(ctx: ActionContext, *, audit_key: bytes | None = None,
+                           every: float = 3600.0, first: float = 600.0) -> None:
     """A pass every ``every`` seconds, the first ``first`` seconds after start."""
     await asyncio.sleep(first)
     while True:
-        await housekeeping_once(ctx)
+        await housekeeping_once(ctx, audit_key=audit_key)
         await asyncio.sleep(every)

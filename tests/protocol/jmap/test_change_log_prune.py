@@ -148,3 +148,15 @@ async def test_a_thread_left_without_emails_is_destroyed(jmap: JmapEnv) -> None:
     got = await jmap.one("Thread/get", {"ids": [f"T{m[lone]}", f"T{m[root]}"]})
     assert got["notFound"] == [f"T{m[lone]}"]
     assert got["list"][0]["emailIds"] == [f"E{root}"]
+
+
+async def test_housekeeping_runs_every_retention_step(jmap: JmapEnv) -> None:
+    """Every step of the hourly pass runs (a failing step would be logged and left out of the
+    result); the steps' own behaviour is tested in ``tests/storage/test_retention_purges.py``."""
+    import secrets
+
+    from rongmail.workers.housekeeping import housekeeping_once
+
+    done = await housekeeping_once(jmap.ctx, audit_key=secrets.token_bytes(32))
+    assert set(done) == {"change_log", "sessions", "submissions", "quarantine", "audit_log"}
+    assert set(await housekeeping_once(jmap.ctx)) == set(done) - {"audit_log"}

@@ -4,7 +4,11 @@ Invariants:
 
 * ``audit_log`` is written only by :func:`append_audit` (one entry, chained to the locked head
   in the same transaction) and trimmed only by :func:`prune_audit` (which chains a record of the
-  trim). Digests are computed here, from the key the caller passes; the key never enters SQL.
+  trim in the same transaction; a prune in batches chains one record per batch, so the chain
+  verifies after every commit). Digests are computed here, from the key the caller passes; the
+  key never enters SQL.
+* ``session_info`` rows describe ``http_token`` sessions; a row whose token is gone (logout,
+  expiry) is only history and :func:`purge_orphan_session_info` removes it.
 * Secrets never reach this module in clear: app passwords and recovery codes arrive as SHA-256
   hex, TOTP secrets sealed under the tenant data key.
 """
@@ -108,18 +112,40 @@ def search_audit(*, tenant_id: int | None = None, account_id: int | None = None,
     return [AuditEntry(*r) for r in rows]
 
 
-def prune_audit(key: bytes, before: int, *, actor_id: int | None = None) -> Op[int]:
-    """Delete entries older than ``before`` (unix time) from the chain's start, then chain a
-    ``audit.pruned`` entry naming the new base; returns how many were removed."""
+#: entries removed per :func:`prune_audit` transaction by ``actions.auth.do_prune_audit``
+AUDIT_PRUNE_BATCH = 5000
+
+
+def audit_prune_end(before: int) -> Op[int | None]:
+    """The ``seq`` of the newest entry older than ``before`` (unix time): a prune removes the
+    chain's start up to it. None when no entry is that old."""
+    return scalar((yield Q("SELECT MAX(seq) FROM audit_log WHERE at < ?", (before,))), None)
+
+
+def prune_audit(key: bytes, before: int, *, actor_id: int | None = None,
+                limit: int | None = None, last: int | None = None) -> Op[int]:
+    """Delete entries from the chain's start up to the newest entry older than ``before`` (unix
+    time; ``last`` is that entry's ``seq`` when the caller looked it up already,
+    :func:`audit_prune_end`), at most ``limit`` of them (None: all), then chain an
+    ``audit.pruned`` entry naming the new base; returns how many were removed.
+
+    Each call leaves a verifiable chain on its own: the base it records is the entry after the
+    last one deleted, and that record is chained in the same transaction that moves
+    ``audit_head``'s base, so a prune cut into batches (or interrupted between two) verifies
+    after every commit. The newest entry is never removed: the chain needs an anchor."""
     head = yield from audit_head(lock=True)
-    last = scalar((yield Q("SELECT MAX(seq) FROM audit_log WHERE at < ?", (before,))), None)
+    if last is None:
+        last = yield from audit_prune_end(before)
     if last is None:
         return 0
-    keep = one((yield Q("SELECT seq, prev FROM audit_log WHERE seq = ?", (last + 1,))))
+    end = last if limit is None else min(last, head.base_seq + limit - 1)
+    if end < head.base_seq:
+        return 0
+    keep = one((yield Q("SELECT seq, prev FROM audit_log WHERE seq = ?", (end + 1,))))
     if keep is None:  # never prune the newest entry: the chain needs an anchor
         return 0
-    removed = last - head.base_seq + 1
-    yield Q("DELETE FROM audit_log WHERE seq <= ?", (last,))
+    removed = end - head.base_seq + 1
+    yield Q("DELETE FROM audit_log WHERE seq <= ?", (end,))
     yield Q("UPDATE audit_head SET base_seq = ?, base_prev = ? WHERE id = 1", (keep[0], keep[1]))
     yield from append_audit(key, category="audit", action="audit.pruned", outcome="ok",
                             actor_id=actor_id,
@@ -450,6 +476,31 @@ def take_wipe(token_hash: str) -> Op[bool]:
 
 def is_wiped(token_hash: str) -> Op[bool]:
     return bool((yield Q("SELECT 1 FROM session_wipe WHERE token_hash = ?", (token_hash,))))
+
+
+#: rows removed per session purge transaction (``actions.jmap.do_purge_expired_sessions``)
+SESSION_PURGE_BATCH = 5000
+
+
+def purge_orphan_session_info(limit: int = SESSION_PURGE_BATCH) -> Op[int]:
+    """Delete at most ``limit`` ``session_info`` rows whose ``http_token`` row is gone (signed
+    out, expired and purged). A session's token commits before its ``session_info`` row
+    (``do_create_token``, then ``do_record_session``), so a live session never loses its row;
+    the token-hash lookup is the unique index of ``http_token``. Returns the rows deleted; a
+    caller repeats while it is ``limit``."""
+    rows = yield Q("DELETE FROM session_info WHERE token_hash IN (SELECT s.token_hash FROM"
+                   " session_info s WHERE NOT EXISTS (SELECT 1 FROM http_token t"
+                   " WHERE t.token_hash = s.token_hash) LIMIT ?) RETURNING 1", (limit,))
+    return len(rows)
+
+
+def purge_session_wipes(before: int, limit: int = SESSION_PURGE_BATCH) -> Op[int]:
+    """Delete at most ``limit`` pending wipe requests made before ``before``: once the cookie
+    they wait for has expired in the browser (it lives ``SESSION_TTL`` from sign-in, which
+    precedes the sign-out), no request can carry it again. Returns the rows deleted."""
+    rows = yield Q("DELETE FROM session_wipe WHERE token_hash IN (SELECT token_hash FROM"
+                   " session_wipe WHERE at < ? LIMIT ?) RETURNING 1", (before, limit))
+    return len(rows)
 
 
 # -- allowed networks ---------------------------------------------------------------------------

@@ -129,8 +129,17 @@ def delete_token(token_hash: str) -> Op[None]:
     yield Q("DELETE FROM http_token WHERE token_hash = ?", (token_hash,))
 
 
-def purge_tokens(now: int) -> Op[None]:
-    yield Q("DELETE FROM http_token WHERE expires_at <= ?", (now,))
+#: rows removed per purge transaction (tokens, finished submissions)
+PURGE_BATCH = 5000
+
+
+def purge_tokens(now: int, limit: int = PURGE_BATCH) -> Op[int]:
+    """Delete at most ``limit`` tokens and sessions expired at ``now`` (:func:`token_by_hash`
+    no longer accepts them); returns how many, and a caller repeats while it is ``limit``.
+    Their ``session_info`` rows go with ``store.sql.auth.purge_orphan_session_info``."""
+    rows = yield Q("DELETE FROM http_token WHERE id IN (SELECT id FROM http_token"
+                   " WHERE expires_at <= ? LIMIT ?) RETURNING 1", (now, limit))
+    return len(rows)
 
 
 # -- uploads and blob access ----------------------------------------------------------------------
@@ -321,6 +330,33 @@ def delete_submission(account_id: int, submission_id: int) -> Op[list[Change]]:
     if not rows:
         raise NotFound(what=f"submission {submission_id}")
     return (yield from _log_one(account_id, EMAIL_SUBMISSION, "destroyed", submission_id))
+
+
+def purge_submissions(before: int, limit: int = PURGE_BATCH) -> Op[list[Change]]:
+    """Forget at most ``limit`` finished EmailSubmission objects (RFC 8621 §7: a server may
+    delete them after a while): ``undo_status`` final (handed to the queue) or canceled, sent
+    (or due) before ``before``, and no longer in the outbound queue (``queue_message`` rows
+    go when every recipient is terminal). A pending one is never touched.
+
+    Each account whose objects go is bumped once and gets one ``EmailSubmission destroyed``
+    change per object in this transaction, the record ``EmailSubmission/set`` destroy writes
+    (:func:`delete_submission`), so ``/changes`` reports them. Returns those changes (one per
+    row deleted); a caller repeats while there are ``limit``."""
+    rows = yield Q(
+        "DELETE FROM jmap_submission WHERE id IN (SELECT s.id FROM jmap_submission s"
+        " WHERE s.undo_status IN ('final', 'canceled') AND s.send_at < ? AND NOT EXISTS"
+        " (SELECT 1 FROM queue_message q WHERE q.id = s.queue_id) ORDER BY s.id LIMIT ?)"
+        " RETURNING id, account_id", (before, limit))
+    by_account: dict[int, list[int]] = {}
+    for sid, account_id in sorted(rows):
+        by_account.setdefault(int(account_id), []).append(int(sid))
+    changes: list[Change] = []
+    for account_id, sids in sorted(by_account.items()):
+        modseq = yield from bump(account_id)
+        changes += [Change(account_id, modseq, EMAIL_SUBMISSION, "destroyed", sid)
+                    for sid in sids]
+    yield from log(changes)
+    return changes
 
 
 # -- vacation response (RFC 8621 §8) ---------------------------------------------------------------

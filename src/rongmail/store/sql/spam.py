@@ -6,7 +6,8 @@ Only :mod:`rongmail.actions.spam` runs the write operations; readers (the pipeli
 quarantine HTTP API, the digest worker) run the read operations through ``meta.read``.
 Quarantine rows keep their blob alive for garbage collection while ``status`` is ``held`` (see
 :mod:`rongmail.store.sql.blobs`); a released copy is referenced by the message or queue row its
-release created, and a ``deleted`` (or expired) row references nothing.
+release created, and a ``deleted`` (or expired) row references nothing, so decided rows can be
+deleted after a retention period (:func:`purge_decided`) without changing what GC keeps.
 """
 
 from __future__ import annotations
@@ -221,13 +222,35 @@ def mark_digested(ids: Sequence[int], now: int) -> Op[None]:
         yield Q("UPDATE spam_quarantine SET digested_at = ? WHERE id = ?", (now, qid))
 
 
-def purge_expired(now: int, limit: int = 1000) -> Op[int]:
-    """Mark held rows past ``expires_at`` deleted (their blobs become collectable)."""
-    rows = yield Q("SELECT id FROM spam_quarantine WHERE status = 'held' AND expires_at < ?"
-                   " ORDER BY id LIMIT ?", (now, limit))
-    for (qid,) in rows:
-        yield Q("UPDATE spam_quarantine SET status = 'deleted', decided_at = ? WHERE id = ?",
-                (now, qid))
+#: held rows marked expired per :func:`purge_expired` transaction
+EXPIRE_BATCH = 1000
+#: decided rows deleted per :func:`purge_decided` transaction
+PURGE_BATCH = 5000
+
+
+def purge_expired(now: int, limit: int = EXPIRE_BATCH) -> Op[int]:
+    """Mark at most ``limit`` held rows past ``expires_at`` deleted (their blobs become
+    collectable), the oldest first; returns how many, and a caller repeats while it is
+    ``limit`` (marked rows are no longer held, so each call moves on)."""
+    rows = yield Q("UPDATE spam_quarantine SET status = 'deleted', decided_at = ? WHERE id IN"
+                   " (SELECT id FROM spam_quarantine WHERE status = 'held' AND expires_at < ?"
+                   " ORDER BY id LIMIT ?) AND status = 'held' RETURNING id", (now, now, limit))
+    return len(rows)
+
+
+def purge_decided(before: int, limit: int = PURGE_BATCH) -> Op[int]:
+    """Delete at most ``limit`` rows released or deleted (by a person or by expiry) before
+    ``before``; returns how many, and a caller repeats while it is ``limit``.
+
+    Blob GC is unaffected: it counts only ``held`` rows as references (``store.sql.blobs``),
+    so a decided row already keeps nothing alive, and a blob a held row (of the same content)
+    still needs keeps that row's reference. A released message lives on in the message or
+    queue row its release created. ``released`` and ``deleted`` are the final states, except
+    that a release whose delivery fails is reopened (:func:`reopen_quarantine`) moments after
+    its decision: with ``before`` a retention period ago, that row is never among those."""
+    rows = yield Q("DELETE FROM spam_quarantine WHERE id IN (SELECT id FROM spam_quarantine"
+                   " WHERE status IN ('released', 'deleted') AND decided_at < ?"
+                   " ORDER BY id LIMIT ?) RETURNING 1", (before, limit))
     return len(rows)
 
 
