@@ -2,7 +2,10 @@
 (``stack``): the audit log (its hash chain still verifies after a prune cut into batches),
 expired HTTP tokens with their ``session_info`` and stale wipe requests, finished
 EmailSubmission objects (logged as destroyed for ``/changes``), and the spam quarantine
-(expiry in batches, then decided rows deleted without changing what blob GC keeps).
+(expiry in batches, then decided rows deleted without changing what blob GC keeps), the spam
+learner's records of messages that are gone (those of existing messages stay, so nothing is
+learned twice), JMAP uploads past their day (emails made from them keep their blob) and the
+admin console's audit rows past the audit retention.
 
 Each purge deletes in bounded batches, one relaxed write per batch, until a batch comes back
 short; the batch sizes are shrunk here so a few rows span several batches."""
@@ -17,19 +20,26 @@ from typing import Any
 import pytest
 
 from rongmail.actions import accounts as acc
+from rongmail.actions import admin as aadm
 from rongmail.actions import auth as aa
 from rongmail.actions import jmap as jact
+from rongmail.actions import messages as act
 from rongmail.actions.queue import EnvelopeRecipient, do_enqueue_message
 from rongmail.actions.spam import (
     HeldMessage,
+    SpamModels,
+    do_learn_messages,
     do_purge_decided_quarantine,
+    do_purge_orphan_learned,
     do_purge_quarantine,
     do_quarantine_message,
     list_quarantine,
 )
 from rongmail.core.changes import Change
+from rongmail.core.flags import DELETED
 from rongmail.errors import ValidationError
 from rongmail.services.auth.audit import verify_chain
+from rongmail.store.sql import admin as sadm
 from rongmail.store.sql import auth as sa
 from rongmail.store.sql import blobs as sb
 from rongmail.store.sql import jmap as jm
@@ -287,3 +297,211 @@ async def test_decided_quarantine_rows_are_deleted_and_gc_keeps_what_is_held(sta
     shared_blob = next(r.blob_id for r in rows if r.id == shared_held)
     assert shared_blob in known_before
     assert await do_purge_decided_quarantine(stack.ctx, before=cutoff) == 0
+
+
+# -- spam learning records -----------------------------------------------------------------------
+
+
+def _mail(i: int) -> bytes:
+    return (b"From: Promo <promo@spam.example>\r\nTo: user@demo.test\r\nSubject: offer %d\r\n"
+            b"Message-ID: <m%d@spam.example>\r\n\r\ncheap invoices, call now %d\r\n" % (i, i, i))
+
+
+async def _learned(stack) -> dict[tuple[int, int], str]:  # type: ignore[no-untyped-def]
+    return {(int(r[0]), int(r[1])): str(r[2]) for r in await _rows(
+        stack, "SELECT account_id, message_id, label FROM spam_learned")}
+
+
+async def test_learned_records_of_gone_messages_are_purged(stack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    a, b = await _user(stack, "a"), await _user(stack, "b")
+    t = a.tenant_id
+    inbox_a = (await stack.reader.mailbox_by_role(a.id, "inbox")).id
+    inbox_b = (await stack.reader.mailbox_by_role(b.id, "inbox")).id
+    msgs = [await act.do_append_message(stack.ctx, a.id, [inbox_a], _mail(i)) for i in range(6)]
+    [theirs] = [await act.do_append_message(stack.ctx, b.id, [inbox_b], _mail(9))]
+    models = SpamModels(stack.ctx, bits=16)
+    # the learner's write: every message decided once (a's as spam, b's as ham)
+    assert await do_learn_messages(stack.ctx, models, a.id, t,
+                                   [(m.message_id, "spam", _mail(i)) for i, m in
+                                    enumerate(msgs)]) == 6
+    assert await do_learn_messages(stack.ctx, models, b.id, t,
+                                   [(theirs.message_id, "ham", _mail(9))]) == 1
+    # a record under a's account for an id that is b's message (SQLite may hand out the id of a
+    # deleted last message again): a's message is gone, so the record is too
+    await stack.ctx.meta.write(ss.record_learned(a.id, [(theirs.message_id, "ham")], 1))
+    # four of a's messages go: three destroyed (JMAP), one expunged (IMAP)
+    gone = [m.message_id for m in msgs[:4]]
+    await act.do_destroy_messages(stack.ctx, a.id, gone[:3])
+    await act.do_set_flags(stack.ctx, a.id, [gone[3]], add=DELETED)
+    await act.do_expunge(stack.ctx, a.id, inbox_a, uids=[msgs[3].uid])
+    assert {m.id for m in await stack.reader.messages(a.id, gone)} == set()
+    live = [m.message_id for m in msgs[4:]]
+    before = await _learned(stack)
+    assert len(before) == 8
+    model = await models.get(t)
+    counts = (model.n_spam, model.n_ham)
+    monkeypatch.setattr(ss, "LEARNED_PURGE_BATCH", 2)
+    writes = _record_writes(stack, monkeypatch)
+
+    assert await do_purge_orphan_learned(stack.ctx) == 5
+    assert writes == [False] * 3  # 2 + 2 + 1
+    kept = {(a.id, m): "spam" for m in live} | {(b.id, theirs.message_id): "ham"}
+    assert await _learned(stack) == kept
+    # the messages still there are not learned again with the label they already have...
+    again = [(m, "spam", _mail(4 + i)) for i, m in enumerate(live)]
+    assert await do_learn_messages(stack.ctx, models, a.id, t, again) == 0
+    assert await do_learn_messages(stack.ctx, models, b.id, t,
+                                   [(theirs.message_id, "ham", _mail(9))]) == 0
+    assert ((await models.get(t)).n_spam, (await models.get(t)).n_ham) == counts
+    # ...and a changed decision is still learned
+    assert await do_learn_messages(stack.ctx, models, a.id, t,
+                                   [(live[0], "ham", _mail(4))]) == 1
+    assert (await _learned(stack))[(a.id, live[0])] == "ham"
+    assert await do_purge_orphan_learned(stack.ctx) == 0
+
+
+# -- JMAP uploads ----------------------------------------------------------------------------------
+
+
+async def _upload(stack, account_id: int, data: bytes, at: int) -> str:  # type: ignore[no-untyped-def]
+    blob = await jact.do_upload_blob(stack.ctx, account_id, data, "application/octet-stream",
+                                     limit=1 << 20)
+    await stack.ctx.meta.write(_sql("UPDATE jmap_upload SET created_at = ? WHERE account_id = ?"
+                                    " AND blob_id = ?", (at, account_id, blob)))
+    return blob
+
+
+async def test_old_uploads_are_purged_and_imported_emails_keep_their_blob(stack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Uploads older than the cut-off go in batches; while an upload row lives it keeps its blob
+    from the blob GC (before, GC deleted an upload's file after its one-hour grace), after it
+    goes only an email made from it does."""
+    a, b = await _user(stack, "a"), await _user(stack, "b")
+    t = a.tenant_id
+    now = int(time.time())
+    old, cutoff = now - 3 * DAY, now - DAY
+    stale = [await _upload(stack, a.id, b"attachment %d" % i, old + i) for i in range(4)]
+    stale_b = await _upload(stack, b.id, b"theirs", old)
+    fresh = await _upload(stack, a.id, b"young attachment", now - 2 * 3600)
+    # an upload a client then imported with Email/import, and one it sent (EmailSubmission of
+    # the imported email): both hold their blob through the message row, not the upload
+    raw = _mail(1)
+    imported = await _upload(stack, a.id, raw, old)
+    inbox = (await stack.reader.mailbox_by_role(a.id, "inbox")).id
+    email = await act.do_append_message(stack.ctx, a.id, [inbox], raw)
+    assert email.blob_id == imported
+    sub = await jact.do_create_submission(
+        stack.ctx, a.id, identity_id=1, email_id=email.message_id, thread_id=email.thread_id,
+        envelope={"mailFrom": {"email": "a@demo.test"}, "rcptTo": []}, send_at=now,
+        undo_status="pending", blob_id=email.blob_id)
+    everything = [*stale, stale_b, fresh, imported]
+    gc_before = set(await stack.ctx.meta.read(sb.unreferenced()))
+    known_before = await stack.ctx.meta.read(sb.known(t, everything))
+    assert imported in known_before
+    monkeypatch.setattr(jm, "PURGE_BATCH", 2)
+    writes = _record_writes(stack, monkeypatch)
+
+    assert await jact.do_purge_uploads(stack.ctx, before=cutoff) == 6
+    assert writes == [False] * 4  # 2 + 2 + 2 + 0
+    left = {(int(r[0]), str(r[1])) for r in await _rows(
+        stack, "SELECT account_id, blob_id FROM jmap_upload")}
+    assert left == {(a.id, fresh)}
+    for blob in stale:
+        assert not await stack.reader.blob_visible(a.id, blob)
+    assert not await stack.reader.blob_visible(b.id, stale_b)
+    assert await stack.reader.blob_visible(a.id, fresh)
+    # the imported email still reads, and its submission still names a readable blob
+    assert await stack.reader.blob_visible(a.id, imported)
+    assert await stack.reader.message_bytes(t, imported) == raw
+    [row] = await stack.reader.submissions(a.id, [sub.id])
+    assert await stack.reader.blob_visible(a.id, row.blob_id)
+    # an upload row keeps its blob from GC while it lives (a client may still use the id);
+    # once it is purged the blob is GC's unless an email references it
+    assert set(await stack.ctx.meta.read(sb.unreferenced())) == gc_before
+    assert fresh in known_before and all(blob in known_before for blob in stale)
+    assert await stack.ctx.meta.read(sb.known(t, everything)) == {fresh, imported}
+    assert await jact.do_purge_uploads(stack.ctx, before=cutoff) == 0
+    with pytest.raises(ValidationError):  # RFC 8620 §6.1: kept at least an hour
+        await jact.do_purge_uploads(stack.ctx, before=now - 60)
+
+
+async def test_blob_gc_keeps_an_upload_while_its_row_lives(stack) -> None:  # type: ignore[no-untyped-def]
+    """The blob GC's file pass (grace 0 here, an hour in the server) left an uploaded file
+    alone only for its grace period: a compose window open longer than that lost its
+    attachment. The upload row is now a reference; the file goes only after the row."""
+    from rongmail.workers.gc import collect
+
+    a = await _user(stack, "a")
+    data = b"a big attachment %s" % secrets.token_hex(8).encode()
+    blob = await _upload(stack, a.id, data, int(time.time()) - 2 * DAY)
+    files = stack.ctx.blobs.files
+    await collect(stack.ctx.meta, files, grace=0)
+    assert await files.exists(a.tenant_id, blob)
+    assert await files.get(a.tenant_id, blob) == data
+    assert await jact.do_purge_uploads(stack.ctx, before=int(time.time()) - DAY) == 1
+    assert await collect(stack.ctx.meta, files, grace=0) >= 1
+    assert not await files.exists(a.tenant_id, blob)
+
+
+# -- admin audit ---------------------------------------------------------------------------------
+
+
+async def test_admin_audit_rows_past_retention_are_pruned(stack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    user = await _user(stack)
+    t = user.tenant_id
+    now = int(time.time())
+    old, young = now - 400 * DAY, now - 10 * DAY
+
+    async def row(at: int, tenant: int | None, action: str) -> None:
+        await stack.ctx.meta.write(_sql(
+            "INSERT INTO admin_audit (at, actor_id, tenant_id, action, target, detail, remote)"
+            " VALUES (?, ?, ?, ?, '', '{}', '')", (at, user.id, tenant, action)))
+
+    for i in range(4):
+        await row(old + i, t, "old")
+    await row(old, None, "old")  # a super admin's (no tenant)
+    await row(young, t, "young")
+    await row(young, None, "young")
+    await aadm.do_record_audit(stack.ctx, aadm.Actor(user.id, t), t, "now", "x")
+    # the hash-chained log is another table, left to do_prune_audit
+    await stack.ctx.meta.write(sa.append_audit(KEY, category="admin", action="old", at=old))
+    await stack.ctx.meta.write(sa.append_audit(KEY, category="admin", action="new"))
+    monkeypatch.setattr(sadm, "AUDIT_PURGE_BATCH", 2)
+    writes = _record_writes(stack, monkeypatch)
+
+    assert await aadm.do_prune_admin_audit(stack.ctx, before=now - 180 * DAY) == 5
+    assert writes == [False] * 3  # 2 + 2 + 1
+    rows = await stack.ctx.meta.read(sadm.list_audit(None))
+    assert [r.action for r in rows] == ["now", "young", "young"]
+    assert [r.action for r in await stack.ctx.meta.read(sadm.list_audit(t))] == ["now", "young"]
+    assert [e.action for e in await stack.ctx.meta.read(sa.audit_page(0))] == ["old", "new"]
+    assert (await verify_chain(stack.ctx.meta, KEY)).ok
+    assert await aadm.do_prune_admin_audit(stack.ctx, before=now - 180 * DAY) == 0
+    with pytest.raises(ValidationError):  # never younger than the audit retention floor
+        await aadm.do_prune_admin_audit(stack.ctx, before=now - 30 * DAY)
+
+
+# -- the hourly pass -------------------------------------------------------------------------------
+
+
+async def test_housekeeping_purges_learned_uploads_and_admin_audit(stack) -> None:  # type: ignore[no-untyped-def]
+    from rongmail.workers.housekeeping import housekeeping_once
+
+    user = await _user(stack)
+    now = int(time.time())
+    inbox = (await stack.reader.mailbox_by_role(user.id, "inbox")).id
+    m = await act.do_append_message(stack.ctx, user.id, [inbox], _mail(1))
+    await stack.ctx.meta.write(ss.record_learned(user.id, [(m.message_id, "spam"),
+                                                           (m.message_id + 1000, "spam")], now))
+    await _upload(stack, user.id, b"a day old", now - DAY - 60)
+    await _upload(stack, user.id, b"an hour old", now - 3600)
+    days = stack.ctx.settings.security.audit_retention_days
+    for at in (now - (days + 1) * DAY, now - (days - 1) * DAY):
+        await stack.ctx.meta.write(_sql(
+            "INSERT INTO admin_audit (at, tenant_id, action) VALUES (?, ?, 'x')",
+            (at, user.tenant_id)))
+
+    done = await housekeeping_once(stack.ctx, now=now)
+    assert (done["spam_learned"], done["uploads"], done["admin_audit"]) == (1, 1, 1)
+    assert await _learned(stack) == {(user.id, m.message_id): "spam"}
+    assert len(await _rows(stack, "SELECT 1 FROM jmap_upload")) == 1
+    assert len(await _rows(stack, "SELECT 1 FROM admin_audit")) == 1

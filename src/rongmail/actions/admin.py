@@ -6,7 +6,8 @@ is ours (store/sql/admin.py) the audit row commits in the same transaction as th
 an action of ``accounts.py`` does the write, the audit row follows its commit (a crash between
 the two loses one audit line, never a change that was not audited because it failed).
 Authorization is the caller's job (``protocols/http/admin`` via ``services.admin.roles``);
-actions only validate.
+actions only validate. The one action without an actor is housekeeping's
+:func:`do_prune_admin_audit`, which removes rows past the audit retention.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rongmail.actions import accounts as acc
+from rongmail.actions.auth import AUDIT_MIN_RETENTION_DAYS
 from rongmail.actions.context import ActionContext
 from rongmail.core.address import normalize_address
 from rongmail.core.models import Account, Alias, Domain, Tenant
@@ -78,6 +80,28 @@ def _nothing() -> Op[None]:
 async def do_record_audit(ctx: ActionContext, actor: Actor, tenant_id: int | None, action: str,
                           target: str = "", detail: dict[str, Any] | None = None) -> None:
     await ctx.meta.write(_audited(actor, tenant_id, action, target, detail or {}, _nothing()))
+
+
+async def do_prune_admin_audit(ctx: ActionContext, *, before: int) -> int:
+    """Delete ``admin_audit`` rows written before ``before`` (unix seconds): the housekeeping
+    pass gives ``security.audit_retention_days`` ago, the retention of the hash-chained
+    ``audit_log`` (where admin actions are also chained when the actor carries the key).
+    ``admin_audit`` is a plain list, not chained, so its oldest rows go without a record.
+    Raises ``ValidationError`` for a cut-off younger than
+    :data:`~rongmail.actions.auth.AUDIT_MIN_RETENTION_DAYS` (180 days). Returns how many rows
+    went.
+
+    Batches of ``store.sql.admin.AUDIT_PURGE_BATCH`` rows, the oldest first, each one relaxed
+    transaction (a batch a crash undoes is redone next time), until a batch comes back short."""
+    if before > int(time.time()) - AUDIT_MIN_RETENTION_DAYS * 86400:
+        raise ValidationError(what="before")
+    removed = 0
+    while True:
+        limit = adm.AUDIT_PURGE_BATCH
+        n = int(await ctx.meta.write(adm.prune_audit(before, limit), durable=False))
+        removed += n
+        if n < limit:
+            return removed
 
 
 # -- tenants ------------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ rows where JMAP clients sync the object), then publish.
 Mail data itself (emails, mailboxes, flags) is written by ``actions.messages`` and
 ``actions.mailboxes``; the outbound queue by ``actions.queue``.
 
-The housekeeping purges (:func:`do_purge_expired_sessions`, :func:`do_purge_submissions`) are
-the exception to "one write op": they delete in bounded batches, one relaxed transaction each,
+The housekeeping purges (:func:`do_purge_expired_sessions`, :func:`do_purge_submissions`,
+:func:`do_purge_uploads`) are the exception to "one write op": they delete in bounded batches, one relaxed transaction each,
 so the write lock is never held for long; every batch is complete on its own.
 """
 
@@ -95,6 +95,33 @@ async def do_upload_blob(
     await ctx.meta.write(jm.record_upload(account_id, blob_id, len(data), content_type[:255],
                                           int(time.time())))
     return blob_id
+
+
+#: RFC 8620 §6.1: an unreferenced upload is kept at least this long (seconds)
+UPLOAD_MIN_AGE = 3600
+
+
+async def do_purge_uploads(ctx: ActionContext, *, before: int) -> int:
+    """Forget uploads (``jmap_upload`` rows) last uploaded before ``before``: the account can
+    no longer download the blob or use it in Email/import or as an Email/set attachment
+    through the upload (``store.sql.jmap.purge_uploads``). Emails made from an
+    upload keep their own message row and blob reference, so they are unaffected. While an
+    upload row lives it keeps its blob from blob GC (``store.sql.blobs``); once it goes, the
+    blob is collected unless an email references it. Raises ``ValidationError`` for a
+    cut-off younger than :data:`UPLOAD_MIN_AGE` (RFC 8620 §6.1's one hour). Returns how many
+    rows went.
+
+    Batches of ``store.sql.jmap.PURGE_BATCH`` rows, each one relaxed transaction (a batch a
+    crash undoes is redone next time), until a batch comes back short."""
+    if before > int(time.time()) - UPLOAD_MIN_AGE:
+        raise ValidationError(what="before")
+    removed = 0
+    while True:
+        limit = jm.PURGE_BATCH
+        n = int(await ctx.meta.write(jm.purge_uploads(before, limit), durable=False))
+        removed += n
+        if n < limit:
+            return removed
 
 
 def _json_or_none(v: Any) -> str | None:

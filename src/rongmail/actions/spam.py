@@ -20,7 +20,9 @@ quarantine, learning feedback, quarantine digests and outbound-abuse alerts.
   inbound local delivery commits in its own transaction (``pipeline.delivery``).
 * :func:`do_learn_messages` is the learner worker's write: it trains the tenant model on user
   actions and records what it learned per message (``spam_learned``) so repeated moves are
-  idempotent.
+  idempotent;
+  :func:`do_purge_orphan_learned` deletes the records of messages that are gone
+  (housekeeping).
 
 Model bytes are bounded by ``store.sql.spam.MAX_MODEL_BYTES``; learning reads stored bytes with
 the server-added header block stripped (:func:`learnable`), so the model sees the same features
@@ -541,6 +543,24 @@ async def do_learn_messages(
     if done:
         await ctx.meta.write(ss.record_learned(account_id, done, int(time.time())))
     return len(done)
+
+
+async def do_purge_orphan_learned(ctx: ActionContext) -> int:
+    """Delete the ``spam_learned`` records of messages that no longer exist (expunged or
+    destroyed; the table has no foreign key, ``store.sql.spam.purge_orphan_learned``). A
+    record is only read to skip re-learning a decision about its message, and a gone message
+    can never be decided again, so nothing is re-learned or mis-learned; records of existing
+    messages are never touched. Returns how many went.
+
+    Batches of ``store.sql.spam.LEARNED_PURGE_BATCH`` rows, each one relaxed transaction (a
+    batch a crash undoes is redone next time), until a batch comes back short."""
+    removed = 0
+    while True:
+        limit = ss.LEARNED_PURGE_BATCH
+        n = int(await ctx.meta.write(ss.purge_orphan_learned(limit), durable=False))
+        removed += n
+        if n < limit:
+            return removed
 
 
 # -- notifications ----------------------------------------------------------------------------

@@ -13,7 +13,15 @@ removes what the server no longer needs, each through its action:
 * EmailSubmission objects whose sending ended more than :data:`SUBMISSION_DAYS` ago (RFC 8621
   §7; logged destroyed for JMAP clients, ``actions.jmap.do_purge_submissions``);
 * quarantine rows released or deleted more than :data:`QUARANTINE_HISTORY_DAYS` ago (held
-  ones are expired by the daily digest worker, ``actions.spam.do_purge_decided_quarantine``).
+  ones are expired by the daily digest worker, ``actions.spam.do_purge_decided_quarantine``);
+* the spam learner's per-message records (``spam_learned``) of messages that no longer exist;
+  those of existing messages stay, so no decision is learned twice
+  (``actions.spam.do_purge_orphan_learned``);
+* JMAP uploads (``jmap_upload``) older than :data:`UPLOAD_HOURS` (RFC 8620 §6.1; an upload
+  row keeps its blob from GC while it lives, emails made from it keep their own reference,
+  ``actions.jmap.do_purge_uploads``);
+* admin-console audit rows (``admin_audit``, not hash-chained) older than
+  ``security.audit_retention_days``, like the chained log (``actions.admin.do_prune_admin_audit``).
 
 Login history is purged by the process that records it (``actions.auth.AuthRecorder``).
 
@@ -28,11 +36,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from rongmail.actions.admin import do_prune_admin_audit
 from rongmail.actions.auth import do_prune_audit
 from rongmail.actions.changes import do_prune_change_log
 from rongmail.actions.context import ActionContext
-from rongmail.actions.jmap import do_purge_expired_sessions, do_purge_submissions
-from rongmail.actions.spam import do_purge_decided_quarantine
+from rongmail.actions.jmap import do_purge_expired_sessions, do_purge_submissions, do_purge_uploads
+from rongmail.actions.spam import do_purge_decided_quarantine, do_purge_orphan_learned
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +49,8 @@ log = logging.getLogger(__name__)
 SUBMISSION_DAYS = 30
 #: released or deleted quarantine rows stay this long as history for the admin
 QUARANTINE_HISTORY_DAYS = 30
+#: uploaded blobs are usable through their upload this long (RFC 8620 §6.1: at least an hour)
+UPLOAD_HOURS = 24
 
 
 async def housekeeping_once(ctx: ActionContext, *, audit_key: bytes | None = None,
@@ -55,6 +66,10 @@ async def housekeeping_once(ctx: ActionContext, *, audit_key: bytes | None = Non
         "submissions": lambda: do_purge_submissions(ctx, before=now - SUBMISSION_DAYS * 86400),
         "quarantine": lambda: do_purge_decided_quarantine(
             ctx, before=now - QUARANTINE_HISTORY_DAYS * 86400),
+        "spam_learned": lambda: do_purge_orphan_learned(ctx),
+        "uploads": lambda: do_purge_uploads(ctx, before=now - UPLOAD_HOURS * 3600),
+        "admin_audit": lambda: do_prune_admin_audit(
+            ctx, before=now - settings.security.audit_retention_days * 86400),
     }
     if audit_key is not None:
         key = audit_key

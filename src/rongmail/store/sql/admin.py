@@ -83,6 +83,22 @@ def audit(actor_id: int | None, tenant_id: int | None, action: str, target: str 
     )
 
 
+#: ``admin_audit`` rows deleted per :func:`prune_audit` transaction
+AUDIT_PURGE_BATCH = 5000
+
+
+def prune_audit(before: int, limit: int = AUDIT_PURGE_BATCH) -> Op[int]:
+    """Delete at most ``limit`` admin audit rows written before ``before`` (unix seconds), the
+    oldest first (ids follow insertion, so the scan in id order stops early); returns how many,
+    and a caller repeats while it is ``limit``.
+
+    The table is a plain list (no hash chain, unlike ``audit_log``), so removing its oldest
+    rows leaves nothing to re-link; the retention floor is the action's job."""
+    rows = yield Q("DELETE FROM admin_audit WHERE id IN (SELECT id FROM admin_audit"
+                   " WHERE at < ? ORDER BY id LIMIT ?) RETURNING 1", (before, limit))
+    return len(rows)
+
+
 def list_audit(tenant_id: int | None, *, before_id: int | None = None,
                limit: int = 200) -> Op[list[AuditRow]]:
     conds, params = [], []  # type: ignore[var-annotated]

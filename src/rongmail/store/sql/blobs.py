@@ -1,4 +1,10 @@
-"""Blob reference bookkeeping for garbage collection."""
+"""Blob reference bookkeeping for garbage collection.
+
+A blob is in use while a message references it (``blob_ref.refs > 0``), the outbound queue
+holds it, a ``held`` quarantine row holds it, or a JMAP upload of its account's tenant names it
+(``jmap_upload``: a client may use an upload's blob id for as long as the upload row lives,
+``workers.housekeeping.UPLOAD_HOURS``; RFC 8620 §6.1). Every query here states the same four.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,16 @@ from rongmail.store.sql.q import Op, Q, placeholders
 
 
 def unreferenced(limit: int = 1000) -> Op[list[tuple[int, str]]]:
-    """Blobs no message references and neither the outbound queue nor the spam quarantine
-    (``held`` rows, migration 0005) holds."""
+    """Blobs no message references and neither the outbound queue, the spam quarantine
+    (``held`` rows, migration 0005) nor a JMAP upload holds."""
     rows = yield Q(
         "SELECT r.tenant_id, r.blob_id FROM blob_ref r WHERE r.refs <= 0 AND NOT EXISTS"
         " (SELECT 1 FROM queue_message q WHERE q.tenant_id = r.tenant_id"
         " AND q.blob_id = r.blob_id) AND NOT EXISTS (SELECT 1 FROM spam_quarantine s"
         " WHERE s.tenant_id = r.tenant_id AND s.blob_id = r.blob_id"
-        " AND s.status = 'held') LIMIT ?", (limit,))
+        " AND s.status = 'held') AND NOT EXISTS (SELECT 1 FROM jmap_upload u JOIN account a"
+        " ON a.id = u.account_id WHERE a.tenant_id = r.tenant_id AND u.blob_id = r.blob_id)"
+        " LIMIT ?", (limit,))
     return [(int(r[0]), str(r[1])) for r in rows]
 
 
@@ -29,8 +37,8 @@ def forget(tenant_id: int, blob_ids: list[str]) -> Op[int]:
 
 
 def known(tenant_id: int, blob_ids: list[str]) -> Op[set[str]]:
-    """Which of ``blob_ids`` are still referenced: by a message row, by the queue or by a
-    held quarantine row."""
+    """Which of ``blob_ids`` are still referenced: by a message row, by the queue, by a
+    held quarantine row or by a JMAP upload of the tenant."""
     if not blob_ids:
         return set()
     ph = placeholders(len(blob_ids))
@@ -38,8 +46,11 @@ def known(tenant_id: int, blob_ids: list[str]) -> Op[set[str]]:
         f"SELECT blob_id FROM blob_ref WHERE tenant_id = ? AND refs > 0 AND blob_id IN ({ph})"
         f" UNION SELECT blob_id FROM queue_message WHERE tenant_id = ? AND blob_id IN ({ph})"
         f" UNION SELECT blob_id FROM spam_quarantine WHERE tenant_id = ?"
-        f" AND status = 'held' AND blob_id IN ({ph})",
-        (tenant_id, *blob_ids, tenant_id, *blob_ids, tenant_id, *blob_ids))
+        f" AND status = 'held' AND blob_id IN ({ph})"
+        f" UNION SELECT u.blob_id FROM jmap_upload u JOIN account a ON a.id = u.account_id"
+        f" WHERE a.tenant_id = ? AND u.blob_id IN ({ph})",
+        (tenant_id, *blob_ids, tenant_id, *blob_ids, tenant_id, *blob_ids, tenant_id,
+         *blob_ids))
     return {str(r[0]) for r in rows}
 
 
@@ -62,7 +73,9 @@ _UNREFERENCED_INLINE = (
     " AND r.blob_id = i.blob_id AND r.refs > 0) AND NOT EXISTS (SELECT 1 FROM queue_message q"
     " WHERE q.tenant_id = i.tenant_id AND q.blob_id = i.blob_id) AND NOT EXISTS"
     " (SELECT 1 FROM spam_quarantine s WHERE s.tenant_id = i.tenant_id"
-    " AND s.blob_id = i.blob_id AND s.status = 'held')")
+    " AND s.blob_id = i.blob_id AND s.status = 'held') AND NOT EXISTS (SELECT 1 FROM"
+    " jmap_upload u JOIN account a ON a.id = u.account_id WHERE a.tenant_id = i.tenant_id"
+    " AND u.blob_id = i.blob_id)")
 
 
 def drop_inline(tenant_id: int, blob_ids: list[str]) -> Op[int]:

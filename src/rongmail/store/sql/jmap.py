@@ -129,7 +129,7 @@ def delete_token(token_hash: str) -> Op[None]:
     yield Q("DELETE FROM http_token WHERE token_hash = ?", (token_hash,))
 
 
-#: rows removed per purge transaction (tokens, finished submissions)
+#: rows removed per purge transaction (tokens, finished submissions, old uploads)
 PURGE_BATCH = 5000
 
 
@@ -149,6 +149,24 @@ def record_upload(account_id: int, blob_id: str, size: int, type_: str, now: int
         "INSERT INTO jmap_upload (account_id, blob_id, size, type, created_at)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id, blob_id) DO UPDATE SET created_at = ?",
         (account_id, blob_id, size, type_, now, now))
+
+
+def purge_uploads(before: int, limit: int = PURGE_BATCH) -> Op[int]:
+    """Delete at most ``limit`` ``jmap_upload`` rows last uploaded before ``before`` (RFC 8620
+    §6.1: a blob no object references may go after a while); returns how many, and a caller
+    repeats while it is ``limit``.
+
+    An upload row holds no blob reference (blob GC, ``store.sql.blobs``, counts only
+    ``blob_ref``, the queue and held quarantine rows), so deleting it releases nothing; it only
+    ends the account's access through the upload. An email imported or composed from the
+    upload keeps its own ``message`` row and ``blob_ref`` (:func:`blob_visible` still finds
+    it). ``created_at`` is re-checked on the deleted row: an upload of the same bytes that
+    :func:`record_upload` refreshed meanwhile stays."""
+    rows = yield Q(
+        "DELETE FROM jmap_upload WHERE (account_id, blob_id) IN (SELECT account_id, blob_id"
+        " FROM jmap_upload WHERE created_at < ? LIMIT ?) AND created_at < ? RETURNING 1",
+        (before, limit, before))
+    return len(rows)
 
 
 def blob_visible(account_id: int, blob_id: str) -> Op[bool]:

@@ -274,6 +274,29 @@ def record_learned(account_id: int, items: Sequence[tuple[int, str]], now: int) 
                 (account_id, message_id, label, now))
 
 
+#: ``spam_learned`` rows deleted per :func:`purge_orphan_learned` transaction
+LEARNED_PURGE_BATCH = 5000
+
+
+def purge_orphan_learned(limit: int = LEARNED_PURGE_BATCH) -> Op[int]:
+    """Delete at most ``limit`` ``spam_learned`` rows whose message is gone (expunged or
+    destroyed: the table has no foreign key to ``message``); returns how many, and a caller
+    repeats while it is ``limit``.
+
+    Invariant: a row whose message still exists in its account is never touched, so the
+    learner's "already learned with this label" check (:func:`learned_labels`) is unchanged for
+    every message a user can still move or flag. :func:`record_learned` only records messages
+    read from that account (``message.account_id`` = the row's ``account_id``), so the anti-join
+    matches on both; a row recorded just after its message went is removed by the next purge.
+    ``message.id`` is the primary key, so each row's probe is one index lookup."""
+    rows = yield Q(
+        "DELETE FROM spam_learned WHERE (account_id, message_id) IN (SELECT l.account_id,"
+        " l.message_id FROM spam_learned l WHERE NOT EXISTS (SELECT 1 FROM message m"
+        " WHERE m.id = l.message_id AND m.account_id = l.account_id) LIMIT ?) RETURNING 1",
+        (limit,))
+    return len(rows)
+
+
 # -- correspondents (m0105) -------------------------------------------------------------------
 
 #: Most addresses one ``note_contacts`` call records (a submission's recipients are bounded by
