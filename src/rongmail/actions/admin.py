@@ -22,6 +22,7 @@ from typing import Any
 
 from rongmail.actions import accounts as acc
 from rongmail.actions.auth import AUDIT_MIN_RETENTION_DAYS
+from rongmail.actions.batches import in_batches
 from rongmail.actions.context import ActionContext
 from rongmail.core.address import normalize_address
 from rongmail.core.models import Account, Alias, Domain, Tenant
@@ -95,13 +96,7 @@ async def do_prune_admin_audit(ctx: ActionContext, *, before: int) -> int:
     transaction (a batch a crash undoes is redone next time), until a batch comes back short."""
     if before > int(time.time()) - AUDIT_MIN_RETENTION_DAYS * 86400:
         raise ValidationError(what="before")
-    removed = 0
-    while True:
-        limit = adm.AUDIT_PURGE_BATCH
-        n = int(await ctx.meta.write(adm.prune_audit(before, limit), durable=False))
-        removed += n
-        if n < limit:
-            return removed
+    return await in_batches(ctx, lambda n: adm.prune_audit(before, n), adm.AUDIT_PURGE_BATCH)
 
 
 # -- tenants ------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid
 from typing import Any
 
+from rongmail.actions.batches import in_batches
 from rongmail.actions.context import ActionContext
 from rongmail.core.models import Account
 from rongmail.errors import MailError, NotFound, ValidationError
@@ -106,15 +107,9 @@ async def do_prune_audit(ctx: ActionContext, key: bytes, *, before: int | None =
     last = await ctx.meta.read(sa.audit_prune_end(before))
     if last is None:
         return 0
-    removed = 0
-    while True:
-        limit = sa.AUDIT_PRUNE_BATCH
-        n = int(await ctx.meta.write(
-            sa.prune_audit(key, before, actor_id=actor_id, limit=limit, last=last),
-            durable=False))
-        removed += n
-        if n < limit:
-            return removed
+    return await in_batches(
+        ctx, lambda n: sa.prune_audit(key, before, actor_id=actor_id, limit=n, last=last),
+        sa.AUDIT_PRUNE_BATCH)
 
 
 # -- app passwords ------------------------------------------------------------------------------
@@ -427,16 +422,11 @@ async def do_purge_login_history(ctx: ActionContext, *, before: int) -> int:
     (``store.sql.auth.purge_login_history``), in batches, each its own relaxed transaction (a
     purge that a crash undoes is redone by the next one; a batch holds the write lock briefly).
     Failures are logged: a purge never fails a login."""
-    removed = 0
     try:
-        while True:
-            n = await ctx.meta.write(sa.purge_login_history(before), durable=False)
-            removed += n
-            if n < sa.PURGE_BATCH:
-                return removed
+        return await in_batches(ctx, lambda n: sa.purge_login_history(before, n), sa.PURGE_BATCH)
     except Exception:
         log.exception("login history purge failed")
-        return removed
+        return 0
 
 
 class AuthRecorder:

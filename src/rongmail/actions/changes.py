@@ -8,8 +8,7 @@ an incomplete list of changes.
 
 from __future__ import annotations
 
-import asyncio
-
+from rongmail.actions.batches import in_batches
 from rongmail.actions.context import ActionContext
 from rongmail.store.sql import mail as ml
 
@@ -19,10 +18,4 @@ async def do_prune_change_log(ctx: ActionContext, *, before: int) -> int:
     batches of :data:`store.sql.mail.PRUNE_BATCH`, each its own relaxed transaction (a prune a
     crash undoes is redone by the next pass) with a turn of the event loop between them, so
     the sessions' own writes are not held up behind a long delete. Returns the rows deleted."""
-    removed = 0
-    while True:
-        n = await ctx.meta.write(ml.prune_changes(before), durable=False)
-        removed += n
-        if n < ml.PRUNE_BATCH:
-            return removed
-        await asyncio.sleep(0)
+    return await in_batches(ctx, lambda n: ml.prune_changes(before, n), ml.PRUNE_BATCH)

@@ -16,16 +16,15 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from rongmail.actions.batches import in_batches
 from rongmail.actions.context import ActionContext
 from rongmail.actions.messages import tenant_of
 from rongmail.errors import NotFound, TooLarge, ValidationError
 from rongmail.store.sql import auth as sa
 from rongmail.store.sql import jmap as jm
-from rongmail.store.sql.q import Op
 
 SESSION_TTL = 14 * 86400
 BEARER_TTL = 365 * 86400
@@ -66,19 +65,9 @@ async def do_purge_expired_sessions(ctx: ActionContext, *, now: int | None = Non
     ``store.sql.auth.SESSION_PURGE_BATCH`` other rows), each one relaxed transaction (a batch
     a crash undoes is redone next time), until a batch comes back short."""
     now = int(time.time()) if now is None else now
-    removed = 0
-
-    async def drain(op: Callable[[int], Op[int]], limit: int) -> int:
-        total = 0
-        while True:
-            n = int(await ctx.meta.write(op(limit), durable=False))
-            total += n
-            if n < limit:
-                return total
-
-    removed += await drain(partial(jm.purge_tokens, now), jm.PURGE_BATCH)
-    removed += await drain(sa.purge_orphan_session_info, sa.SESSION_PURGE_BATCH)
-    removed += await drain(partial(sa.purge_session_wipes, now - SESSION_TTL),
+    removed = await in_batches(ctx, partial(jm.purge_tokens, now), jm.PURGE_BATCH)
+    removed += await in_batches(ctx, sa.purge_orphan_session_info, sa.SESSION_PURGE_BATCH)
+    removed += await in_batches(ctx, partial(sa.purge_session_wipes, now - SESSION_TTL),
                            sa.SESSION_PURGE_BATCH)
     return removed
 
@@ -115,13 +104,7 @@ async def do_purge_uploads(ctx: ActionContext, *, before: int) -> int:
     crash undoes is redone next time), until a batch comes back short."""
     if before > int(time.time()) - UPLOAD_MIN_AGE:
         raise ValidationError(what="before")
-    removed = 0
-    while True:
-        limit = jm.PURGE_BATCH
-        n = int(await ctx.meta.write(jm.purge_uploads(before, limit), durable=False))
-        removed += n
-        if n < limit:
-            return removed
+    return await in_batches(ctx, lambda n: jm.purge_uploads(before, n), jm.PURGE_BATCH)
 
 
 def _json_or_none(v: Any) -> str | None:

@@ -43,6 +43,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from rongmail.actions.batches import in_batches
 from rongmail.actions.context import ActionContext
 from rongmail.actions.messages import Target, do_deliver
 from rongmail.actions.queue import EnvelopeRecipient, do_enqueue_message
@@ -495,13 +496,7 @@ async def do_purge_quarantine(ctx: ActionContext, *, now: int | None = None) -> 
     relaxed transaction (an expiry a crash undoes is redone next time), until one comes back
     short."""
     now = now or int(time.time())
-    expired = 0
-    while True:
-        limit = ss.EXPIRE_BATCH
-        n = int(await ctx.meta.write(ss.purge_expired(now, limit), durable=False))
-        expired += n
-        if n < limit:
-            return expired
+    return await in_batches(ctx, lambda n: ss.purge_expired(now, n), ss.EXPIRE_BATCH)
 
 
 async def do_purge_decided_quarantine(ctx: ActionContext, *, before: int) -> int:
@@ -510,13 +505,7 @@ async def do_purge_decided_quarantine(ctx: ActionContext, *, before: int) -> int
     keep a blob, ``store.sql.spam.purge_decided``). Held rows are never touched. Returns how
     many rows went; batches of ``store.sql.spam.PURGE_BATCH``, each one relaxed transaction,
     until one comes back short."""
-    removed = 0
-    while True:
-        limit = ss.PURGE_BATCH
-        n = int(await ctx.meta.write(ss.purge_decided(before, limit), durable=False))
-        removed += n
-        if n < limit:
-            return removed
+    return await in_batches(ctx, lambda n: ss.purge_decided(before, n), ss.PURGE_BATCH)
 
 
 # -- learning ---------------------------------------------------------------------------------
@@ -554,13 +543,7 @@ async def do_purge_orphan_learned(ctx: ActionContext) -> int:
 
     Batches of ``store.sql.spam.LEARNED_PURGE_BATCH`` rows, each one relaxed transaction (a
     batch a crash undoes is redone next time), until a batch comes back short."""
-    removed = 0
-    while True:
-        limit = ss.LEARNED_PURGE_BATCH
-        n = int(await ctx.meta.write(ss.purge_orphan_learned(limit), durable=False))
-        removed += n
-        if n < limit:
-            return removed
+    return await in_batches(ctx, ss.purge_orphan_learned, ss.LEARNED_PURGE_BATCH)
 
 
 # -- notifications ----------------------------------------------------------------------------

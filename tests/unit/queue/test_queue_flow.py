@@ -213,6 +213,19 @@ async def test_bounce_is_settled_once(stack) -> None:  # type: ignore[no-untyped
         await sink.stop()
 
 
+def _record_ops(stack, monkeypatch, method: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The names of the store ops run through ``meta.<method>`` (``read`` or ``write``)."""
+    names: list[str] = []
+    real = getattr(stack.ctx.meta, method)
+
+    async def recording(op, **kw):  # type: ignore[no-untyped-def]
+        names.append(op.gi_code.co_name)
+        return await real(op, **kw)
+
+    monkeypatch.setattr(stack.ctx.meta, method, recording)
+    return names
+
+
 async def test_an_idle_poll_writes_nothing(stack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The scheduler's poll of a queue with nothing due and nothing finished is reads only:
     a write transaction per ``poll_interval`` held SQLite's write lock each time and made the
@@ -222,14 +235,7 @@ async def test_an_idle_poll_writes_nothing(stack, monkeypatch) -> None:  # type:
     clock = Clock()
     try:
         tenant, _sender, _lisi, sched = await setup(stack, sink, clock)
-        writes: list[str] = []
-        real_write = stack.ctx.meta.write
-
-        async def counting_write(op, **kw):  # type: ignore[no-untyped-def]
-            writes.append(op.gi_code.co_name)
-            return await real_write(op, **kw)
-
-        monkeypatch.setattr(stack.ctx.meta, "write", counting_write)
+        writes = _record_ops(stack, monkeypatch, "write")
         assert await sched.run_once() == 0
         assert await qa.do_purge_finished(stack.ctx) == []
         assert writes == []
@@ -259,14 +265,7 @@ async def test_polls_look_for_finished_messages_only_when_one_may_have_finished(
     clock = Clock()
     try:
         tenant, _sender, _lisi, sched = await setup(stack, sink, clock)
-        reads: list[str] = []
-        real_read = stack.ctx.meta.read
-
-        async def counting_read(op, **kw):  # type: ignore[no-untyped-def]
-            reads.append(op.gi_code.co_name)
-            return await real_read(op, **kw)
-
-        monkeypatch.setattr(stack.ctx.meta, "read", counting_read)
+        reads = _record_ops(stack, monkeypatch, "read")
         assert await sched.purge_finished() == 0  # at start: one look
         assert reads.count("any_finished") == 1
         for _ in range(sch.PURGE_CHECK_POLLS - 1):
