@@ -128,10 +128,10 @@ async def test_housekeeping_prunes_beyond_change_log_days(jmap: JmapEnv) -> None
 async def test_a_thread_left_without_emails_is_destroyed(jmap: JmapEnv) -> None:
     """Destroying a thread's last email destroys the thread (RFC 8621 §3): Thread/changes
     lists it as destroyed and its row is gone; a thread that keeps an email is updated."""
+    lone = await jmap.deliver("Lunch", "z")  # not the newest thread (that row is kept)
     root = await jmap.deliver("Plan", "x", extra="Message-ID: <root@example.org>\r\n")
     reply = await jmap.deliver("Re: Plan", "y", extra="Message-ID: <r1@example.org>\r\n"
                                "In-Reply-To: <root@example.org>\r\n")
-    lone = await jmap.deliver("Lunch", "z")
     m = {x.id: x.thread_id for x in await jmap.reader.messages(jmap.account.id,
                                                                [root, reply, lone])}
     assert m[root] == m[reply] != m[lone]
@@ -161,3 +161,14 @@ async def test_housekeeping_runs_every_retention_step(jmap: JmapEnv) -> None:
     assert set(done) == {"change_log", "sessions", "submissions", "quarantine", "spam_learned",
                          "uploads", "admin_audit", "audit_log"}
     assert set(await housekeeping_once(jmap.ctx)) == set(done) - {"audit_log"}
+
+
+async def test_a_destroyed_thread_id_is_not_given_to_the_next_thread(jmap: JmapEnv) -> None:
+    """SQLite hands a new row the highest id + 1: deleting the newest thread's row would give
+    its id, which clients saw destroyed, to the next conversation. That row is kept."""
+    lone = await jmap.deliver("Only one")
+    [m] = await jmap.reader.messages(jmap.account.id, [lone])
+    await jmap.one("Email/set", {"destroy": [f"E{lone}"]})
+    nxt = await jmap.deliver("Another topic")
+    [n] = await jmap.reader.messages(jmap.account.id, [nxt])
+    assert n.thread_id > m.thread_id

@@ -579,7 +579,13 @@ def _remove_memberships(
 def _settle_threads(account_id: int, thread_ids: list[int], modseq: int) -> Op[list[Change]]:
     """The thread changes of removing messages from ``thread_ids``: ``updated`` for a thread
     that still has messages, ``destroyed`` (and its row deleted) for one that has none; without
-    the delete, every conversation ever started stayed in ``thread`` for good."""
+    the delete, every conversation ever started stayed in ``thread`` for good.
+
+    The row with the highest id in the table is kept even when empty: SQLite gives a new row
+    the highest id + 1 (no ``AUTOINCREMENT``), so deleting it would hand its id, a JMAP Thread
+    id the client has seen destroyed, to the next new thread (clients key what they cache by
+    id, RFC 8620 §1.2). It stays an empty row; a newer thread leaves it behind for good, which
+    happens only when the newest thread of the whole store is emptied."""
     alive: set[int] = set()
     for batch in batches(thread_ids):
         rows = yield Q(f"SELECT DISTINCT thread_id FROM message WHERE account_id = ?"
@@ -587,7 +593,8 @@ def _settle_threads(account_id: int, thread_ids: list[int], modseq: int) -> Op[l
         alive.update(int(r[0]) for r in rows)
     empty = [t for t in thread_ids if t not in alive]
     for batch in batches(empty):
-        yield Q(f"DELETE FROM thread WHERE id IN ({placeholders(len(batch))})", tuple(batch))
+        yield Q(f"DELETE FROM thread WHERE id IN ({placeholders(len(batch))})"
+                f" AND id < (SELECT MAX(id) FROM thread)", tuple(batch))
     return [Change(account_id, modseq, ch.THREAD, "updated" if t in alive else "destroyed", t)
             for t in thread_ids]
 
