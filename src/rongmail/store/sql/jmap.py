@@ -358,12 +358,14 @@ def purge_submissions(before: int, limit: int = PURGE_BATCH) -> Op[list[Change]]
 
     Each account whose objects go is bumped once and gets one ``EmailSubmission destroyed``
     change per object in this transaction, the record ``EmailSubmission/set`` destroy writes
-    (:func:`delete_submission`), so ``/changes`` reports them. Returns those changes (one per
+    (:func:`delete_submission`), so ``/changes`` reports them. The newest row is kept: SQLite
+    would hand its id, seen destroyed by clients, to the next submission. Returns those changes (one per
     row deleted); a caller repeats while there are ``limit``."""
     rows = yield Q(
         "DELETE FROM jmap_submission WHERE id IN (SELECT s.id FROM jmap_submission s"
         " WHERE s.undo_status IN ('final', 'canceled') AND s.send_at < ? AND NOT EXISTS"
-        " (SELECT 1 FROM queue_message q WHERE q.id = s.queue_id) ORDER BY s.id LIMIT ?)"
+        " (SELECT 1 FROM queue_message q WHERE q.id = s.queue_id)"
+        " AND s.id < (SELECT MAX(id) FROM jmap_submission) ORDER BY s.id LIMIT ?)"
         " RETURNING id, account_id", (before, limit))
     by_account: dict[int, list[int]] = {}
     for sid, account_id in sorted(rows):

@@ -32,7 +32,7 @@ from rongmail.core.models import (
 )
 from rongmail.errors import AlreadyExists, NotFound, QuotaExceeded, ValidationError
 from rongmail.store.sql.blobs import put_inline
-from rongmail.store.sql.q import Op, Q, QMany, batches, one, placeholders
+from rongmail.store.sql.q import Op, Q, QMany, batches, one, placeholders, scalar
 
 MAILBOX_COLS = (
     "id, account_id, parent_id, name, role, uidvalidity, uidnext, highestmodseq, subscribed,"
@@ -162,13 +162,19 @@ def prune_changes(before: int, limit: int = PRUNE_BATCH) -> Op[int]:
     Reads the ``limit`` lowest ids (primary-key order, so no index on ``created_at`` and no
     scan of the young part of the table) and takes the run of them written before ``before``:
     ids follow insertion, so the run is the old end of the log. A row that got a low id but
-    committed late (PostgreSQL) is young and kept by the ``created_at`` test of the delete."""
+    committed late (PostgreSQL) is young and kept by the ``created_at`` test of the delete.
+
+    The row with the highest id is never deleted, however old: SQLite gives a new row the
+    highest id + 1, and the change follower of every other process reads the log by id after
+    the last one it saw, so a log pruned empty would restart its ids below that and the
+    followers would miss every change until the ids caught up."""
+    top = scalar((yield Q("SELECT MAX(id) FROM change_log")), None)
     rows = yield Q("SELECT id, account_id, modseq, created_at FROM change_log ORDER BY id"
                    " LIMIT ?", (limit,))
     floors: dict[int, int] = {}
     last = None
     for row_id, account_id, modseq, created_at in rows:
-        if created_at >= before:
+        if created_at >= before or row_id >= top:
             break
         last = row_id
         floors[account_id] = max(floors.get(account_id, 0), int(modseq))

@@ -247,10 +247,13 @@ def purge_decided(before: int, limit: int = PURGE_BATCH) -> Op[int]:
     still needs keeps that row's reference. A released message lives on in the message or
     queue row its release created. ``released`` and ``deleted`` are the final states, except
     that a release whose delivery fails is reopened (:func:`reopen_quarantine`) moments after
-    its decision: with ``before`` a retention period ago, that row is never among those."""
+    its decision: with ``before`` a retention period ago, that row is never among those. The
+    newest row is kept: SQLite would hand its id (in digest mails and release links) to the
+    next quarantined message."""
     rows = yield Q("DELETE FROM spam_quarantine WHERE id IN (SELECT id FROM spam_quarantine"
                    " WHERE status IN ('released', 'deleted') AND decided_at < ?"
-                   " ORDER BY id LIMIT ?) RETURNING 1", (before, limit))
+                   " AND id < (SELECT MAX(id) FROM spam_quarantine) ORDER BY id LIMIT ?)"
+                   " RETURNING 1", (before, limit))
     return len(rows)
 
 
