@@ -184,3 +184,15 @@ async def test_a_destroyed_thread_id_is_not_given_to_the_next_thread(jmap: JmapE
     nxt = await jmap.deliver("Another topic")
     [n] = await jmap.reader.messages(jmap.account.id, [nxt])
     assert n.thread_id > m.thread_id
+
+
+async def test_a_destroyed_email_id_is_not_given_to_the_next_email(jmap: JmapEnv) -> None:
+    """SQLite hands a new row the highest id + 1: destroying the newest email of the store
+    gave its JMAP id, which clients saw destroyed, to the next delivery (migration 0301)."""
+    first = await jmap.deliver("kept")
+    newest = await jmap.deliver("destroyed at once")
+    await jmap.one("Email/set", {"destroy": [f"E{newest}"]})
+    nxt = await jmap.deliver("the next one")
+    assert first < newest < nxt
+    got = await jmap.one("Email/get", {"ids": [f"E{newest}", f"E{nxt}"], "properties": ["id"]})
+    assert got["notFound"] == [f"E{newest}"] and [e["id"] for e in got["list"]] == [f"E{nxt}"]

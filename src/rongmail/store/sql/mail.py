@@ -97,6 +97,17 @@ class NewMessage:
     blob_data: bytes | None = None
 
 
+#: SQLite only (migration 0301): the next message id, above every id ever given. SQLite would
+#: take the highest id left + 1 and so hand a deleted newest message's id, a JMAP Email id
+#: clients saw destroyed, to the next message (NULL on an empty store: SQLite picks 1).
+_NEXT_MESSAGE_ID = ("(SELECT MAX(v) + 1 FROM (SELECT MAX(id) AS v FROM message UNION ALL"
+                    " SELECT value FROM id_high WHERE name = 'message'))")
+#: SQLite only: raise the message high-water mark to the highest id before a delete.
+_KEEP_MESSAGE_HIGH = ("INSERT INTO id_high (name, value) SELECT 'message', MAX(id) FROM message"
+                      " WHERE 1 = 1 ON CONFLICT (name) DO UPDATE SET value ="
+                      " MAX(id_high.value, excluded.value)")
+
+
 # -- modseq and change log ------------------------------------------------------------------------
 
 def bump(account_id: int) -> Op[int]:
@@ -378,18 +389,20 @@ def append_message(
         raise QuotaExceeded(quota=acct[0])
     modseq = yield from bump(account_id)
     thread_id, new_thread = yield from _assign_thread(account_id, m)
+    columns = ("account_id, thread_id, blob_id, size, received_at, sent_at, flags, keywords,"
+               " modseq, created_modseq, msgid, in_reply_to, refs, base_subject, subject,"
+               " from_addr, to_addr, cc_addr, bcc_addr, reply_to, sender, preview,"
+               " has_attachment, header_size, bodystructure, envelope")
+    values = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
     rows = yield Q(
-        "INSERT INTO message (account_id, thread_id, blob_id, size, received_at, sent_at, flags,"
-        " keywords, modseq, created_modseq, msgid, in_reply_to, refs, base_subject, subject,"
-        " from_addr, to_addr, cc_addr, bcc_addr, reply_to, sender, preview, has_attachment,"
-        " header_size, bodystructure, envelope) VALUES"
-        " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " RETURNING id",
+        # SQLite: above every id ever given (migration 0301), not only above those left
+        f"INSERT INTO message (id, {columns}) VALUES ({_NEXT_MESSAGE_ID}, {values}) RETURNING id",
         (account_id, thread_id, m.blob_id, m.size, m.received_at, m.sent_at, flags,
          encode_keywords(keywords), modseq, modseq, m.msgid, " ".join(m.in_reply_to),
          " ".join(m.references), m.base_subject, m.subject, m.from_, m.to, m.cc, m.bcc,
          m.reply_to, m.sender, m.preview, int(m.has_attachment), m.header_size,
          m.bodystructure, m.envelope),
+        pg=f"INSERT INTO message ({columns}) VALUES ({values}) RETURNING id",
     )
     message_id = int(rows[0][0])
     changes = [
@@ -575,6 +588,7 @@ def _remove_memberships(
                         (tenant_id, blob_id))
         if orphans:
             yield from _unindex(orphans)
+            yield Q(_KEEP_MESSAGE_HIGH, (), pg="")
             yield Q(f"DELETE FROM message WHERE id IN ({placeholders(len(orphans))})",
                     tuple(orphans))
     changes += yield from _settle_threads(account_id, sorted(threads), modseq)
