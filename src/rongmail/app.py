@@ -154,8 +154,7 @@ def build_authenticator(data_dir: Path, settings: Settings, ctx: ActionContext,
 
     sec = settings.security
     key = load_or_create_audit_key(data_dir / sec.audit_key_file)
-    recorder = AuthRecorder(ctx, key, webhook=sec.alert_webhook, alert_mail=sec.alert_mail,
-                            history_seconds=sec.risk.history_days * 86400)
+    recorder = AuthRecorder(ctx, key, webhook=sec.alert_webhook, alert_mail=sec.alert_mail)
     from rongmail.services.auth.ldap import LdapDirectory
 
     ldap = LdapDirectory(sec.ldap) if sec.ldap.enabled else None

@@ -413,37 +413,25 @@ async def do_sync_ldap(ctx: ActionContext, key: bytes, users: Sequence[LdapUser]
 
 # -- the authenticator's write port -------------------------------------------------------------
 
-#: purge login history older than the risk window every this many login events (per process)
-PURGE_LOGINS_EVERY = 1024
-
-
 async def do_purge_login_history(ctx: ActionContext, *, before: int) -> int:
     """Forget login events older than ``before`` and the kinds of login last seen before it
-    (``store.sql.auth.purge_login_history``), in batches, each its own relaxed transaction (a
-    purge that a crash undoes is redone by the next one; a batch holds the write lock briefly).
-    Failures are logged: a purge never fails a login."""
-    try:
-        return await in_batches(ctx, lambda n: sa.purge_login_history(before, n), sa.PURGE_BATCH)
-    except Exception:
-        log.exception("login history purge failed")
-        return 0
+    (``store.sql.auth.purge_login_history``), in batches (``actions.batches``); returns the
+    events removed. Run by ``workers.housekeeping`` with the risk window
+    (``security.risk.history_days``): older logins are not read by risk scoring."""
+    return await in_batches(ctx, lambda n: sa.purge_login_history(before, n), sa.PURGE_BATCH)
 
 
 class AuthRecorder:
     """``SecurityRecorder`` for the authenticator, plus admin alerts (mail and webhook)."""
 
     def __init__(self, ctx: ActionContext, key: bytes, *, webhook: str = "",
-                 alert_mail: bool = True, on_revoke: Any = None,
-                 history_seconds: int = 90 * 86400) -> None:
+                 alert_mail: bool = True, on_revoke: Any = None) -> None:
         self.ctx = ctx
         self.key = key
         self.webhook = webhook
         self.alert_mail = alert_mail
         #: called with revoked token hashes (HTTP layer drops its caches)
         self.on_revoke = on_revoke
-        #: how long login events are kept (``security.risk.history_days``: what scoring reads)
-        self.history_seconds = history_seconds
-        self._since_purge = 0
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def audit(self, *, category: str, action: str, outcome: str, account: Account | None,
@@ -469,15 +457,6 @@ class AuthRecorder:
                           outcome=audit.outcome, account=account, actor_id=account.id,
                           remote=ctx.ip, detail=audit.detail)
         await self.ctx.meta.write(op, durable=outcome != "success")
-        self._since_purge += 1
-        if self._since_purge >= PURGE_LOGINS_EVERY:
-            self._since_purge = 0
-            self._spawn(do_purge_login_history(self.ctx, before=ctx.now - self.history_seconds))
-
-    def _spawn(self, work: Any) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def freeze(self, account: Account, *, reasons: Sequence[str], remote: str) -> None:
         revoked = await do_freeze_account(self.ctx, self.key, account,
@@ -520,10 +499,12 @@ class AuthRecorder:
             except MailError as exc:
                 log.warning("security alert mail failed: %s", exc)
         if self.webhook:
-            self._spawn(self._post_webhook(payload))
+            task = asyncio.create_task(self._post_webhook(payload))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def drain(self) -> None:
-        """Wait for pending webhook posts and history purges (tests, shutdown)."""
+        """Wait for pending webhook posts (tests, shutdown)."""
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 

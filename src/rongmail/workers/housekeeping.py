@@ -6,6 +6,8 @@ removes what the server no longer needs, each through its action:
 * change-log rows older than ``storage.change_log_days`` (:mod:`rongmail.actions.changes`);
   clients whose state is older resynchronize (IMAP lists the mailbox, JMAP answers
   ``cannotCalculateChanges``);
+* login events and kinds of login older than the risk window ``security.risk.history_days``
+  (``actions.auth.do_purge_login_history``; scoring reads nothing older);
 * audit entries older than ``security.audit_retention_days`` (at least 180), the chain
   recording each prune (``actions.auth.do_prune_audit``);
 * expired web sessions and bearer tokens, the session details of signed-out ones, and stale
@@ -23,8 +25,6 @@ removes what the server no longer needs, each through its action:
 * admin-console audit rows (``admin_audit``, not hash-chained) older than
   ``security.audit_retention_days``, like the chained log (``actions.admin.do_prune_admin_audit``).
 
-Login history is purged by the process that records it (``actions.auth.AuthRecorder``).
-
 Every node runs it; the deletes are idempotent, so two nodes pruning at once cost only the
 duplicated reads. A failing step is logged and the next step still runs.
 """
@@ -37,7 +37,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from rongmail.actions.admin import do_prune_admin_audit
-from rongmail.actions.auth import do_prune_audit
+from rongmail.actions.auth import do_prune_audit, do_purge_login_history
 from rongmail.actions.changes import do_prune_change_log
 from rongmail.actions.context import ActionContext
 from rongmail.actions.jmap import do_purge_expired_sessions, do_purge_submissions, do_purge_uploads
@@ -62,6 +62,8 @@ async def housekeeping_once(ctx: ActionContext, *, audit_key: bytes | None = Non
     steps: dict[str, Callable[[], Awaitable[int]]] = {
         "change_log": lambda: do_prune_change_log(
             ctx, before=now - settings.storage.change_log_days * 86400),
+        "login_history": lambda: do_purge_login_history(
+            ctx, before=now - settings.security.risk.history_days * 86400),
         "sessions": lambda: do_purge_expired_sessions(ctx, now=now),
         "submissions": lambda: do_purge_submissions(ctx, before=now - SUBMISSION_DAYS * 86400),
         "quarantine": lambda: do_purge_decided_quarantine(

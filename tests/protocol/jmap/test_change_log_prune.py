@@ -170,8 +170,8 @@ async def test_housekeeping_runs_every_retention_step(jmap: JmapEnv) -> None:
     from rongmail.workers.housekeeping import housekeeping_once
 
     done = await housekeeping_once(jmap.ctx, audit_key=secrets.token_bytes(32))
-    assert set(done) == {"change_log", "sessions", "submissions", "quarantine", "spam_learned",
-                         "uploads", "admin_audit", "audit_log"}
+    assert set(done) == {"change_log", "login_history", "sessions", "submissions", "quarantine",
+                         "spam_learned", "uploads", "admin_audit", "audit_log"}
     assert set(await housekeeping_once(jmap.ctx)) == set(done) - {"audit_log"}
 
 

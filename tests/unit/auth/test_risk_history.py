@@ -146,15 +146,14 @@ async def test_purge_forgets_old_logins_and_their_kinds(sec) -> None:  # type: i
     assert [(k.net, k.at) for k in kinds] == [(NETS[6], now - 10)]
 
 
-async def test_the_recorder_purges_history_beyond_the_window(sec, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Every ``PURGE_LOGINS_EVERY`` login events a process records, it forgets the logins older
-    than the risk window (``security.risk.history_days``): without it ``login_event`` grew by
-    every poll of every client, forever."""
-    from rongmail.actions import auth as actions_auth
+async def test_housekeeping_purges_history_beyond_the_window(sec) -> None:  # type: ignore[no-untyped-def]
+    """The hourly housekeeping pass forgets the logins older than the risk window
+    (``security.risk.history_days``): without it ``login_event`` grew by every poll of every
+    client, forever."""
+    from rongmail.workers.housekeeping import housekeeping_once
 
     meta, uid, now = sec.ctx.meta, sec.user.id, 1_790_000_000
-    monkeypatch.setattr(actions_auth, "PURGE_LOGINS_EVERY", 3)
-    sec.recorder.history_seconds = 90 * 86400
+    assert sec.ctx.settings.security.risk.history_days == 90
 
     def seed() -> Iterator[Any]:
         for i in range(7):
@@ -163,14 +162,11 @@ async def test_the_recorder_purges_history_beyond_the_window(sec, monkeypatch) -
 
     await meta.write(seed())
     ctx = risk.LoginContext("10.6.0.1", NETS[6], "CN", "", now)
-    for _ in range(2):
+    for _ in range(3):
         await sec.recorder.login_event(sec.user, ctx, protocol="imap", method="password",
                                        outcome="success", score=0)
-    await sec.recorder.drain()
-    assert len(await meta.read(sa.login_events(uid, 0))) == 9  # not yet: 2 of 3
-    await sec.recorder.login_event(sec.user, ctx, protocol="imap", method="password",
-                                   outcome="success", score=0)
-    await sec.recorder.drain()
+    assert len(await meta.read(sa.login_events(uid, 0))) == 10
+    assert (await housekeeping_once(sec.ctx, now=now))["login_history"] == 7
     events = await meta.read(sa.login_events(uid, 0))
     assert [e.net for e in events] == [NETS[6]] * 3
     assert [k.net for k in await meta.read(sa.login_history(uid, 0))] == [NETS[6]]

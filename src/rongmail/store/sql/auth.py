@@ -283,12 +283,17 @@ class LoginEventRow:
 def insert_login_event(account_id: int, at: int, ip: str, net: str, country: str, device: str,
                        protocol: str, method: str, outcome: str, score: int,
                        region: str = "") -> Op[None]:
-    """Record one login and bring its kind's ``login_seen`` row (migration 0406) up to date, in
-    the caller's transaction: the summary never disagrees with the events."""
+    """Record one login and, for a success or refusal (what scoring reads as history,
+    :data:`HISTORY_OUTCOMES`), bring its kind's ``login_seen`` row (migration 0406) up to date
+    in the caller's transaction, so the summary never disagrees with the events. Failures are
+    only counted (:func:`failures_after`): a password spray from many networks writes no
+    kinds."""
     yield Q("INSERT INTO login_event (account_id, at, ip, net, country, device, protocol, method,"
             " outcome, score, region) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (account_id, at, ip, net, country, device, protocol, method, outcome, score,
              region))
+    if outcome not in HISTORY_OUTCOMES:
+        return
     yield Q("INSERT INTO login_seen (account_id, outcome, net, country, region, device, last_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, outcome, net, country, region,"
             " device) DO UPDATE SET last_at = CASE WHEN excluded.last_at > login_seen.last_at"
